@@ -1,0 +1,80 @@
+"""tabular-mirror: exact tabular verification of mirror learning.
+
+Mirror learning (Kuba, Schroeder de Witt, Foerster, ICML 2022) is the framework in which policy
+iteration, TRPO, PPO and mirror-descent methods improve monotonically and converge. This
+package computes every quantity of that theory exactly on finite MDPs: values, Q, advantages,
+visitation and optimal values, in float arithmetic with certified error bounds or in exact
+rational arithmetic.
+
+Core API
+--------
+FiniteMDP       the validated finite MDP (S, A, P, r, gamma, d)
+evaluate        V_pi, Q_pi, A_pi, eta(pi), rho_pi, rhobar_pi of a policy, certified
+solve           V* and an optimal policy: policy / value / modified policy iteration, LP
+operators       P_pi, r_pi, T_pi, T*
+policies        uniform, deterministic, greedy (documented tie rule), random, validation
+"""
+
+from ._exact import exact_backend, float_to_fraction_array
+from .errors import (
+    ExactnessError,
+    InvalidMDPError,
+    InvalidParameterError,
+    InvalidPolicyError,
+    MissingDependencyError,
+    NotConvergedError,
+    TabularMirrorError,
+)
+from .evaluation import evaluate
+from .model import FiniteMDP
+from .operators import (
+    bellman_operator,
+    bellman_optimality_operator,
+    policy_rewards,
+    policy_transitions,
+    q_from_values,
+)
+from .optimal import solve
+from .policies import (
+    check_policy,
+    deterministic_policy,
+    greedy_actions,
+    greedy_policy,
+    policy_actions,
+    random_policy,
+    uniform_policy,
+)
+from .results import STATUSES, EvaluationResult, IterationRecord, SolveResult
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "FiniteMDP",
+    "evaluate",
+    "solve",
+    "EvaluationResult",
+    "SolveResult",
+    "IterationRecord",
+    "STATUSES",
+    "policy_transitions",
+    "policy_rewards",
+    "q_from_values",
+    "bellman_operator",
+    "bellman_optimality_operator",
+    "check_policy",
+    "uniform_policy",
+    "deterministic_policy",
+    "greedy_policy",
+    "greedy_actions",
+    "policy_actions",
+    "random_policy",
+    "exact_backend",
+    "float_to_fraction_array",
+    "TabularMirrorError",
+    "InvalidMDPError",
+    "InvalidPolicyError",
+    "InvalidParameterError",
+    "ExactnessError",
+    "NotConvergedError",
+    "MissingDependencyError",
+]

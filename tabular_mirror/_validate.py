@@ -1,0 +1,90 @@
+"""Input checks shared by the model, policies and pieces; each raises the project's own errors.
+
+Checks never modify their input: nothing is normalised, clipped or densified. Float checks use
+an absolute tolerance on row sums; exact checks compare Fractions exactly.
+"""
+
+from __future__ import annotations
+
+import numbers
+from fractions import Fraction
+from typing import Any
+
+import numpy as np
+
+from .errors import InvalidParameterError
+
+DEFAULT_ROW_TOLERANCE = 1e-10
+
+
+def format_index(name: str, index: tuple[int, ...], trailing_slice: bool = False) -> str:
+    """``name[i, j]`` (with ``, :`` appended for a row)."""
+    parts = [str(int(i)) for i in index]
+    if trailing_slice:
+        parts.append(":")
+    return f"{name}[{', '.join(parts)}]" if parts else name
+
+
+def first_index(mask: np.ndarray) -> tuple[int, ...]:
+    """Index of the first True entry of a boolean array."""
+    return tuple(int(i) for i in np.unravel_index(int(np.argmax(mask)), mask.shape))
+
+
+def check_finite(array: np.ndarray, name: str, error: type[Exception]) -> None:
+    """Reject NaN and infinity in a float array, naming the first offending index."""
+    bad = ~np.isfinite(array)
+    if bad.any():
+        index = first_index(bad)
+        raise error(f"{format_index(name, index)} is {array[index]}, expected a finite number")
+
+
+def check_nonnegative(array: np.ndarray, name: str, error: type[Exception]) -> None:
+    """Reject negative entries (exact or float), naming the first offending index."""
+    negative = np.asarray(array < 0, dtype=bool)
+    if negative.any():
+        index = first_index(negative)
+        raise error(
+            f"{format_index(name, index)} = {array[index]} is negative, expected a probability"
+        )
+
+
+def check_rows_sum_to_one(
+    row_sums: np.ndarray,
+    name: str,
+    error: type[Exception],
+    tolerance: float,
+    exact: bool,
+) -> None:
+    """Each entry of ``row_sums`` (one per row, any leading shape) must equal 1."""
+    if exact:
+        bad = np.asarray(row_sums != 1, dtype=bool)
+    else:
+        bad = np.abs(row_sums - 1.0) > tolerance
+    if bad.any():
+        index = first_index(bad)
+        expectation = "expected exactly 1" if exact else f"expected 1 (tolerance {tolerance:g})"
+        raise error(
+            f"{format_index(name, index, trailing_slice=True)} sums to {row_sums[index]}, "
+            f"{expectation}"
+        )
+
+
+def positive_number(value: Any, name: str, allow_zero: bool = False) -> Any:
+    """Check a scalar parameter is a finite real > 0 (>= 0 with ``allow_zero``); return it."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real | Fraction):
+        raise InvalidParameterError(f"{name} = {value!r} must be a real number")
+    if not np.isfinite(float(value)):
+        raise InvalidParameterError(f"{name} = {value!r} must be finite")
+    if value < 0 or (value == 0 and not allow_zero):
+        bound = ">= 0" if allow_zero else "> 0"
+        raise InvalidParameterError(f"{name} = {value!r} must be {bound}")
+    return value
+
+
+def choice(value: str, name: str, valid: tuple[str, ...] | list[str]) -> str:
+    """Check ``value`` is one of ``valid``; the error lists the valid choices."""
+    if value not in valid:
+        raise InvalidParameterError(
+            f"unknown {name} {value!r}; valid choices: {', '.join(repr(v) for v in valid)}"
+        )
+    return value

@@ -1,0 +1,66 @@
+"""The project's exception types: every error a user can trigger is one of these.
+
+Hierarchy (each also subclasses the built-in a caller would expect)::
+
+    TabularMirrorError
+      InvalidMDPError(ValueError)          shape, NaN/inf, bad row, discount, initial, empty
+      InvalidPolicyError(ValueError)       shape, negative entry, row off the simplex
+      InvalidParameterError(ValueError)    epsilon <= 0, missing piece, unknown choice
+      ExactnessError(ValueError)           a float where exact input is required
+      NotConvergedError(RuntimeError)      raised only on request (``raise_for_status``)
+      MissingDependencyError(ImportError)  an optional dependency is not installed
+
+Messages name the argument, the index, the value and the expectation, e.g.
+``transitions[3, 1, :] sums to 0.98, expected 1 (tolerance 1e-10)``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = [
+    "TabularMirrorError",
+    "InvalidMDPError",
+    "InvalidPolicyError",
+    "InvalidParameterError",
+    "ExactnessError",
+    "NotConvergedError",
+    "MissingDependencyError",
+]
+
+
+class TabularMirrorError(Exception):
+    """Base class of every exception raised by tabular-mirror."""
+
+
+class InvalidMDPError(TabularMirrorError, ValueError):
+    """The transitions, rewards, discount or initial distribution do not define a finite MDP."""
+
+
+class InvalidPolicyError(TabularMirrorError, ValueError):
+    """A policy array is not of shape (S, A) or a row is not a probability distribution."""
+
+
+class InvalidParameterError(TabularMirrorError, ValueError):
+    """A parameter is outside its domain, a required piece is missing, or a choice is unknown."""
+
+
+class ExactnessError(TabularMirrorError, ValueError):
+    """A floating-point value was given where exact (rational) input is required."""
+
+
+class NotConvergedError(TabularMirrorError, RuntimeError):
+    """An iterative method did not reach its tolerance; ``result`` holds what it computed."""
+
+    def __init__(self, message: str, result: Any = None) -> None:
+        super().__init__(message)
+        self.result = result
+
+
+class MissingDependencyError(TabularMirrorError, ImportError):
+    """An optional dependency needed for this feature is not installed."""
+
+    def __init__(self, package: str, feature: str, extra: str | None = None) -> None:
+        hint = f"pip install 'tabular-mirror[{extra}]'" if extra else f"pip install {package}"
+        super().__init__(f"{feature} needs the optional package {package!r}: {hint}")
+        self.package = package

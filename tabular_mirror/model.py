@@ -1,0 +1,467 @@
+"""The finite discounted MDP (S, A, P, r, gamma, d): validated, immutable, float or exact.
+
+A :class:`FiniteMDP` holds
+
+- ``transitions`` P[s, a, s'] (spec symbol P): a dense (S, A, S) array, or a scipy.sparse CSR
+  matrix of shape (S*A, S) whose row ``s*A + a`` is the distribution of the next state;
+- ``rewards`` r[s, a]: expected rewards (S, A). Rewards given per transition, r(s, a, s') of
+  shape (S, A, S), are reduced to ``r[s, a] = sum_s' P[s, a, s'] r(s, a, s')``;
+- ``discount`` gamma in [0, 1);
+- ``initial`` d, the initial-state distribution (uniform unless given).
+
+Two arithmetic modes. *Float* mode stores float64 arrays. *Exact* mode stores numpy object
+arrays of ``fractions.Fraction``; every quantity computed from an exact MDP is then an exact
+Fraction. An MDP is exact when any of its inputs contains a Fraction or a string such as
+``"1/3"`` (or when ``exact=True``); a float among exact inputs raises
+:class:`~tabular_mirror.errors.ExactnessError` instead of being rounded silently. The explicit
+conversions are :meth:`FiniteMDP.to_exact` and :meth:`FiniteMDP.to_float`.
+
+Validation happens once, here; nothing is normalised, clipped or densified. Row sums are
+checked to ``row_tolerance`` (1e-10 by default) in float mode and exactly in exact mode.
+
+References
+----------
+Kuba, Schroeder de Witt, Foerster, "Mirror Learning: A Unifying Framework of Policy
+Optimisation", ICML 2022, section 2 (the setting).
+
+Examples
+--------
+The two-state "small" MDP of MDPtoolbox, exactly:
+
+>>> from fractions import Fraction as F
+>>> mdp = FiniteMDP(
+...     [[["1/2", "1/2"], [0, 1]], [["4/5", "1/5"], ["1/10", "9/10"]]],
+...     [[5, 10], [-1, 2]],
+...     discount="9/10",
+... )
+>>> mdp.num_states, mdp.num_actions, mdp.is_exact
+(2, 2, True)
+>>> mdp.initial.tolist()
+[Fraction(1, 2), Fraction(1, 2)]
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+
+from . import _exact
+from ._validate import (
+    DEFAULT_ROW_TOLERANCE,
+    check_finite,
+    check_nonnegative,
+    check_rows_sum_to_one,
+)
+from .errors import ExactnessError, InvalidMDPError
+
+__all__ = ["FiniteMDP"]
+
+
+def _has_exact_marker(value: Any) -> bool:
+    """Does ``value`` contain a Fraction or a string (the signal for exact mode)?"""
+    if sp.issparse(value):
+        return False
+    if isinstance(value, Fraction | str):
+        return True
+    if isinstance(value, np.ndarray):
+        if value.dtype.kind == "U":
+            return True
+        if value.dtype != object:
+            return False
+        return any(isinstance(v, Fraction | str) for v in value.ravel())
+    if isinstance(value, list | tuple):
+        try:
+            array = np.array(value, dtype=object)
+        except ValueError:
+            return False
+        return any(isinstance(v, Fraction | str) for v in array.ravel())
+    return False
+
+
+def _float_array(value: Any, name: str) -> np.ndarray:
+    try:
+        array = np.array(value, dtype=float)
+    except (TypeError, ValueError) as error:
+        raise InvalidMDPError(f"{name} could not be read as a numeric array: {error}") from error
+    check_finite(array, name, InvalidMDPError)
+    return array
+
+
+def _exact_array(value: Any, name: str) -> np.ndarray:
+    try:
+        return _exact.fraction_array(value, name)
+    except ValueError as error:
+        if isinstance(error, ExactnessError):
+            raise
+        raise InvalidMDPError(f"{name} could not be read as an array: {error}") from error
+
+
+class FiniteMDP:
+    """A finite discounted Markov decision process (S, A, P, r, gamma, d).
+
+    Parameters
+    ----------
+    transitions : array_like (S, A, S) or scipy.sparse matrix (S*A, S)
+        P[s, a, s'], the probability of moving to s' after action a in state s. Sparse input
+        (float mode only) has row ``s*A + a``; it stays sparse.
+    rewards : array_like (S, A) or (S, A, S)
+        r[s, a] expected reward, or r(s, a, s') per transition (reduced to expectations).
+    discount : float, Fraction or str
+        gamma in [0, 1).
+    initial : array_like (S,), optional
+        d, the initial-state distribution; uniform by default.
+    exact : bool, optional
+        Force exact (True) or float (False) mode; by default exact iff an input holds a
+        Fraction or a string.
+    row_tolerance : float
+        Allowed |row sum - 1| in float mode (exact mode compares exactly).
+
+    Raises
+    ------
+    InvalidMDPError
+        Wrong ndim or shape, NaN or inf, a negative probability, a row not summing to 1, a
+        discount outside [0, 1), an initial vector that is not a distribution, no states or
+        no actions.
+    ExactnessError
+        A float given to an exact MDP.
+    """
+
+    __slots__ = (
+        "_discount",
+        "_exact",
+        "_frozen",
+        "_initial",
+        "_num_actions",
+        "_num_states",
+        "_rewards",
+        "_transitions",
+    )
+
+    def __init__(
+        self,
+        transitions: Any,
+        rewards: Any,
+        discount: Any,
+        initial: Any = None,
+        *,
+        exact: bool | None = None,
+        row_tolerance: float = DEFAULT_ROW_TOLERANCE,
+    ) -> None:
+        if exact is None:
+            exact = any(_has_exact_marker(v) for v in (transitions, rewards, discount, initial))
+        if exact and sp.issparse(transitions):
+            raise ExactnessError(
+                "transitions is a scipy.sparse matrix, which cannot hold exact Fractions; "
+                "pass a dense (S, A, S) array of Fractions for an exact MDP"
+            )
+        self._exact = bool(exact)
+        transitions = self._read_transitions(transitions, row_tolerance)
+        num_states, num_actions = self._num_states, self._num_actions
+        self._transitions = transitions
+        self._rewards = self._read_rewards(rewards)
+        self._discount = self._read_discount(discount)
+        self._initial = self._read_initial(initial, row_tolerance)
+        self._num_states, self._num_actions = num_states, num_actions
+        self._frozen = True
+
+    # ------------------------------------------------------------------ reading and checking
+    def _read_transitions(self, transitions: Any, tolerance: float) -> Any:
+        if sp.issparse(transitions):
+            return self._read_sparse_transitions(transitions, tolerance)
+        array = (
+            _exact_array(transitions, "transitions")
+            if self._exact
+            else _float_array(transitions, "transitions")
+        )
+        if array.ndim != 3:
+            raise InvalidMDPError(
+                f"transitions has ndim {array.ndim} (shape {array.shape}), expected a dense "
+                "(S, A, S) array or a scipy.sparse (S*A, S) matrix"
+            )
+        num_states, num_actions, num_next = array.shape
+        self._check_sizes(num_states, num_actions)
+        if num_next != num_states:
+            raise InvalidMDPError(
+                f"transitions has shape {array.shape}: the last axis has {num_next} next "
+                f"states but the first has {num_states} states, expected (S, A, S)"
+            )
+        check_nonnegative(array, "transitions", InvalidMDPError)
+        check_rows_sum_to_one(
+            array.sum(axis=2), "transitions", InvalidMDPError, tolerance, self._exact
+        )
+        self._num_states, self._num_actions = num_states, num_actions
+        return _exact.readonly(array)
+
+    def _read_sparse_transitions(self, transitions: Any, tolerance: float) -> sp.csr_matrix:
+        matrix = sp.csr_matrix(transitions, dtype=float)  # a format change, never densified
+        matrix.sum_duplicates()
+        rows, num_states = matrix.shape
+        if num_states == 0 or rows == 0:
+            self._check_sizes(num_states, 0 if rows == 0 else 1)
+        if rows % num_states:
+            raise InvalidMDPError(
+                f"sparse transitions has shape {matrix.shape}; expected (S*A, S): the number of "
+                f"rows ({rows}) must be a multiple of the number of columns ({num_states})"
+            )
+        num_actions = rows // num_states
+        self._check_sizes(num_states, num_actions)
+        coo = matrix.tocoo()
+
+        def where(k: int) -> tuple[int, int, int]:
+            row = int(coo.row[k])
+            return (row // num_actions, row % num_actions, int(coo.col[k]))
+
+        bad = ~np.isfinite(coo.data)
+        if bad.any():
+            k = int(np.argmax(bad))
+            raise InvalidMDPError(
+                f"transitions[{', '.join(map(str, where(k)))}] is {coo.data[k]}, "
+                "expected a finite number"
+            )
+        negative = coo.data < 0
+        if negative.any():
+            k = int(np.argmax(negative))
+            raise InvalidMDPError(
+                f"transitions[{', '.join(map(str, where(k)))}] = {coo.data[k]} is negative, "
+                "expected a probability"
+            )
+        row_sums = np.asarray(matrix.sum(axis=1)).reshape(num_states, num_actions)
+        check_rows_sum_to_one(row_sums, "transitions", InvalidMDPError, tolerance, False)
+        for part in (matrix.data, matrix.indices, matrix.indptr):
+            part.flags.writeable = False
+        self._num_states, self._num_actions = num_states, num_actions
+        return matrix
+
+    @staticmethod
+    def _check_sizes(num_states: int, num_actions: int) -> None:
+        if num_states == 0:
+            raise InvalidMDPError("transitions has no states (S = 0), expected S >= 1")
+        if num_actions == 0:
+            raise InvalidMDPError("transitions has no actions (A = 0), expected A >= 1")
+
+    def _read_rewards(self, rewards: Any) -> np.ndarray:
+        shape = (self._num_states, self._num_actions)
+        if sp.issparse(rewards):
+            if self._exact:
+                raise ExactnessError("rewards is a scipy.sparse matrix; exact MDPs need dense")
+            matrix = sp.csr_matrix(rewards, dtype=float)
+            if matrix.shape != (shape[0] * shape[1], shape[0]):
+                raise InvalidMDPError(
+                    f"sparse rewards has shape {matrix.shape}, expected (S*A, S) = "
+                    f"{(shape[0] * shape[1], shape[0])}"
+                )
+            check_finite(matrix.data, "rewards (stored entries)", InvalidMDPError)
+            expected = np.asarray(self.transition_matrix.multiply(matrix).sum(axis=1))
+            return _exact.readonly(expected.reshape(shape))
+        array = (
+            _exact_array(rewards, "rewards") if self._exact else _float_array(rewards, "rewards")
+        )
+        if array.shape == (*shape, shape[0]):
+            if sp.issparse(self._transitions):
+                flat = array.reshape(shape[0] * shape[1], shape[0])
+                expected = np.asarray(self._transitions.multiply(flat).sum(axis=1)).reshape(shape)
+            else:
+                expected = (self._transitions * array).sum(axis=2)
+            return _exact.readonly(np.array(expected, dtype=object if self._exact else float))
+        if array.shape != shape:
+            raise InvalidMDPError(
+                f"rewards has shape {array.shape}, expected (S, A) = {shape} or (S, A, S) = "
+                f"{(*shape, shape[0])}"
+            )
+        return _exact.readonly(array)
+
+    def _read_discount(self, discount: Any) -> Any:
+        if self._exact:
+            value = _exact.to_fraction(discount, "discount")
+        else:
+            try:
+                value = float(discount)
+            except (TypeError, ValueError) as error:
+                raise InvalidMDPError(f"discount = {discount!r} is not a number") from error
+            if not np.isfinite(value):
+                raise InvalidMDPError(f"discount = {discount!r} is not finite")
+        if not 0 <= value < 1:
+            raise InvalidMDPError(f"discount = {discount} is outside [0, 1)")
+        return value
+
+    def _read_initial(self, initial: Any, tolerance: float) -> np.ndarray:
+        num_states = self._num_states
+        if initial is None:
+            if self._exact:
+                array = np.array([Fraction(1, num_states)] * num_states, dtype=object)
+            else:
+                array = np.full(num_states, 1.0 / num_states)
+            return _exact.readonly(array)
+        array = (
+            _exact_array(initial, "initial") if self._exact else _float_array(initial, "initial")
+        )
+        if array.shape != (num_states,):
+            raise InvalidMDPError(
+                f"initial has shape {array.shape}, expected (S,) = ({num_states},)"
+            )
+        check_nonnegative(array, "initial", InvalidMDPError)
+        total = array.sum()
+        if (total != 1) if self._exact else abs(total - 1.0) > tolerance:
+            expectation = "exactly 1" if self._exact else f"1 (tolerance {tolerance:g})"
+            raise InvalidMDPError(
+                f"initial sums to {total}, expected {expectation}: it must be a distribution"
+            )
+        return _exact.readonly(array)
+
+    # ------------------------------------------------------------------ immutability
+    def __setattr__(self, name: str, value: Any) -> None:
+        if getattr(self, "_frozen", False):
+            raise AttributeError(f"FiniteMDP is immutable; cannot set {name!r}")
+        object.__setattr__(self, name, value)
+
+    # ------------------------------------------------------------------ properties
+    @property
+    def transitions(self) -> np.ndarray | sp.csr_matrix:
+        """P[s, a, s']: dense (S, A, S), or CSR (S*A, S) with row ``s*A + a`` (read-only)."""
+        return self._transitions
+
+    @property
+    def transition_matrix(self) -> np.ndarray | sp.csr_matrix:
+        """P as an (S*A, S) matrix (a reshaped view of dense P, or the CSR matrix itself)."""
+        if sp.issparse(self._transitions):
+            return self._transitions
+        return self._transitions.reshape(self._num_states * self._num_actions, self._num_states)
+
+    @property
+    def rewards(self) -> np.ndarray:
+        """r[s, a], the expected reward, shape (S, A) (read-only)."""
+        return self._rewards
+
+    @property
+    def discount(self) -> Any:
+        """gamma in [0, 1): a float, or a Fraction in exact mode."""
+        return self._discount
+
+    @property
+    def initial(self) -> np.ndarray:
+        """d, the initial-state distribution, shape (S,) (read-only)."""
+        return self._initial
+
+    @property
+    def num_states(self) -> int:
+        """S, the number of states."""
+        return self._num_states
+
+    @property
+    def num_actions(self) -> int:
+        """A, the number of actions (the same in every state)."""
+        return self._num_actions
+
+    @property
+    def is_exact(self) -> bool:
+        """True when every array holds exact Fractions."""
+        return self._exact
+
+    @property
+    def is_sparse(self) -> bool:
+        """True when the transitions are stored as a scipy.sparse (S*A, S) matrix."""
+        return sp.issparse(self._transitions)
+
+    # ------------------------------------------------------------------ conversions
+    def to_exact(self, limit_denominator: int | None = None) -> FiniteMDP:
+        """An exact copy: each float becomes its exact binary Fraction, or the nearest fraction
+        with denominator <= ``limit_denominator`` (then rows must still sum to exactly 1)."""
+        if self._exact:
+            return self
+        dense = self.to_dense()
+
+        def convert(array: Any) -> np.ndarray:
+            return _exact.float_to_fraction_array(array, limit_denominator)
+
+        discount = Fraction(self._discount)
+        if limit_denominator is not None:
+            discount = discount.limit_denominator(limit_denominator)
+        return FiniteMDP(
+            convert(dense.transitions),
+            convert(self._rewards),
+            discount,
+            convert(self._initial),
+            exact=True,
+        )
+
+    def to_float(self) -> FiniteMDP:
+        """A float64 copy (rounding each Fraction to the nearest double)."""
+        if not self._exact:
+            return self
+        return FiniteMDP(
+            _exact.to_float_array(self._transitions),
+            _exact.to_float_array(self._rewards),
+            float(self._discount),
+            _exact.to_float_array(self._initial),
+            exact=False,
+            row_tolerance=1e-9,
+        )
+
+    def to_dense(self) -> FiniteMDP:
+        """The same MDP with dense (S, A, S) transitions (an explicit densification)."""
+        if not self.is_sparse:
+            return self
+        dense = self._transitions.toarray().reshape(
+            self._num_states, self._num_actions, self._num_states
+        )
+        return FiniteMDP(dense, self._rewards, self._discount, self._initial, exact=False)
+
+    def to_sparse(self) -> FiniteMDP:
+        """The same float MDP with CSR (S*A, S) transitions."""
+        if self.is_sparse:
+            return self
+        if self._exact:
+            raise ExactnessError("an exact MDP cannot be stored sparse; use to_float() first")
+        return FiniteMDP(
+            sp.csr_matrix(self.transition_matrix),
+            self._rewards,
+            self._discount,
+            self._initial,
+            exact=False,
+        )
+
+    def with_discount(self, discount: Any) -> FiniteMDP:
+        """The same MDP with another discount factor."""
+        return FiniteMDP(
+            self._transitions, self._rewards, discount, self._initial, exact=self._exact
+        )
+
+    def with_initial(self, initial: Any) -> FiniteMDP:
+        """The same MDP with another initial distribution."""
+        return FiniteMDP(
+            self._transitions, self._rewards, self._discount, initial, exact=self._exact
+        )
+
+    def __repr__(self) -> str:
+        mode = "exact" if self._exact else "float"
+        storage = "sparse" if self.is_sparse else "dense"
+        return (
+            f"FiniteMDP(num_states={self._num_states}, num_actions={self._num_actions}, "
+            f"discount={self._discount}, {mode}, {storage})"
+        )
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, FiniteMDP):
+            return NotImplemented
+        if (self._exact, self._num_states, self._num_actions) != (
+            other._exact,
+            other._num_states,
+            other._num_actions,
+        ):
+            return False
+        left, right = self.transition_matrix, other.transition_matrix
+        if sp.issparse(left) or sp.issparse(right):
+            same_transitions = (sp.csr_matrix(left) != sp.csr_matrix(right)).nnz == 0
+        else:
+            same_transitions = bool(np.all(left == right))
+        return (
+            same_transitions
+            and bool(np.all(self._rewards == other._rewards))
+            and self._discount == other._discount
+            and bool(np.all(self._initial == other._initial))
+        )
+
+    __hash__ = None  # type: ignore[assignment]

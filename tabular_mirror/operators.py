@@ -1,0 +1,71 @@
+"""Policy-induced matrices and the Bellman operators, vectorised over states.
+
+Formulas (spec section 1; Puterman 1994, chapter 6):
+
+- ``policy_transitions``  P_pi[s, s'] = sum_a pi[s, a] P[s, a, s']
+- ``policy_rewards``      r_pi[s] = sum_a pi[s, a] r[s, a]
+- ``q_from_values``       Q[s, a] = r[s, a] + gamma sum_s' P[s, a, s'] V[s']
+- ``bellman_operator``    (T_pi V)[s] = r_pi[s] + gamma (P_pi V)[s]
+- ``bellman_optimality_operator``  (T* V)[s] = max_a Q[s, a]
+
+T_pi and T* are monotone gamma-contractions in the sup norm; V_pi is the fixed point of T_pi
+and V* that of T*. All functions work on float arrays (dense or sparse P) and on exact Fraction
+arrays; they never loop over states in Python.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse as sp
+
+from .model import FiniteMDP
+
+__all__ = [
+    "policy_transitions",
+    "policy_rewards",
+    "q_from_values",
+    "bellman_operator",
+    "bellman_optimality_operator",
+]
+
+
+def _policy_selector(mdp: FiniteMDP, policy: np.ndarray) -> sp.csr_matrix:
+    """Sparse (S, S*A) matrix with entry pi[s, a] at column s*A + a."""
+    num_states, num_actions = mdp.num_states, mdp.num_actions
+    rows = np.repeat(np.arange(num_states), num_actions)
+    columns = np.arange(num_states * num_actions)
+    return sp.csr_matrix(
+        (policy.ravel(), (rows, columns)), shape=(num_states, num_states * num_actions)
+    )
+
+
+def policy_transitions(mdp: FiniteMDP, policy: np.ndarray) -> np.ndarray | sp.csr_matrix:
+    """P_pi, the (S, S) state-to-state transition matrix under ``policy`` (sparse if P is)."""
+    if mdp.is_sparse:
+        return (_policy_selector(mdp, policy) @ mdp.transitions).tocsr()
+    if mdp.is_exact:
+        return (policy[:, :, None] * mdp.transitions).sum(axis=1)
+    return np.einsum("sa,sat->st", policy, mdp.transitions)
+
+
+def policy_rewards(mdp: FiniteMDP, policy: np.ndarray) -> np.ndarray:
+    """r_pi, the (S,) expected one-step reward under ``policy``."""
+    return (policy * mdp.rewards).sum(axis=1)
+
+
+def q_from_values(mdp: FiniteMDP, values: np.ndarray) -> np.ndarray:
+    """Q[s, a] = r[s, a] + gamma (P V)[s, a], shape (S, A): one-step lookahead of ``values``."""
+    next_values = mdp.transition_matrix @ values
+    return mdp.rewards + mdp.discount * np.asarray(next_values).reshape(
+        mdp.num_states, mdp.num_actions
+    )
+
+
+def bellman_operator(mdp: FiniteMDP, policy: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """(T_pi V)[s] = sum_a pi[s, a] Q_V[s, a], the policy's Bellman operator."""
+    return (policy * q_from_values(mdp, values)).sum(axis=1)
+
+
+def bellman_optimality_operator(mdp: FiniteMDP, values: np.ndarray) -> np.ndarray:
+    """(T* V)[s] = max_a Q_V[s, a], the Bellman optimality operator."""
+    return q_from_values(mdp, values).max(axis=1)

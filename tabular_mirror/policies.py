@@ -1,0 +1,197 @@
+"""Stationary stochastic policies pi[s, a]: construction helpers and validation.
+
+A policy is an (S, A) array whose rows are probability distributions over actions (the policy
+space Pi of the paper is the product of the S simplices). For an exact MDP a policy is an object
+array of Fractions; for a float MDP a float64 array.
+
+Tie rule of :func:`greedy_policy`: among actions whose value is within ``tie_tolerance`` of the
+row maximum (exactly equal in exact mode, the default tolerance being 0), the *smallest action
+index* is chosen; with ``keep=`` a current policy, its action is kept whenever it is among the
+maximisers (the rule policy iteration needs to terminate). ``split_ties=True`` instead spreads
+the mass uniformly over all maximisers.
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from typing import Any
+
+import numpy as np
+
+from . import _exact
+from ._validate import DEFAULT_ROW_TOLERANCE, check_nonnegative, check_rows_sum_to_one
+from .errors import ExactnessError, InvalidParameterError, InvalidPolicyError
+from .model import FiniteMDP
+
+__all__ = [
+    "check_policy",
+    "uniform_policy",
+    "deterministic_policy",
+    "greedy_policy",
+    "greedy_actions",
+    "random_policy",
+    "policy_actions",
+]
+
+
+def check_policy(
+    mdp: FiniteMDP, policy: Any, name: str = "policy", tolerance: float = DEFAULT_ROW_TOLERANCE
+) -> np.ndarray:
+    """Validate ``policy`` for ``mdp`` and return it as an array of the MDP's arithmetic.
+
+    Accepts numpy arrays or nested lists; in exact mode entries must be exact (Fraction, int or
+    str): floats raise :class:`ExactnessError`. Checks shape (S, A), finiteness, nonnegativity
+    and that every row sums to 1 (exactly in exact mode, to ``tolerance`` in float mode).
+    The input is never modified or renormalised.
+    """
+    shape = (mdp.num_states, mdp.num_actions)
+    if mdp.is_exact:
+        try:
+            array = _exact.fraction_array(policy, name)
+        except ExactnessError as error:
+            raise ExactnessError(
+                f"{error} (the MDP is exact, so policies must be exact too)"
+            ) from error
+        except ValueError as error:
+            raise InvalidPolicyError(f"{name} could not be read as an array: {error}") from error
+    else:
+        try:
+            array = np.array(policy, dtype=float)
+        except (TypeError, ValueError) as error:
+            raise InvalidPolicyError(f"{name} could not be read as an array: {error}") from error
+        bad = ~np.isfinite(array)
+        if bad.any():
+            index = tuple(int(i) for i in np.argwhere(bad)[0])
+            raise InvalidPolicyError(f"{name}{list(index)} is {array[index]}, expected finite")
+    if array.shape != shape:
+        raise InvalidPolicyError(f"{name} has shape {array.shape}, expected (S, A) = {shape}")
+    check_nonnegative(array, name, InvalidPolicyError)
+    check_rows_sum_to_one(array.sum(axis=1), name, InvalidPolicyError, tolerance, mdp.is_exact)
+    return array
+
+
+def uniform_policy(mdp: FiniteMDP) -> np.ndarray:
+    """pi[s, a] = 1/A in every state (exact Fractions for an exact MDP)."""
+    shape = (mdp.num_states, mdp.num_actions)
+    if mdp.is_exact:
+        return np.full(shape, Fraction(1, mdp.num_actions), dtype=object)
+    return np.full(shape, 1.0 / mdp.num_actions)
+
+
+def _one_hot(actions: np.ndarray, num_actions: int, exact: bool) -> np.ndarray:
+    num_states = len(actions)
+    if exact:
+        policy = np.full((num_states, num_actions), _exact.ZERO, dtype=object)
+        policy[np.arange(num_states), actions] = _exact.ONE
+    else:
+        policy = np.zeros((num_states, num_actions))
+        policy[np.arange(num_states), actions] = 1.0
+    return policy
+
+
+def deterministic_policy(mdp: FiniteMDP, actions: Any) -> np.ndarray:
+    """The deterministic policy choosing ``actions[s]`` in state s (one-hot rows)."""
+    actions = np.asarray(actions)
+    if actions.shape != (mdp.num_states,) or actions.dtype.kind not in "iu":
+        raise InvalidPolicyError(
+            f"actions has shape {actions.shape} and dtype {actions.dtype}, expected S = "
+            f"{mdp.num_states} integer actions"
+        )
+    out_of_range = (actions < 0) | (actions >= mdp.num_actions)
+    if out_of_range.any():
+        s = int(np.argmax(out_of_range))
+        raise InvalidPolicyError(
+            f"actions[{s}] = {actions[s]} is not an action, expected 0..{mdp.num_actions - 1}"
+        )
+    return _one_hot(actions, mdp.num_actions, mdp.is_exact)
+
+
+def _maximisers(values: np.ndarray, tie_tolerance: float) -> np.ndarray:
+    """Boolean (S, A) mask of the actions within ``tie_tolerance`` of each row's maximum."""
+    row_max = values.max(axis=1, keepdims=True)
+    if tie_tolerance:  # never mix a float 0.0 into exact comparisons
+        row_max = row_max - tie_tolerance
+    return np.asarray(values >= row_max, dtype=bool)
+
+
+def greedy_actions(
+    values: np.ndarray, tie_tolerance: float = 0.0, keep: np.ndarray | None = None
+) -> np.ndarray:
+    """argmax_a values[s, a] per state with the documented tie rule (smallest index, or keep)."""
+    if tie_tolerance < 0:
+        raise InvalidParameterError(f"tie_tolerance = {tie_tolerance} must be >= 0")
+    mask = _maximisers(values, tie_tolerance)
+    actions = np.argmax(mask, axis=1)
+    if keep is not None:
+        keep = np.asarray(keep)
+        kept = mask[np.arange(len(actions)), keep]
+        actions = np.where(kept, keep, actions)
+    return actions
+
+
+def greedy_policy(
+    q_values: np.ndarray,
+    tie_tolerance: float = 0.0,
+    split_ties: bool = False,
+    keep: np.ndarray | None = None,
+) -> np.ndarray:
+    """A policy greedy with respect to ``q_values`` (S, A), the improvement step of GPI.
+
+    Parameters
+    ----------
+    q_values : (S, A) array, Q[s, a] (or advantages; the argmax is the same).
+    tie_tolerance : actions within this of the row maximum count as maximisers (0 = exact ties).
+    split_ties : spread the mass uniformly over all maximisers instead of picking one.
+    keep : (S,) current actions; kept wherever they are maximisers (policy iteration's rule).
+
+    Returns
+    -------
+    (S, A) policy, Fractions if ``q_values`` is an object array, floats otherwise.
+    """
+    exact = q_values.dtype == object
+    num_states, num_actions = q_values.shape
+    if split_ties:
+        mask = _maximisers(q_values, tie_tolerance)
+        counts = mask.sum(axis=1)
+        if exact:
+            policy = np.empty(mask.shape, dtype=object)
+            for s in range(num_states):  # exact mode only; float path below is vectorised
+                share = Fraction(1, int(counts[s]))
+                policy[s] = [share if m else _exact.ZERO for m in mask[s]]
+            return policy
+        return mask / counts[:, None]
+    actions = greedy_actions(q_values, tie_tolerance, keep)
+    return _one_hot(actions, num_actions, exact)
+
+
+def policy_actions(policy: np.ndarray) -> np.ndarray:
+    """The action of each state of a deterministic policy (the argmax of each row)."""
+    return np.argmax(np.asarray(policy == policy.max(axis=1, keepdims=True), dtype=bool), axis=1)
+
+
+def random_policy(
+    mdp: FiniteMDP,
+    rng: np.random.Generator | int | None = None,
+    concentration: float = 1.0,
+    max_denominator: int = 20,
+) -> np.ndarray:
+    """A random policy with rows drawn from Dirichlet(concentration, ..., concentration).
+
+    For an exact MDP the rows are exact: Dirichlet(1) spacings of sorted uniform cut points
+    drawn on the grid {0, 1/q, ..., 1} with q = ``max_denominator``, so entries are Fractions
+    with denominator dividing q (a discretised Dirichlet(1), the law used by the generators).
+    """
+    generator = np.random.default_rng(rng)
+    if concentration <= 0:
+        raise InvalidParameterError(f"concentration = {concentration} must be > 0")
+    shape = (mdp.num_states, mdp.num_actions)
+    if not mdp.is_exact:
+        return generator.dirichlet(np.full(mdp.num_actions, concentration), size=mdp.num_states)
+    cuts = np.sort(generator.integers(0, max_denominator + 1, size=(shape[0], shape[1] - 1)))
+    edges = np.concatenate(
+        [np.zeros((shape[0], 1), int), cuts, np.full((shape[0], 1), max_denominator)], axis=1
+    )
+    numerators = np.diff(edges, axis=1)
+    policy = np.empty(shape, dtype=object)
+    policy.ravel()[:] = [Fraction(int(n), max_denominator) for n in numerators.ravel()]
+    return policy

@@ -1,0 +1,199 @@
+"""Result records: frozen dataclasses that say what was computed and how it is known.
+
+Every iterative result carries ``converged``, ``status`` (one of :data:`STATUSES`, meaning the
+same everywhere), ``message`` (one sentence from :data:`MESSAGES`), ``iterations`` and evidence:
+``residual`` and ``error_bound``. ``raise_for_status()`` raises
+:class:`~tabular_mirror.errors.NotConvergedError` holding the result when ``converged`` is False;
+``summary()`` renders a plain-text table.
+
+Names follow the paper (spec section 1): ``values`` V_pi, ``q_values`` Q_pi, ``advantages``
+A_pi, ``expected_return`` eta(pi) = d . V_pi, ``visitation`` rho_pi (improper, sums to
+1/(1-gamma)), ``normalized_visitation`` rhobar_pi = (1-gamma) rho_pi.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from typing import Any
+
+import numpy as np
+
+from .errors import NotConvergedError
+
+__all__ = [
+    "STATUSES",
+    "MESSAGES",
+    "EvaluationResult",
+    "SolveResult",
+    "IterationRecord",
+]
+
+#: The status strings shared by every result.
+STATUSES = ("converged", "max_iterations", "not_certified", "infeasible")
+
+#: One sentence per (status, detail); the single table results draw their messages from.
+MESSAGES = {
+    ("converged", "exact"): "Solved exactly in rational arithmetic; the error bound is 0.",
+    ("converged", "certified"): "Converged; the certified error bound is below the tolerance.",
+    ("converged", "policy_stable"): (
+        "Converged: the greedy policy is stable and its Bellman residual is certified."
+    ),
+    ("max_iterations", "iterations"): (
+        "Stopped at max_iterations before the stopping rule held; the result is not converged."
+    ),
+    ("not_certified", "bound"): (
+        "Finished, but the certified error bound is above the requested tolerance."
+    ),
+    ("infeasible", "solver"): "The solver reported the problem infeasible or failed.",
+}
+
+
+def message_for(status: str, detail: str) -> str:
+    """The message of the shared table for ``(status, detail)``."""
+    return MESSAGES[(status, detail)]
+
+
+def _format_value(value: Any) -> str:
+    if isinstance(value, np.ndarray):
+        if value.size > 8:
+            return f"array{value.shape}"
+        return np.array2string(value, precision=6, separator=", ")
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    return str(value)
+
+
+class _ResultMixin:
+    """``raise_for_status`` and ``summary`` for result dataclasses."""
+
+    converged: bool
+    status: str
+    message: str
+
+    def raise_for_status(self) -> _ResultMixin:
+        """Return self if converged, else raise :class:`NotConvergedError` holding self."""
+        if not self.converged:
+            raise NotConvergedError(f"{type(self).__name__}: {self.status}: {self.message}", self)
+        return self
+
+    def summary(self) -> str:
+        """A two-column text table of the scalar fields (arrays shown by shape if large)."""
+        rows = [(f.name, _format_value(getattr(self, f.name))) for f in fields(self)]  # type: ignore[arg-type]
+        width = max(len(name) for name, _ in rows)
+        return "\n".join(f"{name:<{width}}  {text}" for name, text in rows)
+
+
+@dataclass(frozen=True, repr=False)
+class EvaluationResult(_ResultMixin):
+    """Exact policy evaluation of one policy (see :func:`tabular_mirror.evaluate`).
+
+    Attributes
+    ----------
+    policy : (S, A) pi.
+    values : (S,) V_pi.
+    q_values : (S, A) Q_pi; error at most ``discount * error_bound`` (float mode).
+    advantages : (S, A) A_pi = Q_pi - V_pi; error at most ``(1 + discount) * error_bound``.
+    expected_return : eta(pi) = sum_s d[s] V_pi[s]; error at most ``error_bound``.
+    visitation : (S,) rho_pi = d^T (I - gamma P_pi)^{-1}, sums to 1/(1-gamma).
+    normalized_visitation : (S,) rhobar_pi = (1 - gamma) rho_pi, a distribution.
+    error_bound : certified ||values - V_pi||_inf (0 in exact mode).
+    visitation_error_bound : certified ||visitation - rho_pi||_1 (0 in exact mode).
+    residual : ||T_pi values - values||_inf as computed (0 in exact mode).
+    method : "exact", "dense", "krylov" or "sparse_direct".
+    iterations : Krylov iterations (0 for direct methods).
+    exact : values are Fractions.
+    """
+
+    policy: np.ndarray
+    values: np.ndarray
+    q_values: np.ndarray
+    advantages: np.ndarray
+    expected_return: Any
+    visitation: np.ndarray
+    normalized_visitation: np.ndarray
+    error_bound: Any
+    visitation_error_bound: Any
+    residual: Any
+    method: str
+    iterations: int
+    exact: bool
+    converged: bool
+    status: str
+    message: str
+
+    def __repr__(self) -> str:
+        return (
+            f"EvaluationResult(expected_return={_format_value(self.expected_return)}, "
+            f"method={self.method!r}, error_bound={_format_value(self.error_bound)}, "
+            f"status={self.status!r})"
+        )
+
+
+@dataclass(frozen=True)
+class IterationRecord:
+    """One iteration of an optimal solver (kept when ``history=True``).
+
+    ``residual`` is the solver's own progress measure: ||T* V - V||_inf of the iterate for
+    value iteration and modified policy iteration, ||T* V_k - V_k||_inf = max_{s,a} A_k for
+    policy iteration. ``changed_states`` counts states whose greedy action changed.
+    """
+
+    iteration: int
+    residual: Any
+    expected_return: Any
+    changed_states: int
+
+
+@dataclass(frozen=True, repr=False)
+class SolveResult(_ResultMixin):
+    """Optimal values and an optimal policy (see :func:`tabular_mirror.solve`).
+
+    ``values`` are always the exact evaluation of ``policy`` (never a raw value-iteration
+    iterate, which is kept separately in ``iterate``). ``residual`` is
+    ||T* values - values||_inf = max_{s,a} A_policy[s, a] and ``error_bound`` certifies
+    ||V* - values||_inf <= residual / (1 - gamma) + evaluation error (0 in exact mode when the
+    policy is optimal).
+
+    Attributes
+    ----------
+    values : (S,) V of ``policy`` (V* when converged).
+    q_values : (S, A) Q of ``policy``.
+    policy : (S, A) a deterministic greedy policy.
+    expected_return : eta = d . values.
+    iterations : iterations of the method.
+    converged, status, message : what happened.
+    residual, error_bound : the certificate described above.
+    method : the method name.
+    exact : values are Fractions.
+    evaluation : the :class:`EvaluationResult` of ``policy``.
+    iterate : (S,) the last value-function iterate (value / modified policy iteration), or None.
+    iterate_residual : ||T* iterate - iterate||_inf, or None.
+    occupancy : (S, A) the LP dual, the discounted state-action occupancy measure, or None.
+    history : tuple of :class:`IterationRecord` when requested, else None.
+    """
+
+    values: np.ndarray
+    q_values: np.ndarray
+    policy: np.ndarray
+    expected_return: Any
+    iterations: int
+    converged: bool
+    status: str
+    message: str
+    residual: Any
+    error_bound: Any
+    method: str
+    exact: bool
+    evaluation: EvaluationResult
+    iterate: np.ndarray | None = None
+    iterate_residual: Any = None
+    occupancy: np.ndarray | None = None
+    history: tuple[IterationRecord, ...] | None = None
+
+    def __repr__(self) -> str:
+        return (
+            f"SolveResult(method={self.method!r}, status={self.status!r}, "
+            f"iterations={self.iterations}, expected_return="
+            f"{_format_value(self.expected_return)}, error_bound="
+            f"{_format_value(self.error_bound)})"
+        )
