@@ -1,0 +1,1 @@
+"""mdps: the catalogue of finite MDPs, generators, the paper's environments, imports, exports."""

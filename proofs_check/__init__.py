@@ -1,0 +1,1 @@
+"""proofs_check: the paper's claims as runnable checks, hypothesis strategies, counterexamples."""
