@@ -70,7 +70,15 @@ def check_rows_sum_to_one(
 
 
 def positive_number(value: Any, name: str, allow_zero: bool = False) -> Any:
-    """Check a scalar parameter is a finite real > 0 (>= 0 with ``allow_zero``); return it."""
+    """Check a scalar parameter is a finite real > 0 (>= 0 with ``allow_zero``); return it.
+
+    Strings such as "1/5" are read exactly as Fractions (and returned as such).
+    """
+    if isinstance(value, str):
+        try:
+            value = Fraction(value.strip())
+        except (ValueError, ZeroDivisionError) as error:
+            raise InvalidParameterError(f"{name} = {value!r} is not a number") from error
     if isinstance(value, bool) or not isinstance(value, numbers.Real | Fraction):
         raise InvalidParameterError(f"{name} = {value!r} must be a real number")
     if not np.isfinite(float(value)):

@@ -26,6 +26,9 @@ __all__ = [
     "EvaluationResult",
     "SolveResult",
     "IterationRecord",
+    "Certificate",
+    "StepResult",
+    "CERTIFICATE_KINDS",
 ]
 
 #: The status strings shared by every result.
@@ -45,6 +48,13 @@ MESSAGES = {
         "Finished, but the certified error bound is above the requested tolerance."
     ),
     ("infeasible", "solver"): "The solver reported the problem infeasible or failed.",
+    ("converged", "step"): "The step is the argmax: its certificate is within tolerance.",
+    ("not_certified", "step"): (
+        "The step could not be certified as the argmax (see the certificate's detail)."
+    ),
+    ("not_certified", "verification"): (
+        "The step failed re-verification (outside N, off the simplex, or objective mismatch)."
+    ),
 }
 
 
@@ -196,4 +206,76 @@ class SolveResult(_ResultMixin):
             f"iterations={self.iterations}, expected_return="
             f"{_format_value(self.expected_return)}, error_bound="
             f"{_format_value(self.error_bound)})"
+        )
+
+
+#: Kinds of step certificates, strongest first.
+CERTIFICATE_KINDS = (
+    "exact",  # rational arithmetic, closed form: the argmax itself
+    "duality_gap",  # a dual bound: objective* - objective <= bound
+    "frank_wolfe_gap",  # concave objective, convex N: objective* - objective <= bound
+    "kkt_residual",  # first-order residual of a closed form
+    "local",  # a local first-order point of a problem not known to be concave
+    "inexact",  # a deliberately approximate step (k gradient steps); bound if computable
+)
+
+
+@dataclass(frozen=True)
+class Certificate:
+    """How a mirror step knows it found the argmax.
+
+    ``bound`` is an upper bound on (max objective - achieved objective) when ``kind`` gives one
+    (None for ``local``); ``certified`` says whether bound <= ``tolerance``; ``detail`` says
+    which solver ran and what it reported.
+    """
+
+    kind: str
+    bound: Any
+    tolerance: Any
+    certified: bool
+    detail: str
+
+
+@dataclass(frozen=True, repr=False)
+class StepResult(_ResultMixin):
+    """One mirror-learning update pi -> pi_new (see :func:`tabular_mirror.mirror_step`).
+
+    Attributes
+    ----------
+    policy : (S, A) pi_new, the computed argmax.
+    objective : sum_s beta[s] sum_a pi_new A_pi - drift_pi(pi_new), recomputed from the pieces.
+    certificate : :class:`Certificate`.
+    old_policy : (S, A) pi.
+    evaluation : :class:`EvaluationResult` of pi (its V, Q, A, visitation).
+    sampling : (S,) beta_pi.
+    drift_weights : (S,) nu^{pi_new}_pi.
+    state_drift : (S,) D_pi(pi_new | s).
+    drift : drift_pi(pi_new) = sum_s nu[s] D_pi(pi_new | s), the drift paid.
+    mirror_values : (S,) [M^{pi_new} V_pi](s) (Lemma 3.5: >= V_pi(s)).
+    neighbourhood_slack : >= 0 iff pi_new is in N(pi).
+    solver : which solver produced the step.
+    converged, status, message : "converged" when certified; "not_certified" otherwise.
+    """
+
+    policy: np.ndarray
+    objective: Any
+    certificate: Certificate
+    old_policy: np.ndarray
+    evaluation: EvaluationResult
+    sampling: np.ndarray
+    drift_weights: np.ndarray
+    state_drift: np.ndarray
+    drift: Any
+    mirror_values: np.ndarray
+    neighbourhood_slack: Any
+    solver: str
+    converged: bool
+    status: str
+    message: str
+
+    def __repr__(self) -> str:
+        return (
+            f"StepResult(solver={self.solver!r}, objective={_format_value(self.objective)}, "
+            f"certificate={self.certificate.kind}:{_format_value(self.certificate.bound)}, "
+            f"status={self.status!r})"
         )

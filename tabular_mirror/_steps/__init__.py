@@ -1,0 +1,1 @@
+"""Exact solvers of the mirror step, one family per module (private)."""

@@ -1,0 +1,168 @@
+"""Mirror steps with a neighbourhood constraint, by Lagrange multipliers over the row solvers.
+
+- :func:`average_ball`: N = {sum_s w[s] div_s(pibar) <= radius} with div of the same family as
+  the drift (or a zero drift). For a multiplier lam >= 0 the Lagrangian separates over states
+  with coefficient c[s] = base[s] + lam * ball[s]; the constraint value decreases in lam, so a
+  bisection finds the smallest feasible lam (TRPO's average-KL ball, the paper's drift ball,
+  the KL ball with a KL drift). Certificate: the duality gap
+  sum_s beta[s] gap_s + lam (radius - constraint) (Boyd & Vandenberghe 2004, section 5.5).
+- :func:`state_ball`: N = {div_s(pibar) <= bound for every s}: one multiplier per state,
+  bisected for all states at once.
+- :func:`trust_region`: trust-region learning, max sum_s beta[s] <pibar, A> - C max_s
+  KL(pi[s] || pibar[s]) in epigraph form: for a common radius t each state solves its KL-ball
+  problem (multiplier lam_s(t)); the objective is concave in t with derivative
+  sum_s beta[s] lam_s(t) - C, bisected to zero.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from .separable import solve_rows
+
+RowDivergence = Callable[[np.ndarray], np.ndarray]
+
+
+def _weighted_sum(weights: np.ndarray, values: np.ndarray) -> float:
+    with np.errstate(invalid="ignore"):
+        return float(np.dot(weights, np.where(weights > 0, values, 0.0)))
+
+
+def average_ball(
+    family: str,
+    policy: np.ndarray,
+    advantages: np.ndarray,
+    sampling: np.ndarray,
+    base: np.ndarray,
+    ball: np.ndarray,
+    ball_weights: np.ndarray,
+    divergence: RowDivergence,
+    radius: float,
+    choice: str,
+    epsilon: Any = None,
+    iterations: int = 100,
+) -> tuple[np.ndarray, float, float, float]:
+    """Returns (candidate, multiplier, duality-gap bound, constraint slack).
+
+    ``base[s]`` and ``ball[s]`` are the per-unit-beta coefficients of the drift and of the
+    ball's divergence; ``ball_weights`` w[s] weight the constraint.
+    """
+
+    def solve(multiplier: float) -> tuple[np.ndarray, np.ndarray, float]:
+        rows, gaps = solve_rows(
+            family, policy, advantages, base + multiplier * ball, choice, epsilon
+        )
+        return rows, gaps, _weighted_sum(ball_weights, divergence(rows))
+
+    rows, gaps, value = solve(0.0)
+    if value <= radius:
+        return rows, 0.0, _weighted_sum(sampling, gaps), radius - value
+    low, high = 0.0, 1.0
+    rows_high, gaps_high, value_high = solve(high)
+    while value_high > radius:
+        low, high = high, 2 * high
+        rows_high, gaps_high, value_high = solve(high)
+        if high > 1e300:
+            break
+    for _ in range(iterations):
+        middle = 0.5 * (low + high)
+        rows_mid, gaps_mid, value_mid = solve(middle)
+        if value_mid > radius:
+            low = middle
+        else:
+            high, rows_high, gaps_high, value_high = middle, rows_mid, gaps_mid, value_mid
+        if high - low <= 1e-13 * high:
+            break
+    gap = _weighted_sum(sampling, gaps_high) + high * (radius - value_high)
+    return rows_high, high, gap, radius - value_high
+
+
+def state_ball(
+    family: str,
+    policy: np.ndarray,
+    advantages: np.ndarray,
+    base: np.ndarray,
+    divergence: RowDivergence,
+    bound: float,
+    choice: str,
+    epsilon: Any = None,
+    iterations: int = 100,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per-state multipliers: returns (candidate, multipliers (S,), per-state gap bounds)."""
+    num_states = len(policy)
+    rows, gaps = solve_rows(family, policy, advantages, base, choice, epsilon)
+    inside = divergence(rows) <= bound
+    multipliers = np.zeros(num_states)
+    if inside.all():
+        return rows, multipliers, gaps
+    low = np.zeros(num_states)
+    high = np.ones(num_states)
+    for _ in range(2000):  # grow the bracket where still infeasible
+        trial, _ = solve_rows(family, policy, advantages, base + high, choice, epsilon)
+        outside = (divergence(trial) > bound) & ~inside
+        if not outside.any():
+            break
+        low = np.where(outside, high, low)
+        high = np.where(outside, 2 * high, high)
+    for _ in range(iterations):
+        middle = 0.5 * (low + high)
+        trial, _ = solve_rows(family, policy, advantages, base + middle, choice, epsilon)
+        too_far = divergence(trial) > bound
+        low = np.where(too_far, middle, low)
+        high = np.where(too_far, high, middle)
+        if np.all((high - low <= 1e-13 * high) | inside):
+            break
+    multipliers = np.where(inside, 0.0, high)
+    final, final_gaps = solve_rows(family, policy, advantages, base + multipliers, choice, epsilon)
+    final = np.where(inside[:, None], rows, final)
+    slack = bound - divergence(final)
+    gaps = np.where(inside, gaps, final_gaps + multipliers * np.maximum(slack, 0.0))
+    return final, multipliers, gaps
+
+
+def trust_region(
+    policy: np.ndarray,
+    advantages: np.ndarray,
+    sampling: np.ndarray,
+    coefficient: float,
+    divergence: RowDivergence,
+    choice: str,
+    iterations: int = 80,
+) -> tuple[np.ndarray, float, float]:
+    """max_pibar sum_s beta[s] <pibar[s], A[s]> - C max_s KL(pi[s] || pibar[s]).
+
+    Returns (candidate, radius t*, gap bound).
+    """
+    zero = np.zeros(len(policy))
+
+    def at(radius: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        return state_ball("forward_kl", policy, advantages, zero, divergence, radius, choice)
+
+    def derivative(multipliers: np.ndarray) -> float:
+        return float(np.dot(sampling, multipliers)) - coefficient
+
+    if np.all(np.abs(advantages) <= 1e-15 * max(1.0, float(np.abs(advantages).max()))):
+        return np.array(policy, dtype=float), 0.0, 0.0
+    low, high = 0.0, 1e-3
+    rows, multipliers, gaps = at(high)
+    while derivative(multipliers) > 0 and high < 1e6:
+        low, high = high, 4 * high
+        rows, multipliers, gaps = at(high)
+    best = (rows, multipliers, gaps, high)
+    for _ in range(iterations):
+        middle = 0.5 * (low + high)
+        rows, multipliers, gaps = at(middle)
+        if derivative(multipliers) > 0:
+            low = middle
+        else:
+            high = middle
+            best = (rows, multipliers, gaps, middle)
+        if high - low <= 1e-12 * max(high, 1e-300):
+            break
+    rows, multipliers, gaps, radius = best
+    # concavity: F(t*) - F(t) <= F'(t) (t* - t) with t* in [low, high]
+    gap = float(np.dot(sampling, gaps)) + abs(derivative(multipliers)) * (high - low)
+    return rows, radius, gap

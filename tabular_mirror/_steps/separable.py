@@ -1,0 +1,479 @@
+"""Exact per-state maximisers of  <p, A[s]> - c[s] D(pi[s], p)  over the simplex, vectorised.
+
+When nu does not depend on pibar and N(pi) = Pi, the mirror objective separates over states
+with per-state coefficient c[s] = factor * nu[s] / beta[s]; the Lagrangian solvers reuse these
+row solvers with c[s] augmented by a multiplier. Every solver returns the rows and a per-state
+*optimality gap bound* from a dual function (0 for exact closed forms), so each step is
+certified. Rows with c[s] = 0 are greedy.
+
+Families and their maximisers (p is the new row, pi the old row, A the advantages):
+
+- ``zero``: any distribution on argmax_a A (the choice rule picks one).
+- ``reverse_kl`` (D = KL(p || pi)): p ∝ pi exp(A / c); dual value c log sum_a pi exp(A/c).
+- ``forward_kl`` (D = KL(pi || p)): p_a = c pi_a / (mu - A_a) on supp(pi), mu the root of
+  sum_a p_a = 1 (vectorised bisection + Newton); leftover mass goes to an action outside the
+  support when its advantage exceeds mu. Dual value mu + sum_a (c pi_a log(c pi_a/(mu - A_a))
+  - c pi_a).
+- ``squared_l2`` (D = ||p - pi||^2): p = Proj_simplex(pi + A / (2c)) (sort-based projection,
+  exact on Fractions).
+- ``squared_tv`` (D = TV(p, pi)^2): move mass delta from the lowest-advantage actions to the
+  best action; delta maximises a concave piecewise-quadratic (exact on Fractions).
+- ``ppo_clip``: each action's term is concave piecewise linear with breakpoints at
+  (1 ± eps) pi_a; the maximiser fills segments in decreasing order of slope (a greedy that
+  solves the per-state LP exactly); ties at the threshold slope form the argmax *set*, from
+  which ``choice`` picks ("closest" to pi in L2, "vertex", or "adversarial": lowest advantages
+  first). Dual value lambda + sum (slope - lambda)_+ length.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .._exact import ZERO
+
+CHOICES = ("closest", "vertex", "adversarial")
+
+
+def _positive_part(x: np.ndarray) -> np.ndarray:
+    return np.where(x > 0, x, x * 0)
+
+
+def _row_max(x: np.ndarray) -> np.ndarray:
+    return x.max(axis=1)
+
+
+def tie_tolerance(advantages: np.ndarray) -> float:
+    """Advantages within this of the row maximum count as tied (0 in exact mode)."""
+    if advantages.dtype == object:
+        return 0
+    return 1e-12 * max(1.0, float(np.abs(advantages).max()))
+
+
+# ------------------------------------------------------------------------------ greedy
+def greedy_rows(policy: np.ndarray, advantages: np.ndarray, choice: str = "closest") -> np.ndarray:
+    """A maximiser of <p, A[s]> per state, chosen from the argmax face by ``choice``.
+
+    closest: the L2 projection of pi[s] onto the face of maximisers (= pi[s] when pi already
+    lives on it; policy iteration's "keep the current action"); vertex: the smallest maximising
+    action; adversarial: the maximising vertex farthest from pi[s] (smallest pi[s, a]).
+    """
+    tolerance = tie_tolerance(advantages)
+    best = _row_max(advantages)[:, None]
+    mask = np.asarray(advantages >= (best - tolerance if tolerance else best), dtype=bool)
+    exact = advantages.dtype == object
+    num_states, num_actions = advantages.shape
+    if choice == "closest":
+        # project pi restricted to the face onto the face's simplex (other entries -> -inf)
+        if exact:
+            lowest = min(-1, *(v for v in policy.ravel())) - 2
+            restricted = np.where(mask, policy, lowest)
+        else:
+            restricted = np.where(mask, policy, -np.inf)
+        projected = project_rows(restricted)
+        return np.where(mask, projected, projected * 0)
+    if choice == "vertex":
+        actions = np.argmax(mask, axis=1)
+    else:  # adversarial
+        masked = np.where(mask, np.asarray(policy, dtype=float), np.inf)
+        actions = np.argmin(masked, axis=1)
+    out = (
+        np.full((num_states, num_actions), ZERO, dtype=object)
+        if exact
+        else np.zeros((num_states, num_actions))
+    )
+    out[np.arange(num_states), actions] = 1
+    if exact:
+        out[np.arange(num_states), actions] = ZERO + 1
+    return out
+
+
+def project_rows(values: np.ndarray) -> np.ndarray:
+    """Euclidean projection of each row onto the probability simplex (Held et al. 1974;
+    Duchi et al. 2008), sort-based, exact on Fractions; entries of -inf map to 0."""
+    num_states, num_actions = values.shape
+    ordered = -np.sort(-values, axis=1)
+    if values.dtype != object:
+        ordered = np.where(np.isfinite(ordered), ordered, -1e300)
+    cumulative = np.cumsum(ordered, axis=1) - 1
+    counts = np.arange(1, num_actions + 1)
+    condition = np.asarray(ordered - cumulative / counts > 0, dtype=bool)
+    last = num_actions - 1 - np.argmax(condition[:, ::-1], axis=1)
+    threshold = cumulative[np.arange(num_states), last] / (last + 1)
+    if values.dtype == object:
+        return _positive_part(values - threshold[:, None])
+    with np.errstate(invalid="ignore"):
+        shifted = values - threshold[:, None]
+    return np.where(np.isfinite(shifted), np.maximum(shifted, 0.0), 0.0)
+
+
+def _merge_greedy(
+    candidate: np.ndarray,
+    policy: np.ndarray,
+    advantages: np.ndarray,
+    coefficient: np.ndarray,
+    choice: str,
+) -> np.ndarray:
+    zero = np.asarray(coefficient == 0, dtype=bool)
+    if zero.any():
+        greedy = greedy_rows(policy[zero], advantages[zero], choice)
+        candidate = candidate.copy()
+        candidate[zero] = greedy
+    return candidate
+
+
+# ------------------------------------------------------------------------------ reverse KL
+def reverse_kl_rows(
+    policy: np.ndarray, advantages: np.ndarray, coefficient: np.ndarray, choice: str = "closest"
+) -> tuple[np.ndarray, np.ndarray]:
+    """p ∝ pi exp(A / c) (the PMD / NPG / MDPO closed form); gap from the log-partition."""
+    policy = np.asarray(policy, dtype=float)
+    advantages = np.asarray(advantages, dtype=float)
+    coefficient = np.asarray(coefficient, dtype=float)
+    safe = np.where(coefficient > 0, coefficient, 1.0)[:, None]
+    with np.errstate(divide="ignore"):
+        logits = np.log(policy) + advantages / safe
+    peak = logits.max(axis=1, keepdims=True)
+    weights = np.exp(logits - peak)
+    partition = weights.sum(axis=1, keepdims=True)
+    candidate = weights / partition
+    dual = safe[:, 0] * (np.log(partition[:, 0]) + peak[:, 0])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        kl = np.where(candidate > 0, candidate * (np.log(candidate) - np.log(policy)), 0.0).sum(1)
+    primal = (candidate * advantages).sum(axis=1) - safe[:, 0] * kl
+    gap = np.maximum(dual - primal, 0.0)
+    gap = np.where(coefficient > 0, gap, 0.0)
+    return _merge_greedy(candidate, policy, advantages, coefficient, choice), gap
+
+
+# ------------------------------------------------------------------------------ forward KL
+def forward_kl_rows(
+    policy: np.ndarray,
+    advantages: np.ndarray,
+    coefficient: np.ndarray,
+    choice: str = "closest",
+    iterations: int = 200,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Maximise <p, A> - c KL(pi || p) per state: p_a = c pi_a / (mu - A_a), mu a 1-D root."""
+    policy = np.asarray(policy, dtype=float)
+    advantages = np.asarray(advantages, dtype=float)
+    coefficient = np.asarray(coefficient, dtype=float)
+    c = np.where(coefficient > 0, coefficient, 1.0)[:, None]
+    support = policy > 0
+    support_best = np.where(support, advantages, -np.inf).max(axis=1)
+    outside_best = np.where(support, -np.inf, advantages).max(axis=1)
+    best_action = np.argmax(np.where(support, advantages, -np.inf), axis=1)
+    rows = np.arange(len(policy))
+    lower = support_best + c[:, 0] * policy[rows, best_action]  # the sum is >= 1 here
+    upper = support_best + c[:, 0]  # and <= 1 here
+
+    mu = lower
+    for _ in range(iterations):
+        # Newton from the left on the convex decreasing sum_a c pi_a / (mu - A_a) = 1: the
+        # iterates increase monotonically to the root (quadratically once close)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            terms = np.where(support, c * policy / (mu[:, None] - advantages), 0.0)
+            slope = np.where(support, terms / (mu[:, None] - advantages), 0.0).sum(axis=1)
+        excess = terms.sum(axis=1) - 1.0
+        step = np.where(slope > 0, excess / slope, 0.0)
+        step = np.where(np.isfinite(step), np.maximum(step, 0.0), 0.0)
+        mu = np.minimum(mu + step, upper)
+        if np.all(step <= 4 * np.finfo(float).eps * np.maximum(1.0, np.abs(mu))):
+            break
+    leftover_needed = outside_best > mu
+    mu = np.where(leftover_needed, outside_best, mu)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        candidate = np.where(support, c * policy / (mu[:, None] - advantages), 0.0)
+    leftover = np.maximum(1.0 - candidate.sum(axis=1), 0.0)
+    outside_action = np.argmax(np.where(support, -np.inf, advantages), axis=1)
+    candidate[rows[leftover_needed], outside_action[leftover_needed]] += leftover[leftover_needed]
+    candidate /= candidate.sum(axis=1, keepdims=True)
+    # duality gap: g(mu) - f(p) with f(p) = <p, A> + c sum pi log p
+    with np.errstate(divide="ignore", invalid="ignore"):
+        log_terms = np.where(support, policy * np.log(c * policy / (mu[:, None] - advantages)), 0)
+        dual = mu + c[:, 0] * (log_terms.sum(axis=1) - 1.0)
+        primal = (candidate * advantages).sum(axis=1) + c[:, 0] * np.where(
+            support, policy * np.log(candidate), 0.0
+        ).sum(axis=1)
+    gap = np.where(coefficient > 0, np.maximum(dual - primal, 0.0), 0.0)
+    return _merge_greedy(candidate, policy, advantages, coefficient, choice), gap
+
+
+# ------------------------------------------------------------------------------ squared L2
+def euclidean_rows(
+    policy: np.ndarray, advantages: np.ndarray, coefficient: np.ndarray, choice: str = "closest"
+) -> tuple[np.ndarray, np.ndarray]:
+    """p = Proj_simplex(pi + A / (2c)): maximises <p, A> - c ||p - pi||^2 (exact on Fractions).
+
+    The gap bound is the exact dual gap of the projection: 0 up to rounding.
+    """
+    exact = policy.dtype == object
+    positive = np.asarray(coefficient > 0, dtype=bool)
+    safe = np.where(positive, coefficient, coefficient * 0 + 1)
+    candidate = project_rows(policy + advantages / (2 * safe[:, None]))
+    candidate = _merge_greedy(candidate, policy, advantages, coefficient, choice)
+    if exact:
+        return candidate, np.full(len(policy), ZERO, dtype=object)
+    # KKT: on the support A - 2c(p - pi) equals the multiplier; elsewhere it is below it
+    gradient = advantages - 2 * safe[:, None] * (candidate - policy)
+    on = candidate > 0
+    level = np.where(on, gradient, -np.inf).max(axis=1)
+    spread = level - np.where(on, gradient, np.inf).min(axis=1)
+    violation = np.maximum(np.where(on, -np.inf, gradient).max(axis=1) - level, 0.0)
+    gap = np.where(positive, 2 * (spread + violation), 0.0)  # |<grad, q - p>| <= 2 ||.||_inf
+    return candidate, gap
+
+
+# ------------------------------------------------------------------------------ squared TV
+def squared_tv_rows(
+    policy: np.ndarray, advantages: np.ndarray, coefficient: np.ndarray, choice: str = "closest"
+) -> tuple[np.ndarray, np.ndarray]:
+    """Maximise <p, A> - c TV(p, pi)^2: move delta from the worst actions to the best one.
+
+    For a moved mass delta the best gain takes mass from actions in increasing order of A and
+    gives it to a maximiser a*, so the objective is phi(delta) = g(delta) - c delta^2 with g
+    concave piecewise linear (slopes A* - A_j, lengths pi_j). delta* is where the slope
+    crosses 2 c delta. Exact on Fractions.
+    """
+    exact = policy.dtype == object
+    num_states = policy.shape[0]
+    rows = np.arange(num_states)
+    best = greedy_rows(policy * 0 + 1, advantages, "vertex")  # a*: smallest maximising action
+    best_action = np.argmax(np.asarray(best == 1, dtype=bool), axis=1)
+    best_value = advantages[rows, best_action]
+    order = np.argsort(advantages, axis=1, kind="stable")  # ascending advantage
+    sorted_policy = np.take_along_axis(policy, order, axis=1)
+    is_best = order == best_action[:, None]
+    lengths = np.where(is_best, sorted_policy * 0, sorted_policy)
+    slopes = best_value[:, None] - np.take_along_axis(advantages, order, axis=1)
+    ends = np.cumsum(lengths, axis=1)
+    starts = ends - lengths
+    positive = np.asarray(coefficient > 0, dtype=bool)
+    safe = np.where(positive, coefficient, coefficient * 0 + 1)
+    stationary = slopes / (2 * safe[:, None])
+    reachable = np.asarray((stationary >= starts) & (lengths > 0), dtype=bool)
+    reach = np.where(reachable, np.minimum(ends, stationary), starts * 0)
+    delta = reach.max(axis=1)
+    # take min(length, delta - start)_+ from each sorted action
+    taken = _positive_part(np.minimum(lengths, delta[:, None] - starts))
+    removal = np.empty_like(taken)
+    np.put_along_axis(removal, order, taken, axis=1)
+    candidate = policy - removal
+    candidate[rows, best_action] = candidate[rows, best_action] + removal.sum(axis=1)
+    candidate = _merge_greedy(candidate, policy, advantages, coefficient, choice)
+    gap = np.full(num_states, ZERO, dtype=object) if exact else np.zeros(num_states)
+    return candidate, gap
+
+
+# ------------------------------------------------------------------------------ PPO clip
+def ppo_segments(
+    policy: np.ndarray, advantages: np.ndarray, coefficient: np.ndarray, epsilon: Any
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(lengths, slopes, actions) of the 2A linear pieces of each state's clipped objective.
+
+    Piece 1 of action a covers [0, b_a], piece 2 [b_a, 1]; b_a = (1+eps) pi_a if A_a > 0,
+    (1-eps) pi_a if A_a < 0. Slopes: A_a then (1-w) A_a for A_a > 0; (1-w) A_a then A_a for
+    A_a < 0, with w = c[s] (nu/beta times the drift scale).
+    """
+    w = coefficient[:, None]
+    gain = advantages > 0
+    breakpoint_ = np.where(gain, policy * (1 + epsilon), policy * (1 - epsilon))
+    first = np.where(gain, advantages, (1 - w) * advantages)
+    second = np.where(gain, (1 - w) * advantages, advantages)
+    one = policy * 0 + 1
+    lengths = np.concatenate([breakpoint_, one - breakpoint_], axis=1)
+    lengths = _positive_part(lengths)
+    slopes = np.concatenate([first, second], axis=1)
+    num_actions = policy.shape[1]
+    actions = np.concatenate([np.arange(num_actions)] * 2)
+    return lengths, slopes, np.broadcast_to(actions, lengths.shape)
+
+
+def ppo_rows(
+    policy: np.ndarray,
+    advantages: np.ndarray,
+    coefficient: np.ndarray,
+    epsilon: Any,
+    choice: str = "closest",
+) -> tuple[np.ndarray, np.ndarray]:
+    """Exact maximiser of the per-state clipped PPO objective (a small LP solved greedily)."""
+    exact = policy.dtype == object
+    num_states, num_actions = policy.shape
+    lengths, slopes, actions = ppo_segments(policy, advantages, coefficient, epsilon)
+    # capacity of piece 2 can exceed what the simplex allows; the budget of 1 caps the fill
+    order = np.argsort(-slopes, axis=1, kind="stable")
+    sorted_lengths = np.take_along_axis(lengths, order, axis=1)
+    sorted_slopes = np.take_along_axis(slopes, order, axis=1)
+    ends = np.cumsum(sorted_lengths, axis=1)
+    # the threshold piece: first whose end reaches the budget 1
+    reach = np.asarray(ends >= 1, dtype=bool)
+    threshold_index = np.argmax(reach, axis=1)
+    rows = np.arange(num_states)
+    threshold = sorted_slopes[rows, threshold_index]
+    tolerance = 0 if exact else 1e-12 * max(1.0, float(np.abs(np.asarray(slopes, float)).max()))
+    above = np.asarray(
+        (sorted_slopes > threshold[:, None] + tolerance)
+        if tolerance
+        else (sorted_slopes > threshold[:, None]),
+        dtype=bool,
+    )
+    tied = np.asarray(
+        (np.abs(sorted_slopes - threshold[:, None]) <= tolerance)
+        if tolerance
+        else (sorted_slopes == threshold[:, None]),
+        dtype=bool,
+    )
+    fill = np.where(above, sorted_lengths, sorted_lengths * 0)
+    remaining = 1 - fill.sum(axis=1)
+    sorted_actions = np.take_along_axis(actions, order, axis=1)
+    base = np.zeros(policy.shape, dtype=object if exact else float)
+    if exact:
+        base[:] = ZERO
+    np.add.at(base, (rows[:, None].repeat(order.shape[1], 1), sorted_actions), fill)
+    tie_caps = np.zeros(policy.shape, dtype=object if exact else float)
+    if exact:
+        tie_caps[:] = ZERO
+    np.add.at(
+        tie_caps,
+        (rows[:, None].repeat(order.shape[1], 1), sorted_actions),
+        np.where(tied, sorted_lengths, sorted_lengths * 0),
+    )
+    extra = distribute(policy, base, tie_caps, remaining, advantages, choice)
+    candidate = base + extra
+    # certificate: dual value lambda + sum (slope - lambda)_+ length vs primal sum slope * fill
+    excess = _positive_part(slopes - threshold[:, None]) * lengths
+    primal = _piece_value(candidate, lengths, slopes, num_actions)
+    dual = threshold + excess.sum(axis=1)
+    gap = dual - primal
+    if not exact:
+        gap = np.maximum(gap, 0.0)
+    return candidate, gap
+
+
+def _piece_value(candidate, lengths, slopes, num_actions):
+    """sum over pieces of slope * (mass of the candidate inside the piece)."""
+    first = np.minimum(candidate, lengths[:, :num_actions])
+    second = candidate - first
+    return (first * slopes[:, :num_actions] + second * slopes[:, num_actions:]).sum(axis=1)
+
+
+def distribute(
+    policy: np.ndarray,
+    base: np.ndarray,
+    caps: np.ndarray,
+    budget: np.ndarray,
+    advantages: np.ndarray,
+    choice: str,
+) -> np.ndarray:
+    """Split ``budget[s]`` over actions with room ``caps[s, a]`` (the tied pieces).
+
+    closest: x_a = clip(pi_a - base_a + tau, 0, cap_a) with tau solving sum x = budget, i.e.
+    the candidate closest to pi in L2 among the maximisers; vertex: fill in action order;
+    adversarial: fill lowest advantages first.
+    """
+    exact = policy.dtype == object
+    if choice == "closest" and not exact:
+        target = policy - base
+        low = (-target).min(axis=1) - 1.0
+        high = (caps - target).max(axis=1) + 1.0
+        for _ in range(200):
+            tau = 0.5 * (low + high)
+            total = np.clip(target + tau[:, None], 0.0, caps).sum(axis=1)
+            over = total > budget
+            high = np.where(over, tau, high)
+            low = np.where(over, low, tau)
+            if np.all(high - low < 1e-15):
+                break
+        extra = np.clip(target + low[:, None], 0.0, caps)
+        shortfall = budget - extra.sum(axis=1)  # rounding: put it where room remains
+        room = caps - extra
+        share = np.where(room.sum(axis=1, keepdims=True) > 0, room, 0.0)
+        norm = share.sum(axis=1, keepdims=True)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            extra = extra + np.where(norm > 0, share / norm, 0.0) * shortfall[:, None]
+        return extra
+    if choice == "closest":  # exact: breakpoints of the piecewise-linear sum, per state
+        return np.array(
+            [
+                _exact_closest(p, b, c, r)
+                for p, b, c, r in zip(policy, base, caps, budget, strict=True)
+            ],
+            dtype=object,
+        )
+    keys = np.asarray(advantages, dtype=float) if choice == "adversarial" else None
+    order = (
+        np.argsort(keys, axis=1, kind="stable")
+        if keys is not None
+        else np.broadcast_to(np.arange(policy.shape[1]), policy.shape)
+    )
+    sorted_caps = np.take_along_axis(caps, order, axis=1)
+    before = np.cumsum(sorted_caps, axis=1) - sorted_caps
+    take = np.minimum(sorted_caps, _positive_part(budget[:, None] - before))
+    extra = np.empty_like(take)
+    np.put_along_axis(extra, order, take, axis=1)
+    return extra
+
+
+def _exact_closest(policy_row, base_row, cap_row, budget):
+    """Exact tau with sum_a clip(t_a + tau, 0, cap_a) = budget (t = pi - base), one state."""
+    if budget == 0 or all(c == 0 for c in cap_row):
+        return [ZERO] * len(policy_row)
+    target = [p - b for p, b in zip(policy_row, base_row, strict=True)]
+    points = sorted(
+        {-t for t, c in zip(target, cap_row, strict=True) if c > 0}
+        | {c - t for t, c in zip(target, cap_row, strict=True) if c > 0}
+    )
+
+    def total(tau):
+        return sum(min(max(t + tau, ZERO), c) for t, c in zip(target, cap_row, strict=True))
+
+    # total is nondecreasing piecewise linear; find the segment containing budget
+    previous = points[0]
+    if total(previous) >= budget:
+        tau = previous
+    else:
+        tau = points[-1]
+        for point in points[1:]:
+            if total(point) >= budget:
+                low_total = total(previous)
+                high_total = total(point)
+                tau = previous + (budget - low_total) * (point - previous) / (
+                    high_total - low_total
+                )
+                break
+            previous = point
+    return [min(max(t + tau, ZERO), c) for t, c in zip(target, cap_row, strict=True)]
+
+
+FAMILIES = ("zero", "reverse_kl", "forward_kl", "squared_l2", "squared_tv", "ppo_clip")
+
+
+def solve_rows(
+    family: str,
+    policy: np.ndarray,
+    advantages: np.ndarray,
+    coefficient: np.ndarray,
+    choice: str = "closest",
+    epsilon: Any = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Dispatch to the family's row solver; returns (rows, per-state gap bound)."""
+    if family == "zero":
+        rows = greedy_rows(policy, advantages, choice)
+        gap = (
+            np.zeros(len(policy))
+            if policy.dtype != object
+            else np.full(len(policy), ZERO, dtype=object)
+        )
+        return rows, gap
+    if family == "reverse_kl":
+        return reverse_kl_rows(policy, advantages, coefficient, choice)
+    if family == "forward_kl":
+        return forward_kl_rows(policy, advantages, coefficient, choice)
+    if family == "squared_l2":
+        return euclidean_rows(policy, advantages, coefficient, choice)
+    if family == "squared_tv":
+        return squared_tv_rows(policy, advantages, coefficient, choice)
+    if family == "ppo_clip":
+        return ppo_rows(policy, advantages, coefficient, epsilon, choice)
+    raise ValueError(f"unknown family {family!r}")

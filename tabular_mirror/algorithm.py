@@ -1,0 +1,183 @@
+"""A mirror-learning algorithm as a record of four pieces, and the mirror operator/objective.
+
+Kuba et al. (2022), section 3. With pi = pi_old, pibar the candidate, beta = beta_pi the
+sampling distribution, nu = nu^{pibar}_pi the drift distribution and D the drift:
+
+- mirror operator (Def. 3.4):  [M^{pibar} V_pi](s) = sum_a pibar[s,a] Q_pi[s,a]
+  - (nu[s] / beta[s]) D_pi(pibar | s)                                  (:func:`mirror_operator`)
+- mirror objective:  sum_s beta[s] sum_a pibar[s,a] A_pi[s,a] - sum_s nu[s] D_pi(pibar | s)
+                                                                       (:func:`mirror_objective`)
+- the update: pi_new in argmax_{pibar in N(pi)} of the objective
+  (:func:`tabular_mirror.mirror_step`).
+
+:class:`MirrorAlgorithm` is a record, not a pipeline: ``MirrorAlgorithm(drift,
+drift_distribution, neighbourhood, sampling, name)``. Named instances
+(:mod:`tabular_mirror.instances`) are functions returning such records; users build their own
+the same way.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Any
+
+import numpy as np
+
+from .drift_distributions import DriftDistribution, SameAsSampling
+from .drifts import Drift, ZeroDrift
+from .errors import InvalidParameterError
+from .evaluation import evaluate
+from .model import FiniteMDP
+from .neighbourhoods import Everything, Neighbourhood
+from .results import EvaluationResult
+from .sampling import Sampling, UniformSampling
+
+__all__ = [
+    "Context",
+    "MirrorAlgorithm",
+    "make_context",
+    "mirror_operator",
+    "mirror_objective",
+    "state_drift",
+    "total_drift",
+]
+
+
+@dataclass(frozen=True)
+class Context:
+    """Everything a piece may look at: the MDP, pi_old and its exact evaluation, and beta.
+
+    ``policy`` is pi (pi_old), ``evaluation`` its :class:`EvaluationResult`,
+    ``sampling_weights`` beta_pi (filled in by :func:`make_context`).
+    """
+
+    mdp: FiniteMDP
+    policy: np.ndarray
+    evaluation: EvaluationResult
+    sampling_weights: np.ndarray | None = None
+
+    @property
+    def advantages(self) -> np.ndarray:
+        """A_pi[s, a] of the current policy."""
+        return self.evaluation.advantages
+
+    @property
+    def q_values(self) -> np.ndarray:
+        """Q_pi[s, a] of the current policy."""
+        return self.evaluation.q_values
+
+
+@dataclass(frozen=True)
+class MirrorAlgorithm:
+    """A mirror-learning algorithm: drift D, drift distribution nu, neighbourhood N, sampling beta.
+
+    Every piece is required (pass ``ZeroDrift()``, ``Everything()`` etc. explicitly for the
+    trivial ones; :meth:`with_defaults` fills them in).
+    """
+
+    drift: Drift
+    drift_distribution: DriftDistribution
+    neighbourhood: Neighbourhood
+    sampling: Sampling
+    name: str = "mirror learning"
+
+    def __post_init__(self) -> None:
+        expected = {
+            "drift": Drift,
+            "drift_distribution": DriftDistribution,
+            "neighbourhood": Neighbourhood,
+            "sampling": Sampling,
+        }
+        for field_name, kind in expected.items():
+            piece = getattr(self, field_name)
+            if piece is None:
+                raise InvalidParameterError(
+                    f"MirrorAlgorithm {self.name!r} is missing its {field_name} (a {kind.__name__})"
+                )
+            if not isinstance(piece, kind):
+                raise InvalidParameterError(
+                    f"MirrorAlgorithm {self.name!r}: {field_name} = {piece!r} is not a "
+                    f"{kind.__name__}"
+                )
+
+    @classmethod
+    def with_defaults(
+        cls,
+        drift: Drift | None = None,
+        drift_distribution: DriftDistribution | None = None,
+        neighbourhood: Neighbourhood | None = None,
+        sampling: Sampling | None = None,
+        name: str = "mirror learning",
+    ) -> MirrorAlgorithm:
+        """Fill missing pieces with zero drift, nu = beta, N = Pi, uniform beta."""
+        return cls(
+            drift if drift is not None else ZeroDrift(),
+            drift_distribution if drift_distribution is not None else SameAsSampling(),
+            neighbourhood if neighbourhood is not None else Everything(),
+            sampling if sampling is not None else UniformSampling(),
+            name,
+        )
+
+    def renamed(self, name: str) -> MirrorAlgorithm:
+        """The same algorithm under another name."""
+        return replace(self, name=name)
+
+
+def make_context(
+    mdp: FiniteMDP,
+    algorithm: MirrorAlgorithm,
+    policy: np.ndarray,
+    evaluation: EvaluationResult | None = None,
+) -> Context:
+    """Evaluate pi (unless given) and compute beta_pi: the context of one mirror step."""
+    if evaluation is None:
+        evaluation = evaluate(mdp, policy, validate=False)
+    context = Context(mdp, policy, evaluation)
+    return replace(context, sampling_weights=algorithm.sampling.weights(context))
+
+
+def state_drift(
+    algorithm: MirrorAlgorithm, context: Context, candidate: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """(D_pi(pibar | s), nu[s]) for every state."""
+    drift_values = algorithm.drift.value(context, candidate)
+    weights = algorithm.drift_distribution.weights(context, candidate, drift_values)
+    return drift_values, weights
+
+
+def weighted_sum(weights: np.ndarray, values: np.ndarray) -> Any:
+    """sum_s w[s] v[s] with 0 * inf = 0 (a state of zero weight pays no infinite drift)."""
+    if weights.dtype == object or values.dtype == object:
+        return sum((w * v for w, v in zip(weights, values, strict=True) if w != 0), 0 * weights[0])
+    with np.errstate(invalid="ignore"):
+        return float(np.dot(weights, np.where(weights > 0, values, 0.0)))
+
+
+def total_drift(algorithm: MirrorAlgorithm, context: Context, candidate: np.ndarray) -> Any:
+    """drift_pi(pibar) = sum_s nu[s] D_pi(pibar | s)."""
+    drift_values, weights = state_drift(algorithm, context, candidate)
+    return weighted_sum(weights, drift_values)
+
+
+def mirror_objective(algorithm: MirrorAlgorithm, context: Context, candidate: np.ndarray) -> Any:
+    """sum_s beta[s] sum_a pibar[s,a] A_pi[s,a] - drift_pi(pibar), which the step maximises."""
+    gain = (candidate * context.advantages).sum(axis=1)
+    return weighted_sum(context.sampling_weights, gain) - total_drift(algorithm, context, candidate)
+
+
+def mirror_operator(
+    algorithm: MirrorAlgorithm, context: Context, candidate: np.ndarray
+) -> np.ndarray:
+    """[M^{pibar} V_pi](s) = sum_a pibar Q_pi - (nu[s]/beta[s]) D_pi(pibar | s), shape (S,)."""
+    drift_values, weights = state_drift(algorithm, context, candidate)
+    ratio = weights / context.sampling_weights
+    expected_q = (candidate * context.q_values).sum(axis=1)
+    if drift_values.dtype == object or ratio.dtype == object:
+        penalty = np.array(
+            [r * d if r != 0 else 0 * r for r, d in zip(ratio, drift_values, strict=True)],
+            dtype=object,
+        )
+    else:
+        with np.errstate(invalid="ignore"):
+            penalty = np.where(ratio > 0, ratio * drift_values, 0.0)
+    return expected_q - penalty

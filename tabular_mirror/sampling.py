@@ -1,0 +1,121 @@
+"""Sampling distributions beta_pi (Kuba et al. 2022, section 3): where the mirror objective is
+evaluated. Each is a tiny frozen dataclass with ``weights(context) -> (S,)``, every entry > 0
+(the theory needs beta_pi[s] > 0 for all s and continuity in pi).
+
+- :class:`UniformSampling`       beta[s] = 1/S (off-policy, fixed)
+- :class:`InitialSampling`       beta = d, the initial distribution (must be positive)
+- :class:`VisitationSampling`    beta = rhobar_{pi_old}, on-policy (TRPO, PPO)
+- :class:`FixedSampling`         any fixed positive distribution
+
+A sampling distribution with a zero is rejected when the step is computed (it is one of the
+hypotheses ``proofs_check``'s counterexample search shows to matter); :class:`FixedSampling`
+accepts ``allow_zero=True`` for that search only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from ._validate import DEFAULT_ROW_TOLERANCE
+from .errors import InvalidParameterError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .algorithm import Context
+
+__all__ = [
+    "Sampling",
+    "UniformSampling",
+    "InitialSampling",
+    "VisitationSampling",
+    "FixedSampling",
+    "check_distribution",
+]
+
+
+def check_distribution(
+    weights: Any, name: str, size: int | None = None, positive: bool = True
+) -> np.ndarray:
+    """Validate a state distribution: shape, finite, >= 0 (> 0 if ``positive``), sums to 1."""
+    exact = isinstance(weights, np.ndarray) and weights.dtype == object
+    array = weights if exact else np.asarray(weights, dtype=float)
+    if array.ndim != 1 or (size is not None and array.shape != (size,)):
+        expected = f"({size},)" if size is not None else "one-dimensional"
+        raise InvalidParameterError(f"{name} has shape {array.shape}, expected {expected}")
+    if not exact and not np.all(np.isfinite(array)):
+        raise InvalidParameterError(f"{name} contains NaN or inf")
+    bad = np.asarray(array <= 0 if positive else array < 0, dtype=bool)
+    if bad.any():
+        s = int(np.argmax(bad))
+        need = "> 0 (a sampling distribution must be positive everywhere)" if positive else ">= 0"
+        raise InvalidParameterError(f"{name}[{s}] = {array[s]}, expected {need}")
+    total = array.sum()
+    if (total != 1) if exact else abs(total - 1) > DEFAULT_ROW_TOLERANCE:
+        raise InvalidParameterError(f"{name} sums to {total}, expected 1")
+    return array
+
+
+class Sampling:
+    """Base class: ``weights(context) -> (S,)`` with positive entries summing to 1."""
+
+    def weights(self, context: Context) -> np.ndarray:
+        raise NotImplementedError
+
+
+@dataclass(frozen=True)
+class UniformSampling(Sampling):
+    """beta[s] = 1/S."""
+
+    def weights(self, context: Context) -> np.ndarray:
+        num_states = context.mdp.num_states
+        if context.mdp.is_exact:
+            return np.full(num_states, Fraction(1, num_states), dtype=object)
+        return np.full(num_states, 1.0 / num_states)
+
+
+@dataclass(frozen=True)
+class InitialSampling(Sampling):
+    """beta = d, the MDP's initial distribution (valid only if d > 0 everywhere)."""
+
+    def weights(self, context: Context) -> np.ndarray:
+        return check_distribution(context.mdp.initial, "sampling (initial distribution d)")
+
+
+@dataclass(frozen=True)
+class VisitationSampling(Sampling):
+    """beta = rhobar_{pi_old} = (1 - gamma) rho_{pi_old}, the on-policy state distribution."""
+
+    def weights(self, context: Context) -> np.ndarray:
+        return check_distribution(
+            context.evaluation.normalized_visitation, "sampling (normalized visitation)"
+        )
+
+
+@dataclass(frozen=True)
+class FixedSampling(Sampling):
+    """A fixed distribution (off-policy). ``allow_zero`` is for counterexample searches."""
+
+    distribution: tuple
+    allow_zero: bool = False
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "distribution", tuple(self.distribution))
+        array = np.array(self.distribution, dtype=object)
+        if not any(isinstance(v, float) for v in self.distribution):
+            array = np.array([Fraction(v) for v in self.distribution], dtype=object)
+        check_distribution(array, "sampling distribution", positive=not self.allow_zero)
+
+    def weights(self, context: Context) -> np.ndarray:
+        if context.mdp.is_exact:
+            array = np.array([Fraction(v) for v in self.distribution], dtype=object)
+        else:
+            array = np.array(self.distribution, dtype=float)
+        return check_distribution(
+            array,
+            "sampling distribution",
+            context.mdp.num_states,
+            positive=not self.allow_zero,
+        )

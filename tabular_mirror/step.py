@@ -1,0 +1,327 @@
+"""The exact mirror step: pi_new in argmax_{pibar in N(pi)} of the mirror objective, certified.
+
+Kuba et al. (2022), Definition 3.4:
+
+    pi_new in argmax_{pibar in N(pi)} sum_s beta[s] sum_a pibar[s,a] A_pi[s,a] - drift_pi(pibar).
+
+:func:`mirror_step` picks an exact solver from the pieces' types, then re-verifies the answer
+independently of the solver (rows on the simplex, inside N(pi), objective recomputed from the
+pieces and no worse than staying at pi) and downgrades the status if any check fails.
+
+Solvers (vectorised over states; ``nu`` independent of pibar unless said otherwise):
+
+========================================  ================================  ==================
+pieces                                     solver                            certificate
+========================================  ================================  ==================
+zero drift, N = Pi (GPI)                   greedy, tie rule ``choice``        exact
+reverse KL, N = Pi (PMD / NPG / MDPO)      softmax closed form                duality gap
+forward KL, N = Pi (PPO-KL forward)        1-D Newton root per state          duality gap
+squared L2 / squared TV, N = Pi            projection / mass transfer         exact (KKT)
+PPO clip, N = Pi                           per-state LP by greedy filling     duality gap
+zero or same-family drift, average ball    one Lagrange multiplier            duality gap
+  (TRPO, the paper's drift and KL balls)
+zero or same-family drift, state balls     per-state multipliers              duality gap
+trust-region KL, nu = max-drift state      epigraph + bisection on radius     duality gap
+anything else                              SLSQP                              Frank-Wolfe gap if
+                                                                              concave, else local
+========================================  ================================  ==================
+
+In exact mode the rational steps (GPI, squared L2, squared TV, PPO clip, with N = Pi) return
+exact Fractions with certificate ``exact``; the others raise ExactnessError. The argmax can be
+a set; ``choice`` picks "closest" (to pi in L2: the default, and policy iteration's "keep the
+current action"), "vertex", or "adversarial" (a maximiser the theory must survive).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from ._steps.constrained import average_ball, state_ball, trust_region
+from ._steps.families import ball_family, drift_family
+from ._steps.general import frank_wolfe_gap, general_step
+from ._steps.separable import CHOICES, solve_rows
+from ._validate import choice as check_choice
+from .algorithm import (
+    Context,
+    MirrorAlgorithm,
+    make_context,
+    mirror_objective,
+    mirror_operator,
+    state_drift,
+    weighted_sum,
+)
+from .drift_distributions import MaxDriftState
+from .errors import ExactnessError, InvalidParameterError
+from .model import FiniteMDP
+from .neighbourhoods import AverageBall, Everything, StateBall
+from .policies import check_policy
+from .results import Certificate, EvaluationResult, StepResult, message_for
+
+__all__ = ["mirror_step", "Solver"]
+
+#: A custom solver: ``solver(algorithm, context) -> candidate`` or ``(candidate, Certificate)``.
+Solver = Callable[[MirrorAlgorithm, Context], Any]
+
+RATIONAL_FAMILIES = ("zero", "squared_l2", "squared_tv", "ppo_clip")
+
+
+def mirror_step(
+    mdp: FiniteMDP,
+    algorithm: MirrorAlgorithm,
+    policy: Any,
+    *,
+    choice: str = "closest",
+    solver: Solver | None = None,
+    evaluation: EvaluationResult | None = None,
+    tolerance: float | None = None,
+    validate: bool = True,
+) -> StepResult:
+    """One mirror-learning update of ``policy`` under ``algorithm``, with a certificate.
+
+    Parameters
+    ----------
+    mdp : FiniteMDP
+    algorithm : MirrorAlgorithm
+        The pieces (drift D, drift distribution nu, neighbourhood N, sampling beta).
+    policy : (S, A) array_like
+        pi = pi_old.
+    choice : {"closest", "vertex", "adversarial"}
+        Which maximiser to return when the argmax is a set.
+    solver : callable, optional
+        Replace the automatic choice: ``solver(algorithm, context)`` returning a candidate or
+        ``(candidate, Certificate)``; the answer is re-verified like any other.
+    evaluation : EvaluationResult, optional
+        The evaluation of ``policy`` if already computed (saves one solve).
+    tolerance : float, optional
+        Certification tolerance on the optimality gap (float mode); default
+        1e-9 * max(1, max |A_pi|).
+
+    Returns
+    -------
+    StepResult
+        ``policy`` (pi_new), ``objective``, ``certificate`` and the quantities the theorems
+        talk about (drift paid, mirror operator values, neighbourhood slack).
+
+    Raises
+    ------
+    InvalidParameterError
+        Unknown choice; a drift that needs pi > 0 given a policy with zeros; a sampling
+        distribution with a zero.
+    ExactnessError
+        An exact MDP with a step whose argmax is irrational (KL drifts, balls, SLSQP).
+    """
+    check_choice(choice, "choice", CHOICES)
+    if not isinstance(algorithm, MirrorAlgorithm):
+        raise InvalidParameterError(f"algorithm = {algorithm!r} is not a MirrorAlgorithm")
+    if validate:
+        policy = check_policy(mdp, policy)
+    _check_support(algorithm, policy)
+    context = make_context(mdp, algorithm, policy, evaluation)
+    scale = max(1.0, float(np.abs(np.asarray(context.advantages, dtype=float)).max()))
+    if tolerance is None:
+        tolerance = 0 if mdp.is_exact else 1e-9 * scale
+    if solver is not None:
+        answer = solver(algorithm, context)
+        if isinstance(answer, tuple):
+            candidate, certificate = answer
+        else:
+            candidate = answer
+            bound = None if mdp.is_exact else frank_wolfe_gap(algorithm, context, candidate)
+            kind = "local" if bound is None else "frank_wolfe_gap"
+            certificate = Certificate(
+                kind, bound, tolerance, bound is not None and bound <= tolerance, "user solver"
+            )
+        name = getattr(solver, "__name__", "user solver")
+    else:
+        candidate, kind, bound, detail, name = _solve(algorithm, context, choice)
+        certified = kind == "exact" or (bound is not None and bound <= tolerance)
+        certificate = Certificate(kind, bound, tolerance, certified, detail)
+    return _verify(algorithm, context, np.asarray(candidate), certificate, name, tolerance)
+
+
+def _check_support(algorithm: MirrorAlgorithm, policy: np.ndarray) -> None:
+    if algorithm.drift.needs_support:
+        zero = np.asarray(policy <= 0, dtype=bool)
+        if zero.any():
+            s, a = (int(i) for i in np.argwhere(zero)[0])
+            raise InvalidParameterError(
+                f"policy[{s}, {a}] = 0, but the drift {algorithm.drift!r} needs pi > 0 "
+                "everywhere (it is infinite off pi's support, so the update could never move "
+                "mass there); start from an interior policy"
+            )
+
+
+def _solve(
+    algorithm: MirrorAlgorithm, context: Context, choice: str
+) -> tuple[np.ndarray, str, Any, str, str]:
+    """Pick the exact solver from the pieces: (candidate, kind, bound, detail, solver name)."""
+    exact = context.mdp.is_exact
+    policy = context.policy
+    advantages = context.advantages
+    beta = context.sampling_weights
+    family = drift_family(algorithm.drift, context)
+    neighbourhood = algorithm.neighbourhood
+    independent = not algorithm.drift_distribution.depends_on_candidate
+
+    if family is not None and independent:
+        name, factor, epsilon = family
+        if not exact:
+            factor = float(factor)
+            epsilon = None if epsilon is None else float(epsilon)
+        nu = algorithm.drift_distribution.weights(context, policy, None)
+        coefficient = factor * nu / beta
+        if name == "zero":  # no drift term: a ball's family carries the whole row problem
+            coefficient = coefficient * 0
+        if isinstance(neighbourhood, Everything):
+            if exact and name not in RATIONAL_FAMILIES:
+                raise ExactnessError(
+                    f"the {name} step has an irrational argmax; exact mode supports "
+                    f"{', '.join(RATIONAL_FAMILIES)} with N = Pi; use mdp.to_float()"
+                )
+            rows, gaps = solve_rows(name, policy, advantages, coefficient, choice, epsilon)
+            bound = (beta * gaps).sum()
+            if exact:
+                return rows, "exact", bound, f"closed form ({name}), exact", name
+            kind = (
+                "duality_gap"
+                if name in ("reverse_kl", "forward_kl", "ppo_clip")
+                else ("kkt_residual" if name == "squared_l2" else "duality_gap")
+            )
+            return rows, kind, float(bound), f"closed form ({name})", name
+        ball = ball_family(neighbourhood)
+        if not exact and ball is not None and name in ("zero", ball[0]):
+            return _ball_step(algorithm, context, ball, name, coefficient, epsilon, choice)
+    if (
+        family is not None
+        and family[0] == "forward_kl"
+        and isinstance(algorithm.drift_distribution, MaxDriftState)
+        and isinstance(neighbourhood, Everything)
+        and not exact
+    ):
+        policy_float = np.asarray(policy, dtype=float)
+
+        def kl_rows(candidate: np.ndarray) -> np.ndarray:
+            from .divergences import kl
+
+            return kl(policy_float, candidate)
+
+        rows, radius, gap = trust_region(
+            policy_float,
+            np.asarray(advantages, float),
+            np.asarray(beta, float),
+            float(family[1]),
+            kl_rows,
+            choice,
+        )
+        return rows, "duality_gap", gap, f"epigraph, max-KL radius {radius:.6g}", "trust_region"
+    if exact:
+        raise ExactnessError(
+            "this combination of pieces has no exact rational solver (exact mode supports GPI, "
+            "squared L2, squared TV and PPO clip with N = Pi); use mdp.to_float()"
+        )
+    candidate, kind, bound, detail = general_step(algorithm, context)
+    return candidate, kind, bound, detail, "slsqp"
+
+
+def _ball_step(
+    algorithm: MirrorAlgorithm,
+    context: Context,
+    ball: tuple,
+    name: str,
+    coefficient: np.ndarray,
+    epsilon: Any,
+    choice: str,
+) -> tuple[np.ndarray, str, Any, str, str]:
+    family, factor, row, bound = ball
+    policy = np.asarray(context.policy, dtype=float)
+    advantages = np.asarray(context.advantages, dtype=float)
+    beta = np.asarray(context.sampling_weights, dtype=float)
+    coefficient = np.asarray(coefficient, dtype=float)
+
+    def divergence(candidate: np.ndarray) -> np.ndarray:
+        return row(policy, candidate)
+
+    neighbourhood = algorithm.neighbourhood
+    if isinstance(neighbourhood, StateBall):
+        rows, multipliers, gaps = state_ball(
+            family, policy, advantages, coefficient, divergence, float(bound), choice, epsilon
+        )
+        detail = f"per-state multipliers (max {multipliers.max():.6g})"
+        return rows, "duality_gap", float(np.dot(beta, gaps)), detail, "state_ball"
+    assert isinstance(neighbourhood, AverageBall)
+    weights = np.asarray(neighbourhood.state_weights(context), dtype=float)
+    rows, multiplier, gap, slack = average_ball(
+        family,
+        policy,
+        advantages,
+        beta,
+        coefficient,
+        factor * weights / beta,
+        weights,
+        divergence,
+        float(bound),
+        choice,
+        epsilon,
+    )
+    detail = f"Lagrange multiplier {multiplier:.6g}, constraint slack {slack:.3g}"
+    return rows, "duality_gap", gap, detail, "average_ball"
+
+
+def _verify(
+    algorithm: MirrorAlgorithm,
+    context: Context,
+    candidate: np.ndarray,
+    certificate: Certificate,
+    solver: str,
+    tolerance: Any,
+) -> StepResult:
+    """Re-check the answer independently of the solver and assemble the result."""
+    exact = context.mdp.is_exact
+    problems = []
+    if exact:
+        if candidate.dtype != object:
+            problems.append("the exact step returned floats")
+        elif np.any(np.asarray(candidate < 0, dtype=bool)) or np.any(candidate.sum(axis=1) != 1):
+            problems.append("a row is off the simplex")
+    else:
+        candidate = np.asarray(candidate, dtype=float)
+        if np.any(candidate < -1e-12) or np.any(np.abs(candidate.sum(axis=1) - 1) > 1e-9):
+            problems.append("a row is off the simplex")
+    slack = algorithm.neighbourhood.slack(context, candidate)
+    if slack < (0 if exact else -1e-9):
+        problems.append(f"outside N(pi) (slack {slack})")
+    objective = mirror_objective(algorithm, context, candidate)
+    if not exact and not np.isfinite(objective):
+        problems.append(f"objective is {objective}")
+    staying = mirror_objective(algorithm, context, context.policy)
+    allowance = 0 if exact else (certificate.bound or 0) + tolerance
+    if objective < staying - allowance:
+        problems.append(f"objective {objective} is below staying at pi ({staying})")
+    drift_values, weights = state_drift(algorithm, context, candidate)
+    if problems:
+        status, detail = "not_certified", "verification"
+        message = message_for(status, detail) + " " + "; ".join(problems)
+    elif certificate.certified:
+        status, message = "converged", message_for("converged", "step")
+    else:
+        status, message = "not_certified", message_for("not_certified", "step")
+    return StepResult(
+        policy=candidate,
+        objective=objective,
+        certificate=certificate,
+        old_policy=context.policy,
+        evaluation=context.evaluation,
+        sampling=context.sampling_weights,
+        drift_weights=weights,
+        state_drift=drift_values,
+        drift=weighted_sum(weights, drift_values),
+        mirror_values=mirror_operator(algorithm, context, candidate),
+        neighbourhood_slack=slack,
+        solver=solver,
+        converged=status == "converged",
+        status=status,
+        message=message,
+    )
