@@ -13,9 +13,15 @@ evaluate        V_pi, Q_pi, A_pi, eta(pi), rho_pi, rhobar_pi of a policy, certif
 solve           V* and an optimal policy: policy / value / modified policy iteration, LP
 operators       P_pi, r_pi, T_pi, T*
 policies        uniform, deterministic, greedy (documented tie rule), random, validation
+mirror_step     the exact, certified mirror-learning update (Kuba et al., Def. 3.4)
+mirror_learning a run of updates recorded in a Trace
+instances       gpi, trl, trpo, ppo, ppo_kl, pmd, the paper's experiment grid
+drifts, drift_distributions, neighbourhoods, sampling   the pieces of an algorithm
 """
 
+from . import instances
 from ._exact import exact_backend, float_to_fraction_array
+from .algorithm import Context, MirrorAlgorithm, mirror_objective, mirror_operator
 from .errors import (
     ExactnessError,
     InvalidMDPError,
@@ -26,6 +32,7 @@ from .errors import (
     TabularMirrorError,
 )
 from .evaluation import evaluate
+from .learning import mirror_learning
 from .model import FiniteMDP
 from .operators import (
     bellman_operator,
@@ -44,7 +51,16 @@ from .policies import (
     random_policy,
     uniform_policy,
 )
-from .results import STATUSES, EvaluationResult, IterationRecord, SolveResult
+from .results import (
+    STATUSES,
+    Certificate,
+    EvaluationResult,
+    IterationRecord,
+    SolveResult,
+    StepResult,
+)
+from .step import mirror_step
+from .traces import Trace, load_trace, save_trace
 
 __version__ = "0.1.0"
 
@@ -56,6 +72,18 @@ __all__ = [
     "SolveResult",
     "IterationRecord",
     "STATUSES",
+    "MirrorAlgorithm",
+    "Context",
+    "mirror_step",
+    "mirror_learning",
+    "mirror_objective",
+    "mirror_operator",
+    "instances",
+    "StepResult",
+    "Certificate",
+    "Trace",
+    "save_trace",
+    "load_trace",
     "policy_transitions",
     "policy_rewards",
     "q_from_values",
