@@ -59,7 +59,7 @@ from .results import (
     SolveResult,
     StepResult,
 )
-from .step import mirror_step
+from .step import inexact_solver, inexact_step, mirror_step
 from .traces import Trace, load_trace, save_trace
 
 __version__ = "0.1.0"
@@ -75,6 +75,8 @@ __all__ = [
     "MirrorAlgorithm",
     "Context",
     "mirror_step",
+    "inexact_step",
+    "inexact_solver",
     "mirror_learning",
     "mirror_objective",
     "mirror_operator",

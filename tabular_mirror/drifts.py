@@ -237,6 +237,16 @@ class PPOClip(Drift):
         terms = excess * advantages
         return np.where(terms > 0, terms, terms * 0).sum(axis=1)
 
+    def gradient(self, context: Context, candidate: np.ndarray) -> np.ndarray:
+        """A supergradient of the (convex, piecewise-linear) drift: A where the term is active."""
+        policy = np.asarray(context.policy, dtype=float)
+        candidate = np.asarray(candidate, dtype=float)
+        advantages = np.asarray(context.advantages, dtype=float)
+        epsilon = float(self.epsilon)
+        upper, lower = policy * (1 + epsilon), policy * (1 - epsilon)
+        excess = candidate - np.clip(candidate, lower, upper)
+        return np.where(excess * advantages > 0, advantages, 0.0)
+
 
 @dataclass(frozen=True)
 class ScaledDrift(Drift):

@@ -52,6 +52,9 @@ MESSAGES = {
     ("not_certified", "step"): (
         "The step could not be certified as the argmax (see the certificate's detail)."
     ),
+    ("not_certified", "inexact"): (
+        "An inexact step by design: gradient steps, not the argmax (see the certificate bound)."
+    ),
     ("not_certified", "verification"): (
         "The step failed re-verification (outside N, off the simplex, or objective mismatch)."
     ),

@@ -42,6 +42,7 @@ import numpy as np
 from ._steps.constrained import average_ball, state_ball, trust_region
 from ._steps.families import ball_family, drift_family
 from ._steps.general import frank_wolfe_gap, general_step
+from ._steps.inexact import PARAMETRISATIONS, inexact_rows
 from ._steps.separable import CHOICES, solve_rows
 from ._validate import choice as check_choice
 from .algorithm import (
@@ -60,7 +61,7 @@ from .neighbourhoods import AverageBall, Everything, StateBall
 from .policies import check_policy
 from .results import Certificate, EvaluationResult, StepResult, message_for
 
-__all__ = ["mirror_step", "Solver"]
+__all__ = ["mirror_step", "inexact_step", "Solver"]
 
 #: A custom solver: ``solver(algorithm, context) -> candidate`` or ``(candidate, Certificate)``.
 Solver = Callable[[MirrorAlgorithm, Context], Any]
@@ -132,14 +133,73 @@ def mirror_step(
             bound = None if mdp.is_exact else frank_wolfe_gap(algorithm, context, candidate)
             kind = "local" if bound is None else "frank_wolfe_gap"
             certificate = Certificate(
-                kind, bound, tolerance, bound is not None and bound <= tolerance, "user solver"
+                kind,
+                bound,
+                tolerance,
+                bool(bound is not None and bound <= tolerance),
+                "user solver",
             )
         name = getattr(solver, "__name__", "user solver")
     else:
         candidate, kind, bound, detail, name = _solve(algorithm, context, choice)
-        certified = kind == "exact" or (bound is not None and bound <= tolerance)
+        certified = bool(kind == "exact" or (bound is not None and bound <= tolerance))
         certificate = Certificate(kind, bound, tolerance, certified, detail)
     return _verify(algorithm, context, np.asarray(candidate), certificate, name, tolerance)
+
+
+def inexact_step(
+    mdp: FiniteMDP,
+    algorithm: MirrorAlgorithm,
+    policy: Any,
+    steps: int,
+    *,
+    learning_rate: float = 1.0,
+    parametrisation: str = "softmax",
+    evaluation: EvaluationResult | None = None,
+) -> StepResult:
+    """An *approximate* mirror step: ``steps`` gradient steps instead of the argmax.
+
+    Practical implementations (and the paper's own code, with 1000 softmax-logit steps)
+    approximate the argmax; the theory does not cover them. The result's certificate has kind
+    ``"inexact"`` and, when the objective is concave and N has a linear oracle, a Frank-Wolfe
+    bound on how far the step is from the argmax. Use it as ``solver=`` of
+    :func:`mirror_learning` via :func:`inexact_solver` to study when monotonicity breaks.
+
+    Parameters
+    ----------
+    steps : number of gradient steps (>= 0; 0 returns pi).
+    learning_rate : step size on the objective's gradient divided by beta[s].
+    parametrisation : "softmax" (logits) or "projected" (the simplex directly).
+    """
+    return mirror_step(
+        mdp,
+        algorithm,
+        policy,
+        solver=inexact_solver(steps, learning_rate, parametrisation),
+        evaluation=evaluation,
+    )
+
+
+def inexact_solver(
+    steps: int, learning_rate: float = 1.0, parametrisation: str = "softmax"
+) -> Solver:
+    """A ``solver=`` for :func:`mirror_step` / :func:`mirror_learning` taking k gradient steps."""
+    check_choice(parametrisation, "parametrisation", PARAMETRISATIONS)
+    if not isinstance(steps, int | np.integer) or steps < 0:
+        raise InvalidParameterError(f"steps = {steps!r} must be an integer >= 0")
+    if not learning_rate > 0:
+        raise InvalidParameterError(f"learning_rate = {learning_rate!r} must be > 0")
+
+    def solver(algorithm: MirrorAlgorithm, context: Context) -> tuple[np.ndarray, Certificate]:
+        if context.mdp.is_exact:
+            raise ExactnessError("inexact gradient steps are float computations; use to_float()")
+        candidate = inexact_rows(algorithm, context, steps, learning_rate, parametrisation)
+        bound = frank_wolfe_gap(algorithm, context, candidate)
+        detail = f"{steps} {parametrisation} gradient steps, learning rate {learning_rate}"
+        return candidate, Certificate("inexact", bound, None, False, detail)
+
+    solver.__name__ = f"inexact({steps} {parametrisation} steps)"
+    return solver
 
 
 def _check_support(algorithm: MirrorAlgorithm, policy: np.ndarray) -> None:
@@ -306,6 +366,8 @@ def _verify(
         message = message_for(status, detail) + " " + "; ".join(problems)
     elif certificate.certified:
         status, message = "converged", message_for("converged", "step")
+    elif certificate.kind == "inexact":
+        status, message = "not_certified", message_for("not_certified", "inexact")
     else:
         status, message = "not_certified", message_for("not_certified", "step")
     return StepResult(

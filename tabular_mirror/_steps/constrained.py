@@ -123,6 +123,55 @@ def state_ball(
     return final, multipliers, gaps
 
 
+def kl_ball_rows(
+    policy: np.ndarray, advantages: np.ndarray, radius: float, iterations: int = 100
+) -> tuple[np.ndarray, np.ndarray]:
+    """max <p, A[s]> s.t. KL(pi[s] || p) <= radius, per state, for interior pi.
+
+    KKT gives p_a = c pi_a / (mu - A_a); normalisation fixes c(mu) = 1 / sum_a pi_a/(mu - A_a),
+    so KL(mu) = sum_a pi_a log((mu - A_a) / c(mu)) is a function of one scalar, decreasing from
+    +inf (mu -> max A) to 0 (mu -> inf). A geometric bisection on mu - max A solves
+    KL(mu) = radius for every state at once. Returns (rows, multipliers c).
+    States whose advantages are constant keep pi (multiplier 0).
+    """
+    best = advantages.max(axis=1)
+    spread = best - advantages.min(axis=1)
+    flat = spread <= 1e-14 * np.maximum(1.0, np.abs(best))
+
+    def divergence(offset: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        gaps = (best + offset)[:, None] - advantages
+        coefficient = 1.0 / (policy / gaps).sum(axis=1)
+        value = (policy * np.log(gaps / coefficient[:, None])).sum(axis=1)
+        return value, coefficient
+
+    scale = np.where(flat, 1.0, spread)
+    low = np.full(len(policy), 1e-300)
+    high = scale.copy()
+    for _ in range(200):  # grow until KL(high) <= radius
+        value, _ = divergence(high)
+        outside = (value > radius) & ~flat
+        if not outside.any():
+            break
+        low = np.where(outside, high, low)
+        high = np.where(outside, 4 * high, high)
+    low = np.maximum(low, high * 1e-30)
+    for _ in range(iterations):
+        middle = np.sqrt(low * high)
+        value, _ = divergence(middle)
+        too_far = value > radius
+        low = np.where(too_far, middle, low)
+        high = np.where(too_far, high, middle)
+        if np.all(high <= low * (1 + 1e-14)):
+            break
+    _, coefficient = divergence(high)
+    gaps = (best + high)[:, None] - advantages
+    rows = coefficient[:, None] * policy / gaps
+    rows /= rows.sum(axis=1, keepdims=True)
+    rows = np.where(flat[:, None], policy, rows)
+    coefficient = np.where(flat, 0.0, coefficient)
+    return rows, coefficient
+
+
 def trust_region(
     policy: np.ndarray,
     advantages: np.ndarray,
@@ -130,12 +179,66 @@ def trust_region(
     coefficient: float,
     divergence: RowDivergence,
     choice: str,
-    iterations: int = 80,
+    iterations: int = 100,
 ) -> tuple[np.ndarray, float, float]:
     """max_pibar sum_s beta[s] <pibar[s], A[s]> - C max_s KL(pi[s] || pibar[s]).
 
-    Returns (candidate, radius t*, gap bound).
+    Epigraph: with a common radius t every state solves its KL-ball problem (multiplier
+    beta[s] c_s(t)); the objective F(t) is concave with F'(t) = sum_s beta[s] c_s(t) - C, found
+    by geometric bisection. Returns (candidate, radius t*, gap bound) where the gap bound is
+    the per-state ball gaps plus |F'(t)| times the final bracket width.
+    Requires pi > 0 (the trust-region drift is a forward KL, which keeps pi's support).
     """
+    if np.any(policy <= 0):
+        return _trust_region_general(
+            policy, advantages, sampling, coefficient, divergence, choice, iterations
+        )
+
+    def at(radius: float) -> tuple[np.ndarray, np.ndarray]:
+        return kl_ball_rows(policy, advantages, radius)
+
+    def derivative(multipliers: np.ndarray) -> float:
+        return float(np.dot(sampling, multipliers)) - coefficient
+
+    rows, multipliers = at(1.0)
+    if derivative(multipliers) > 0:  # the optimum radius is larger than 1
+        low, high = 1.0, 2.0
+        rows, multipliers = at(high)
+        while derivative(multipliers) > 0 and high < 1e6:
+            low, high = high, 2 * high
+            rows, multipliers = at(high)
+    else:
+        low, high = 1e-300, 1.0
+    if np.all(multipliers == 0):
+        return np.array(policy, dtype=float), 0.0, 0.0
+    best = (rows, multipliers, high)
+    for _ in range(iterations):
+        middle = np.sqrt(low * high) if low > 0 else 0.5 * high
+        rows, multipliers = at(middle)
+        if derivative(multipliers) > 0:
+            low = middle
+        else:
+            high = middle
+            best = (rows, multipliers, middle)
+        if high <= low * (1 + 1e-12):
+            break
+    rows, multipliers, radius = best
+    slack = radius - divergence(rows)
+    ball_gap = float(np.dot(sampling, multipliers * np.maximum(slack, 0.0)))
+    gap = ball_gap + abs(derivative(multipliers)) * (high - low)
+    return rows, radius, gap
+
+
+def _trust_region_general(
+    policy: np.ndarray,
+    advantages: np.ndarray,
+    sampling: np.ndarray,
+    coefficient: float,
+    divergence: RowDivergence,
+    choice: str,
+    iterations: int,
+) -> tuple[np.ndarray, float, float]:
+    """The same epigraph with nested per-state multipliers (pi with zero entries)."""
     zero = np.zeros(len(policy))
 
     def at(radius: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -152,7 +255,7 @@ def trust_region(
         low, high = high, 4 * high
         rows, multipliers, gaps = at(high)
     best = (rows, multipliers, gaps, high)
-    for _ in range(iterations):
+    for _ in range(min(iterations, 60)):
         middle = 0.5 * (low + high)
         rows, multipliers, gaps = at(middle)
         if derivative(multipliers) > 0:
@@ -163,6 +266,5 @@ def trust_region(
         if high - low <= 1e-12 * max(high, 1e-300):
             break
     rows, multipliers, gaps, radius = best
-    # concavity: F(t*) - F(t) <= F'(t) (t* - t) with t* in [low, high]
     gap = float(np.dot(sampling, gaps)) + abs(derivative(multipliers)) * (high - low)
     return rows, radius, gap
