@@ -39,11 +39,11 @@ from typing import Any
 
 import numpy as np
 
-from ._steps.constrained import average_ball, state_ball, trust_region
+from ._steps.constrained import average_ball, family_rows, state_ball, trust_region
 from ._steps.families import ball_family, drift_family
 from ._steps.general import frank_wolfe_gap, general_step
 from ._steps.inexact import PARAMETRISATIONS, inexact_rows
-from ._steps.separable import CHOICES, solve_rows
+from ._steps.separable import CHOICES, kl_combined_rows, solve_rows
 from ._validate import choice as check_choice
 from .algorithm import (
     Context,
@@ -253,7 +253,30 @@ def _solve(
             return rows, kind, float(bound), f"closed form ({name})", name
         ball = ball_family(neighbourhood)
         if not exact and ball is not None and name in ("zero", ball[0]):
-            return _ball_step(algorithm, context, ball, name, coefficient, epsilon, choice)
+            rows_for = family_rows(
+                ball[0],
+                np.asarray(policy, float),
+                np.asarray(advantages, float),
+                np.asarray(coefficient, float),
+                choice,
+                epsilon,
+            )
+            return _ball_step(algorithm, context, ball, rows_for)
+        interior = bool(np.all(np.asarray(policy, dtype=float) > 0))
+        if (
+            not exact
+            and ball is not None
+            and ball[0] == "forward_kl"
+            and (name == "squared_l2" or (name == "squared_tv" and interior))
+        ):
+            policy_float = np.asarray(policy, float)
+            advantages_float = np.asarray(advantages, float)
+            alpha = np.asarray(coefficient, float)
+
+            def rows_for(kappa: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+                return kl_combined_rows(name, policy_float, advantages_float, alpha, kappa, choice)
+
+            return _ball_step(algorithm, context, ball, rows_for)
     if (
         family is not None
         and family[0] == "forward_kl"
@@ -290,41 +313,25 @@ def _ball_step(
     algorithm: MirrorAlgorithm,
     context: Context,
     ball: tuple,
-    name: str,
-    coefficient: np.ndarray,
-    epsilon: Any,
-    choice: str,
+    rows_for: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]],
 ) -> tuple[np.ndarray, str, Any, str, str]:
-    family, factor, row, bound = ball
+    """A Lagrangian over the ball's constraint with ``rows_for(extra)`` solving the rows."""
+    _, factor, row, bound = ball
     policy = np.asarray(context.policy, dtype=float)
-    advantages = np.asarray(context.advantages, dtype=float)
     beta = np.asarray(context.sampling_weights, dtype=float)
-    coefficient = np.asarray(coefficient, dtype=float)
 
     def divergence(candidate: np.ndarray) -> np.ndarray:
         return row(policy, candidate)
 
     neighbourhood = algorithm.neighbourhood
     if isinstance(neighbourhood, StateBall):
-        rows, multipliers, gaps = state_ball(
-            family, policy, advantages, coefficient, divergence, float(bound), choice, epsilon
-        )
+        rows, multipliers, gaps = state_ball(rows_for, divergence, float(bound), len(policy))
         detail = f"per-state multipliers (max {multipliers.max():.6g})"
         return rows, "duality_gap", float(np.dot(beta, gaps)), detail, "state_ball"
     assert isinstance(neighbourhood, AverageBall)
     weights = np.asarray(neighbourhood.state_weights(context), dtype=float)
     rows, multiplier, gap, slack = average_ball(
-        family,
-        policy,
-        advantages,
-        beta,
-        coefficient,
-        factor * weights / beta,
-        weights,
-        divergence,
-        float(bound),
-        choice,
-        epsilon,
+        rows_for, beta, factor * weights / beta, weights, divergence, float(bound)
     )
     detail = f"Lagrange multiplier {multiplier:.6g}, constraint slack {slack:.3g}"
     return rows, "duality_gap", gap, detail, "average_ball"

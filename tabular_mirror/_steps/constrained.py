@@ -31,30 +31,44 @@ def _weighted_sum(weights: np.ndarray, values: np.ndarray) -> float:
         return float(np.dot(weights, np.where(weights > 0, values, 0.0)))
 
 
-def average_ball(
+RowSolver = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]
+
+
+def family_rows(
     family: str,
     policy: np.ndarray,
     advantages: np.ndarray,
-    sampling: np.ndarray,
     base: np.ndarray,
+    choice: str,
+    epsilon: Any = None,
+) -> RowSolver:
+    """Row solver of ``<p, A> - (base[s] + extra[s]) D_family(p)`` as a function of ``extra``."""
+
+    def rows(extra: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return solve_rows(family, policy, advantages, base + extra, choice, epsilon)
+
+    return rows
+
+
+def average_ball(
+    rows_for: RowSolver,
+    sampling: np.ndarray,
     ball: np.ndarray,
     ball_weights: np.ndarray,
     divergence: RowDivergence,
     radius: float,
-    choice: str,
-    epsilon: Any = None,
     iterations: int = 100,
 ) -> tuple[np.ndarray, float, float, float]:
     """Returns (candidate, multiplier, duality-gap bound, constraint slack).
 
-    ``base[s]`` and ``ball[s]`` are the per-unit-beta coefficients of the drift and of the
-    ball's divergence; ``ball_weights`` w[s] weight the constraint.
+    ``rows_for(extra)`` maximises each state's Lagrangian row with the ball's divergence
+    weighted by ``extra[s]`` (per unit of beta); here ``extra = lam * ball`` with
+    ``ball[s] = w[s] / beta[s]`` times the divergence's scale; ``ball_weights`` w[s] weight the
+    constraint sum_s w[s] div_s <= radius.
     """
 
     def solve(multiplier: float) -> tuple[np.ndarray, np.ndarray, float]:
-        rows, gaps = solve_rows(
-            family, policy, advantages, base + multiplier * ball, choice, epsilon
-        )
+        rows, gaps = rows_for(multiplier * ball)
         return rows, gaps, _weighted_sum(ball_weights, divergence(rows))
 
     rows, gaps, value = solve(0.0)
@@ -68,7 +82,7 @@ def average_ball(
         if high > 1e300:
             break
     for _ in range(iterations):
-        middle = 0.5 * (low + high)
+        middle = 0.5 * (low + high) if low == 0 else np.sqrt(low * high)
         rows_mid, gaps_mid, value_mid = solve(middle)
         if value_mid > radius:
             low = middle
@@ -81,19 +95,14 @@ def average_ball(
 
 
 def state_ball(
-    family: str,
-    policy: np.ndarray,
-    advantages: np.ndarray,
-    base: np.ndarray,
+    rows_for: RowSolver,
     divergence: RowDivergence,
     bound: float,
-    choice: str,
-    epsilon: Any = None,
+    num_states: int,
     iterations: int = 100,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per-state multipliers: returns (candidate, multipliers (S,), per-state gap bounds)."""
-    num_states = len(policy)
-    rows, gaps = solve_rows(family, policy, advantages, base, choice, epsilon)
+    rows, gaps = rows_for(np.zeros(num_states))
     inside = divergence(rows) <= bound
     multipliers = np.zeros(num_states)
     if inside.all():
@@ -101,7 +110,7 @@ def state_ball(
     low = np.zeros(num_states)
     high = np.ones(num_states)
     for _ in range(2000):  # grow the bracket where still infeasible
-        trial, _ = solve_rows(family, policy, advantages, base + high, choice, epsilon)
+        trial, _ = rows_for(high)
         outside = (divergence(trial) > bound) & ~inside
         if not outside.any():
             break
@@ -109,14 +118,14 @@ def state_ball(
         high = np.where(outside, 2 * high, high)
     for _ in range(iterations):
         middle = 0.5 * (low + high)
-        trial, _ = solve_rows(family, policy, advantages, base + middle, choice, epsilon)
+        trial, _ = rows_for(middle)
         too_far = divergence(trial) > bound
         low = np.where(too_far, middle, low)
         high = np.where(too_far, high, middle)
         if np.all((high - low <= 1e-13 * high) | inside):
             break
     multipliers = np.where(inside, 0.0, high)
-    final, final_gaps = solve_rows(family, policy, advantages, base + multipliers, choice, epsilon)
+    final, final_gaps = rows_for(multipliers)
     final = np.where(inside[:, None], rows, final)
     slack = bound - divergence(final)
     gaps = np.where(inside, gaps, final_gaps + multipliers * np.maximum(slack, 0.0))
@@ -241,8 +250,10 @@ def _trust_region_general(
     """The same epigraph with nested per-state multipliers (pi with zero entries)."""
     zero = np.zeros(len(policy))
 
+    rows_for = family_rows("forward_kl", policy, advantages, zero, choice)
+
     def at(radius: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        return state_ball("forward_kl", policy, advantages, zero, divergence, radius, choice)
+        return state_ball(rows_for, divergence, radius, len(policy))
 
     def derivative(multipliers: np.ndarray) -> float:
         return float(np.dot(sampling, multipliers)) - coefficient

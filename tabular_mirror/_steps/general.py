@@ -19,7 +19,7 @@ import numpy as np
 from scipy.optimize import minimize
 
 from ..neighbourhoods import AverageBall, Everything, StateBall
-from .constrained import average_ball, state_ball
+from .constrained import average_ball, family_rows, state_ball
 from .families import ball_family
 from .separable import greedy_rows
 
@@ -61,23 +61,19 @@ def linear_oracle(
     def row_divergence(candidate: np.ndarray) -> np.ndarray:
         return row(policy, candidate)
 
-    zero = np.zeros(len(policy))
+    rows_for = family_rows(name, policy, scaled, np.zeros(len(policy)), "vertex")
     if isinstance(neighbourhood, StateBall):
-        rows, _, gaps = state_ball(name, policy, scaled, zero, row_divergence, bound, "vertex")
+        rows, _, gaps = state_ball(rows_for, row_divergence, float(bound), len(policy))
         return rows, float(np.dot(beta, gaps))
     assert isinstance(neighbourhood, AverageBall)
     weights = np.asarray(neighbourhood.state_weights(context), dtype=float)
     rows, _, gap, _ = average_ball(
-        name,
-        policy,
-        scaled,
+        rows_for,
         beta,
-        zero,
         factor * weights / beta,
         weights,
         row_divergence,
         float(neighbourhood.radius),
-        "vertex",
     )
     return rows, gap
 
