@@ -27,6 +27,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from fractions import Fraction
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -66,7 +67,11 @@ __all__ = [
 def _in_mode(parameter: Any, candidate: np.ndarray) -> Any:
     """A parameter in the candidate's arithmetic: kept exact for Fraction arrays, else float
     (a Fraction times a float array would silently become an object array)."""
-    return parameter if candidate.dtype == object else float(parameter)
+    if candidate.dtype != object:
+        return float(parameter)
+    # a float parameter (PPOClip's default epsilon = 0.2) enters exact arithmetic as the exact
+    # value of the double: mixing it in as a float turned exact drift values into floats
+    return Fraction(parameter) if isinstance(parameter, float) else parameter
 
 
 class Drift:
