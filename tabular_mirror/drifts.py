@@ -224,9 +224,11 @@ class PPOClip(Drift):
     Zero whenever every ratio lies in [1 - eps, 1 + eps]; convex and piecewise linear in pibar.
     Where pi[s, a] = 0 the ratio is unbounded: the term is then pibar A ReLU'd, i.e.
     ReLU(pibar[s,a] A[s,a]) (the surrogate gains nothing from actions pi never takes).
+    The default epsilon is the Fraction 1/5, so exact MDPs stay exact; a float epsilon enters
+    exact arithmetic at its exact binary value (pass "1/5" or a Fraction for the decimal).
     """
 
-    epsilon: float = 0.2
+    epsilon: Any = Fraction(1, 5)
     rational = True
 
     def __post_init__(self) -> None:

@@ -22,6 +22,7 @@ mean of the unscaled drift <= 0.05) or the KL ball, and d = beta = nu uniform.
 
 from __future__ import annotations
 
+from fractions import Fraction
 from typing import Any
 
 from ._validate import choice as check_choice
@@ -86,7 +87,7 @@ def trpo(delta: Any = 0.01) -> MirrorAlgorithm:
     )
 
 
-def ppo(epsilon: Any = 0.2) -> MirrorAlgorithm:
+def ppo(epsilon: Any = Fraction(1, 5)) -> MirrorAlgorithm:
     """PPO-clip (Schulman et al. 2017) with the exact argmax of the clipped surrogate."""
     return MirrorAlgorithm(
         PPOClip(epsilon),
