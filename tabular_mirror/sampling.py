@@ -103,16 +103,22 @@ class FixedSampling(Sampling):
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "distribution", tuple(self.distribution))
-        array = np.array(self.distribution, dtype=object)
-        if not any(isinstance(v, float) for v in self.distribution):
-            array = np.array([Fraction(v) for v in self.distribution], dtype=object)
+        try:
+            array = np.array(self.distribution, dtype=object)
+            if not any(isinstance(v, float) for v in self.distribution):
+                array = np.array([Fraction(v) for v in self.distribution], dtype=object)
+        except (TypeError, ValueError) as error:  # e.g. a nested tuple or "abc"
+            raise InvalidParameterError(
+                f"sampling distribution = {self.distribution!r} is not a sequence of numbers: "
+                f"{error}"
+            ) from error
         check_distribution(array, "sampling distribution", positive=not self.allow_zero)
 
     def weights(self, context: Context) -> np.ndarray:
         if context.mdp.is_exact:
             array = np.array([Fraction(v) for v in self.distribution], dtype=object)
-        else:
-            array = np.array(self.distribution, dtype=float)
+        else:  # strings such as "1/2" are valid entries (read exactly at construction)
+            array = np.array([float(Fraction(v)) for v in self.distribution], dtype=float)
         return check_distribution(
             array,
             "sampling distribution",
