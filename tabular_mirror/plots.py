@@ -637,8 +637,7 @@ def gridworld(
         figure = ax.figure
     from matplotlib import colormaps
 
-    cmap = colormaps["viridis"].copy()
-    cmap.set_bad("black")
+    cmap = colormaps["viridis"].with_extremes(bad="black")
     image = ax.imshow(np.ma.masked_invalid(grid), cmap=cmap, origin="upper")
     colourbar = figure.colorbar(image, ax=ax, shrink=0.85)
     colourbar.set_label("V_pi(s)")
