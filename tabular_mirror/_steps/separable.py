@@ -37,6 +37,8 @@ CHOICES = ("closest", "vertex", "adversarial")
 
 
 def _positive_part(x: np.ndarray) -> np.ndarray:
+    if x.dtype != object:
+        return np.maximum(x, 0.0)
     return np.where(x > 0, x, x * 0)
 
 
@@ -269,8 +271,10 @@ def squared_tv_rows(
 # ------------------------------------------------------------------------------ PPO clip
 def ppo_segments(
     policy: np.ndarray, advantages: np.ndarray, coefficient: np.ndarray, epsilon: Any
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(lengths, slopes, actions) of the 2A linear pieces of each state's clipped objective.
+) -> tuple[np.ndarray, np.ndarray]:
+    """(lengths, slopes) of the 2A linear pieces of each state's clipped objective.
+
+    Piece j belongs to action j mod A.
 
     Piece 1 of action a covers [0, b_a], piece 2 [b_a, 1]; b_a = (1+eps) pi_a if A_a > 0,
     (1-eps) pi_a if A_a < 0. Slopes: A_a then (1-w) A_a for A_a > 0; (1-w) A_a then A_a for
@@ -285,9 +289,7 @@ def ppo_segments(
     lengths = np.concatenate([breakpoint_, one - breakpoint_], axis=1)
     lengths = _positive_part(lengths)
     slopes = np.concatenate([first, second], axis=1)
-    num_actions = policy.shape[1]
-    actions = np.concatenate([np.arange(num_actions)] * 2)
-    return lengths, slopes, np.broadcast_to(actions, lengths.shape)
+    return lengths, slopes
 
 
 def ppo_rows(
@@ -300,7 +302,7 @@ def ppo_rows(
     """Exact maximiser of the per-state clipped PPO objective (a small LP solved greedily)."""
     exact = policy.dtype == object
     num_states, num_actions = policy.shape
-    lengths, slopes, actions = ppo_segments(policy, advantages, coefficient, epsilon)
+    lengths, slopes = ppo_segments(policy, advantages, coefficient, epsilon)
     # capacity of piece 2 can exceed what the simplex allows; the budget of 1 caps the fill
     order = np.argsort(-slopes, axis=1, kind="stable")
     sorted_lengths = np.take_along_axis(lengths, order, axis=1)
@@ -326,19 +328,15 @@ def ppo_rows(
     )
     fill = np.where(above, sorted_lengths, sorted_lengths * 0)
     remaining = 1 - fill.sum(axis=1)
-    sorted_actions = np.take_along_axis(actions, order, axis=1)
-    base = np.zeros(policy.shape, dtype=object if exact else float)
-    if exact:
-        base[:] = ZERO
-    np.add.at(base, (rows[:, None].repeat(order.shape[1], 1), sorted_actions), fill)
-    tie_caps = np.zeros(policy.shape, dtype=object if exact else float)
-    if exact:
-        tie_caps[:] = ZERO
-    np.add.at(
-        tie_caps,
-        (rows[:, None].repeat(order.shape[1], 1), sorted_actions),
-        np.where(tied, sorted_lengths, sorted_lengths * 0),
-    )
+
+    def per_action(sorted_pieces: np.ndarray) -> np.ndarray:
+        """Undo the sort and add each action's two pieces."""
+        pieces = np.empty_like(sorted_pieces)
+        np.put_along_axis(pieces, order, sorted_pieces, axis=1)
+        return pieces[:, :num_actions] + pieces[:, num_actions:]
+
+    base = per_action(fill)
+    tie_caps = per_action(np.where(tied, sorted_lengths, sorted_lengths * 0))
     extra = distribute(policy, base, tie_caps, remaining, advantages, choice)
     candidate = base + extra
     # certificate: dual value lambda + sum (slope - lambda)_+ length vs primal sum slope * fill
@@ -369,38 +367,16 @@ def distribute(
     """Split ``budget[s]`` over actions with room ``caps[s, a]`` (the tied pieces).
 
     closest: x_a = clip(pi_a - base_a + tau, 0, cap_a) with tau solving sum x = budget, i.e.
-    the candidate closest to pi in L2 among the maximisers; vertex: fill in action order;
-    adversarial: fill lowest advantages first.
+    the candidate closest to pi in L2 among the maximisers (:func:`water_fill`); vertex: fill
+    in action order; adversarial: fill lowest advantages first.
     """
-    exact = policy.dtype == object
-    if choice == "closest" and not exact:
-        target = policy - base
-        low = (-target).min(axis=1) - 1.0
-        high = (caps - target).max(axis=1) + 1.0
-        for _ in range(200):
-            tau = 0.5 * (low + high)
-            total = np.clip(target + tau[:, None], 0.0, caps).sum(axis=1)
-            over = total > budget
-            high = np.where(over, tau, high)
-            low = np.where(over, low, tau)
-            if np.all(high - low < 1e-15):
-                break
-        extra = np.clip(target + low[:, None], 0.0, caps)
-        shortfall = budget - extra.sum(axis=1)  # rounding: put it where room remains
-        room = caps - extra
-        share = np.where(room.sum(axis=1, keepdims=True) > 0, room, 0.0)
-        norm = share.sum(axis=1, keepdims=True)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            extra = extra + np.where(norm > 0, share / norm, 0.0) * shortfall[:, None]
+    if choice == "closest":
+        # one piece with room: it takes the budget; several: the L2-closest water filling
+        extra = np.minimum(caps, budget[:, None] + caps * 0)
+        shared = np.asarray((caps > 0).sum(axis=1) > 1, dtype=bool)
+        if shared.any():
+            extra[shared] = water_fill((policy - base)[shared], caps[shared], budget[shared])
         return extra
-    if choice == "closest":  # exact: breakpoints of the piecewise-linear sum, per state
-        return np.array(
-            [
-                _exact_closest(p, b, c, r)
-                for p, b, c, r in zip(policy, base, caps, budget, strict=True)
-            ],
-            dtype=object,
-        )
     keys = np.asarray(advantages, dtype=float) if choice == "adversarial" else None
     order = (
         np.argsort(keys, axis=1, kind="stable")
@@ -415,35 +391,35 @@ def distribute(
     return extra
 
 
-def _exact_closest(policy_row, base_row, cap_row, budget):
-    """Exact tau with sum_a clip(t_a + tau, 0, cap_a) = budget (t = pi - base), one state."""
-    if budget == 0 or all(c == 0 for c in cap_row):
-        return [ZERO] * len(policy_row)
-    target = [p - b for p, b in zip(policy_row, base_row, strict=True)]
-    points = sorted(
-        {-t for t, c in zip(target, cap_row, strict=True) if c > 0}
-        | {c - t for t, c in zip(target, cap_row, strict=True) if c > 0}
+def water_fill(target: np.ndarray, caps: np.ndarray, budget: np.ndarray) -> np.ndarray:
+    """x[s, a] = clip(target[s, a] + tau[s], 0, caps[s, a]) with sum_a x[s, a] = budget[s].
+
+    The L2-closest way to add ``budget`` to the tied pieces. sum_a x is nondecreasing and
+    piecewise linear in tau with breakpoints -target and caps - target, so tau is found exactly
+    by evaluating the sum at every breakpoint and interpolating on the segment that crosses the
+    budget: no iteration, vectorised over states, exact on Fractions.
+    """
+    num_states, num_actions = target.shape
+    points = np.concatenate([-target, caps - target], axis=1)
+    points = np.sort(points, axis=1)
+    shifted = target[:, None, :] + points[:, :, None]  # (S, 2A, A)
+    totals = np.minimum(_positive_part(shifted), caps[:, None, :]).sum(axis=2)  # (S, 2A)
+    reach = np.asarray(totals >= budget[:, None], dtype=bool)
+    first = np.argmax(reach, axis=1)
+    never = ~reach.any(axis=1)  # budget exceeds the total room: fill every piece
+    rows = np.arange(num_states)
+    upper = np.where(never, 2 * num_actions - 1, first)
+    lower = np.maximum(upper - 1, 0)
+    total_low, total_high = totals[rows, lower], totals[rows, upper]
+    point_low, point_high = points[rows, lower], points[rows, upper]
+    span = total_high - total_low
+    flat = np.asarray(span == 0, dtype=bool)
+    safe = np.where(flat, span * 0 + 1, span)
+    tau = np.where(
+        flat, point_high, point_low + (budget - total_low) * (point_high - point_low) / safe
     )
-
-    def total(tau):
-        return sum(min(max(t + tau, ZERO), c) for t, c in zip(target, cap_row, strict=True))
-
-    # total is nondecreasing piecewise linear; find the segment containing budget
-    previous = points[0]
-    if total(previous) >= budget:
-        tau = previous
-    else:
-        tau = points[-1]
-        for point in points[1:]:
-            if total(point) >= budget:
-                low_total = total(previous)
-                high_total = total(point)
-                tau = previous + (budget - low_total) * (point - previous) / (
-                    high_total - low_total
-                )
-                break
-            previous = point
-    return [min(max(t + tau, ZERO), c) for t, c in zip(target, cap_row, strict=True)]
+    tau = np.where(first == 0, points[:, 0], tau)
+    return np.minimum(_positive_part(target + tau[:, None]), caps)
 
 
 FAMILIES = ("zero", "reverse_kl", "forward_kl", "squared_l2", "squared_tv", "ppo_clip")
