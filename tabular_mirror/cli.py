@@ -69,11 +69,7 @@ def _paper_environment(name: str, exact: bool) -> Any:
     mdps = _optional("mdps")
     make = getattr(mdps, "make", None) if mdps else None
     if make is not None:
-        try:
-            return make(spec, exact=exact)
-        except TypeError:
-            model = make(spec)
-            return model.to_exact() if exact else model
+        return make(f"{spec}:exact=true" if exact else spec)
     paper = _optional("mdps.paper")
     if paper is None or not hasattr(paper, builder):
         raise _Fail(

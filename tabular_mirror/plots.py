@@ -650,7 +650,8 @@ def gridworld(
             ax.text(j, i - 0.05, labels[(i, j)], ha="center", va="center", fontsize=9,
                     color=text_colour, weight="bold")  # fmt: skip
         if annotate:
-            ax.text(j, i + 0.36, f"{values[state]:.3g}", ha="center", va="center", fontsize=7,
+            shown = values[state] if abs(values[state]) > 1e-9 * max(1.0, high - low) else 0.0
+            ax.text(j, i + 0.36, f"{shown:.3g}", ha="center", va="center", fontsize=7,
                     color=text_colour)  # fmt: skip
         if (i, j) in labels:
             continue
