@@ -93,7 +93,7 @@ class Trace:
     @property
     def cumulative_drift(self) -> np.ndarray:
         """sum_{j < k} drift_{pi_j}(pi_{j+1}), shape (n+1,), starting at 0."""
-        zero = self.drifts[:0].sum() if self.exact else 0.0
+        zero = Fraction(0) if self.exact else 0.0
         return np.concatenate([[zero], np.cumsum(self.drifts)])
 
     @property
@@ -220,7 +220,12 @@ def load_trace(path: str | Path) -> Trace:
         arrays = {
             name: _exact_array(metadata["arrays"][name], tuple(shapes[name]))
             for name in _ARRAY_FIELDS
+            if name != "step_times"
         }
+        # wall-clock times are floats even in an exact trace (written with their repr)
+        arrays["step_times"] = np.array(metadata["arrays"]["step_times"], dtype=float).reshape(
+            tuple(shapes["step_times"])
+        )
         record = metadata["mdp"]
         num_states, num_actions = record["shape"]
         mdp = FiniteMDP(
