@@ -83,6 +83,11 @@ def fraction_array(data: Any, name: str) -> np.ndarray:
         else:
             index = np.unravel_index(position, array.shape) if array.ndim else ()
             where = f"{name}[{', '.join(str(int(i)) for i in index)}]" if array.ndim else name
+            if isinstance(value, list | tuple | np.ndarray):  # a shape problem, not exactness
+                raise ValueError(
+                    f"{where} is a sequence {value!r}: {name} is ragged (rows of different "
+                    "lengths), expected a rectangular array"
+                )
             flat_out[position] = to_fraction(value, where)
     return out
 

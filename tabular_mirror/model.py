@@ -196,7 +196,8 @@ class FiniteMDP:
         return _exact.readonly(array)
 
     def _read_sparse_transitions(self, transitions: Any, tolerance: float) -> sp.csr_matrix:
-        matrix = sp.csr_matrix(transitions, dtype=float)  # a format change, never densified
+        # a copy (the caller's matrix is neither aliased nor made read-only), never densified
+        matrix = sp.csr_matrix(transitions, dtype=float, copy=True)
         matrix.sum_duplicates()
         rows, num_states = matrix.shape
         if num_states == 0 or rows == 0:
@@ -254,7 +255,9 @@ class FiniteMDP:
                     f"{(shape[0] * shape[1], shape[0])}"
                 )
             check_finite(matrix.data, "rewards (stored entries)", InvalidMDPError)
-            expected = np.asarray(self.transition_matrix.multiply(matrix).sum(axis=1))
+            # P may be dense here: multiply through a sparse P (elementwise, never densified)
+            transitions = sp.csr_matrix(self.transition_matrix)
+            expected = np.asarray(transitions.multiply(matrix).sum(axis=1))
             return _exact.readonly(expected.reshape(shape))
         array = (
             _exact_array(rewards, "rewards") if self._exact else _float_array(rewards, "rewards")
