@@ -35,6 +35,7 @@ current action"), "vertex", or "adversarial" (a maximiser the theory must surviv
 from __future__ import annotations
 
 from collections.abc import Callable
+from fractions import Fraction
 from typing import Any
 
 import numpy as np
@@ -143,8 +144,43 @@ def mirror_step(
     else:
         candidate, kind, bound, detail, name = _solve(algorithm, context, choice)
         certified = bool(kind == "exact" or (bound is not None and bound <= tolerance))
+        if not certified and name != "slsqp":
+            candidate, kind, bound, detail, name = _fallback(
+                algorithm, context, candidate, kind, bound, detail, name
+            )
+            certified = bool(bound is not None and bound <= tolerance)
         certificate = Certificate(kind, bound, tolerance, certified, detail)
     return _verify(algorithm, context, np.asarray(candidate), certificate, name, tolerance)
+
+
+def _fallback(
+    algorithm: MirrorAlgorithm,
+    context: Context,
+    candidate: np.ndarray,
+    kind: str,
+    bound: Any,
+    detail: str,
+    name: str,
+) -> tuple[np.ndarray, str, Any, str, str]:
+    """A specialised solver could not certify its answer (numerical trouble near the simplex
+    boundary): also run the general solver from that answer and keep the better of the two,
+    with the best valid bound. Both candidates are feasible; the objective decides."""
+    from .algorithm import mirror_objective
+
+    other, other_kind, other_bound, other_detail = general_step(algorithm, context, candidate)
+    mine = mirror_objective(algorithm, context, candidate)
+    theirs = mirror_objective(algorithm, context, other)
+    # a dual bound of the first solver bounds (optimum - mine); shift it to the better point
+    bounds = [b for b in (bound, other_bound) if b is not None]
+    if theirs > mine and algorithm.neighbourhood.contains(context, other, 1e-12):
+        shifted = [other_bound] if other_bound is not None else []
+        if bound is not None:
+            shifted.append(max(bound - (theirs - mine), 0.0))
+        best_bound = min(shifted) if shifted else None
+        note = f"{other_detail}; fallback after {name} ({detail}) was not certified"
+        return other, other_kind if best_bound == other_bound else kind, best_bound, note, "slsqp"
+    best_bound = min(bounds) if bounds else None
+    return candidate, kind, best_bound, f"{detail}; SLSQP fallback was not better", name
 
 
 def inexact_step(
@@ -231,6 +267,9 @@ def _solve(
         if not exact:
             factor = float(factor)
             epsilon = None if epsilon is None else float(epsilon)
+        else:  # a float parameter enters exact arithmetic at its exact binary value
+            factor = Fraction(factor)
+            epsilon = None if epsilon is None else Fraction(epsilon)
         nu = algorithm.drift_distribution.weights(context, policy, None)
         coefficient = factor * nu / beta
         if name == "zero":  # no drift term: a ball's family carries the whole row problem
@@ -349,8 +388,8 @@ def _verify(
     exact = context.mdp.is_exact
     problems = []
     if exact:
-        if candidate.dtype != object:
-            problems.append("the exact step returned floats")
+        if candidate.dtype != object or not all(isinstance(v, Fraction) for v in candidate.flat):
+            problems.append("the exact step returned non-Fraction entries")
         elif np.any(np.asarray(candidate < 0, dtype=bool)) or np.any(candidate.sum(axis=1) != 1):
             problems.append("a row is off the simplex")
     else:

@@ -157,48 +157,60 @@ def forward_kl_rows(
     choice: str = "closest",
     iterations: int = 200,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Maximise <p, A> - c KL(pi || p) per state: p_a = c pi_a / (mu - A_a), mu a 1-D root."""
+    """Maximise <p, A> - c KL(pi || p) per state: p_a = c pi_a / (mu - A_a), mu a 1-D root.
+
+    Computed in offsets from the best advantage on pi's support, A*: with x = mu - A* > 0 and
+    d_a = A* - A_a >= 0, p_a = c pi_a / (x + d_a), so a tiny c (x ~ c pi_a*) never cancels
+    against A*. Newton from the left on the convex decreasing sum_a c pi_a / (x + d_a) = 1
+    increases monotonically to the root; x starts at c pi_a* (sum >= 1) and is capped at c
+    (sum <= 1). Rows whose c is below ~1e-250 are greedy (the numerical limit).
+    """
     policy = np.asarray(policy, dtype=float)
     advantages = np.asarray(advantages, dtype=float)
     coefficient = np.asarray(coefficient, dtype=float)
-    c = np.where(coefficient > 0, coefficient, 1.0)[:, None]
     support = policy > 0
     support_best = np.where(support, advantages, -np.inf).max(axis=1)
-    outside_best = np.where(support, -np.inf, advantages).max(axis=1)
     best_action = np.argmax(np.where(support, advantages, -np.inf), axis=1)
     rows = np.arange(len(policy))
-    lower = support_best + c[:, 0] * policy[rows, best_action]  # the sum is >= 1 here
-    upper = support_best + c[:, 0]  # and <= 1 here
+    lower = coefficient * policy[rows, best_action]  # x here: the sum is >= 1
+    coefficient = np.where(lower > 1e-250, coefficient, 0.0)  # below: numerically greedy
+    c = np.where(coefficient > 0, coefficient, 1.0)[:, None]
+    lower = c[:, 0] * policy[rows, best_action]
+    upper = c[:, 0]  # x here: the sum is <= 1
+    distance = np.where(support, support_best[:, None] - advantages, np.inf)  # d_a >= 0
+    outside = np.where(support, -np.inf, advantages - support_best[:, None]).max(axis=1)
 
-    mu = lower
+    x = lower
     for _ in range(iterations):
-        # Newton from the left on the convex decreasing sum_a c pi_a / (mu - A_a) = 1: the
-        # iterates increase monotonically to the root (quadratically once close)
         with np.errstate(divide="ignore", invalid="ignore"):
-            terms = np.where(support, c * policy / (mu[:, None] - advantages), 0.0)
-            slope = np.where(support, terms / (mu[:, None] - advantages), 0.0).sum(axis=1)
+            terms = np.where(support, c * policy / (x[:, None] + distance), 0.0)
+            slope = np.where(support, terms / (x[:, None] + distance), 0.0).sum(axis=1)
         excess = terms.sum(axis=1) - 1.0
-        step = np.where(slope > 0, excess / slope, 0.0)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            step = np.where(slope > 0, excess / slope, 0.0)
         step = np.where(np.isfinite(step), np.maximum(step, 0.0), 0.0)
-        mu = np.minimum(mu + step, upper)
-        if np.all(step <= 4 * np.finfo(float).eps * np.maximum(1.0, np.abs(mu))):
+        x = np.minimum(x + step, upper)
+        if np.all(step <= 4 * np.finfo(float).eps * x):
             break
-    leftover_needed = outside_best > mu
-    mu = np.where(leftover_needed, outside_best, mu)
+    leftover_needed = outside > x  # an action outside the support beats the multiplier
+    x = np.where(leftover_needed, outside, x)
     with np.errstate(divide="ignore", invalid="ignore"):
-        candidate = np.where(support, c * policy / (mu[:, None] - advantages), 0.0)
+        candidate = np.where(support, c * policy / (x[:, None] + distance), 0.0)
     leftover = np.maximum(1.0 - candidate.sum(axis=1), 0.0)
     outside_action = np.argmax(np.where(support, -np.inf, advantages), axis=1)
     candidate[rows[leftover_needed], outside_action[leftover_needed]] += leftover[leftover_needed]
     candidate /= candidate.sum(axis=1, keepdims=True)
-    # duality gap: g(mu) - f(p) with f(p) = <p, A> + c sum pi log p
+    # duality gap g(mu) - f(p), both shifted by A* (sum p = 1): f(p) = <p, A - A*> + c sum pi
+    # log p and g(mu) = x + c (sum_a pi_a log(c pi_a / (x + d_a)) - 1)
     with np.errstate(divide="ignore", invalid="ignore"):
-        log_terms = np.where(support, policy * np.log(c * policy / (mu[:, None] - advantages)), 0)
-        dual = mu + c[:, 0] * (log_terms.sum(axis=1) - 1.0)
-        primal = (candidate * advantages).sum(axis=1) + c[:, 0] * np.where(
+        log_terms = np.where(support, policy * np.log(c * policy / (x[:, None] + distance)), 0)
+        dual = x + c[:, 0] * (log_terms.sum(axis=1) - 1.0)
+        shifted = np.where(candidate > 0, candidate * (advantages - support_best[:, None]), 0.0)
+        primal = shifted.sum(axis=1) + c[:, 0] * np.where(
             support, policy * np.log(candidate), 0.0
         ).sum(axis=1)
     gap = np.where(coefficient > 0, np.maximum(dual - primal, 0.0), 0.0)
+    gap = np.where(np.isfinite(gap), gap, np.inf)
     return _merge_greedy(candidate, policy, advantages, coefficient, choice), gap
 
 
@@ -461,14 +473,23 @@ def _row_frank_wolfe(candidate: np.ndarray, gradient: np.ndarray) -> np.ndarray:
     return np.maximum(gradient.max(axis=1) - (candidate * gradient).sum(axis=1), 0.0)
 
 
-def _bisect(function, low: np.ndarray, high: np.ndarray, iterations: int = 200) -> np.ndarray:
-    """Vectorised bisection for an increasing function with function(low) < 0 <= function(high)."""
+def _bisect(
+    function, low: np.ndarray, high: np.ndarray, iterations: int = 200, geometric: bool = False
+) -> np.ndarray:
+    """Vectorised bisection for an increasing function with function(low) < 0 <= function(high).
+
+    ``geometric`` bisects positive brackets in relative terms (midpoint sqrt(low * high)), for
+    unknowns whose scale matters more than their absolute size.
+    """
     for _ in range(iterations):
-        middle = 0.5 * (low + high)
+        middle = np.sqrt(low * high) if geometric else 0.5 * (low + high)
         below = function(middle) < 0
         low = np.where(below, middle, low)
         high = np.where(below, high, middle)
-        if np.all(high - low <= 2 * np.finfo(float).eps * np.maximum(1.0, np.abs(high))):
+        if geometric:
+            if np.all(high <= low * (1 + 4 * np.finfo(float).eps)):
+                break
+        elif np.all(high - low <= 2 * np.finfo(float).eps * np.maximum(1.0, np.abs(high))):
             break
     return high
 
@@ -486,8 +507,13 @@ def euclidean_kl_rows(
     k = kappa[:, None]
 
     def rows(mu: np.ndarray) -> np.ndarray:
+        # the positive root of 2a p^2 + L p - k pi = 0 in the cancellation-free form
         linear = mu[:, None] - advantages - 2 * a * policy
-        return (-linear + np.sqrt(linear * linear + 8 * a * k * policy)) / (4 * a)
+        product = 8 * a * k * policy
+        root = np.sqrt(linear * linear + product)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            positive = 2 * k * policy / (linear + root)  # for L > 0
+        return np.where(linear > 0, np.where(root > 0, positive, 0.0), (root - linear) / (4 * a))
 
     low = advantages.min(axis=1) - 2 * alpha - 1.0 - 1.0 / np.maximum(alpha, 1e-300)
     high = advantages.max(axis=1) + kappa + 2 * alpha + 1.0
@@ -529,7 +555,7 @@ def tv_kl_rows(
         _, lost, moved = parts(best + offset)
         return lost.sum(axis=1) - moved
 
-    offset = _bisect(balance, np.zeros(len(policy)), kappa.astype(float))
+    offset = _bisect(balance, kappa * 1e-30, kappa.astype(float), iterations=400, geometric=True)
     upper = best + offset
     gained, lost, moved = parts(upper)
     candidate = policy + gained - lost
@@ -540,8 +566,8 @@ def tv_kl_rows(
     with np.errstate(divide="ignore", invalid="ignore"):
         kink = np.clip((advantages + k - middle[:, None]) / level, -1.0, 1.0)
         kink = np.where(np.isfinite(kink), kink, 0.0)
-    difference = candidate - policy
-    sign = np.where(np.abs(difference) > 1e-15, np.sign(difference), kink)
+    staying = (gained == 0) & (lost == 0)  # classified before normalisation's rounding
+    sign = np.where(staying, kink, np.sign(gained - lost))
     gradient = advantages + k * policy / candidate - level * sign
     return candidate, _row_frank_wolfe(candidate, gradient)
 

@@ -216,15 +216,9 @@ def test_choices_give_the_same_objective(name, seed):
         0.001,
         0.02,
         0.5,
-        pytest.param(
-            50.0,
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="_steps.separable.forward_kl_rows: with a large delta the average-ball "
-                "bisection reaches a multiplier ~1e-30 and the Newton root divides 0/0: NaN "
-                "rows, step not certified",
-            ),
-        ),
+        # was xfail: forward_kl_rows cancelled A* + c pi_a* to A* for a multiplier ~1e-30 and
+        # divided 0/0 (NaN rows); now computed in offsets from A*
+        50.0,
     ],
     ids=lambda d: f"delta{d}",
 )
@@ -244,7 +238,9 @@ def test_trpo_step_satisfies_and_is_tight_on_its_constraint(seed, delta):
     greedy = tm.mirror_step(mdp, instances.gpi(VisitationSampling()), policy)
     greedy_kl = float(np.dot(visitation, divergences.kl(policy, greedy.policy)))
     if greedy_kl > delta:
-        assert step.neighbourhood_slack <= 1e-6 * delta, (
+        # tight, or (large delta: the KL grows only like log(1/multiplier)) the objective is
+        # certified within 1e-20 of the supremum, which the greedy step approaches
+        assert step.neighbourhood_slack <= 1e-6 * delta or step.certificate.bound <= 1e-20, (
             f"not tight: slack {step.neighbourhood_slack}; " + describe(step)
         )
     else:
@@ -332,12 +328,8 @@ def test_exact_steps_return_fractions_equal_to_float_steps(name, seed):
     assert abs(float(step.objective) - floats.objective) <= 1e-12
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="step.py passes a float epsilon (ppo(0.2)) to the exact row solver: the exact step "
-    "returns float entries in an object array and _verify (which checks only the dtype) still "
-    "reports converged with certificate 'exact'",
-)
+# was xfail: step.py passed a float epsilon to the exact row solver, which returned floats in
+# an object array that _verify (checking only the dtype) reported as exact
 def test_exact_ppo_step_with_a_float_epsilon():
     mdp, policy = exact_mdp(0), exact_policy(0)
     step = tm.mirror_step(mdp, instances.ppo(0.2), policy)
@@ -416,11 +408,8 @@ def _near_boundary_policy(tiny: float) -> np.ndarray:
     return policy
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="_steps.separable.euclidean_kl_rows returns NaN rows (Lagrange multiplier ~1e18) "
-    "when pi has an entry ~1e-18; mirror_learning then carries a NaN policy on",
-)
+# was xfail: euclidean_kl_rows lost p_a to cancellation in its quadratic root when pi had an
+# entry ~1e-18 (KL infinite, multiplier ~1e18, NaN rows); now the cancellation-free root
 def test_paper_l2_kl_ball_step_near_the_simplex_boundary():
     mdp = random_mdp(0)
     algorithm = instances.paper_experiment("squared_l2", "kl_ball")
@@ -428,17 +417,28 @@ def test_paper_l2_kl_ball_step_near_the_simplex_boundary():
     assert np.all(np.isfinite(step.policy)) and step.converged, describe(step)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="_steps.separable.tv_kl_rows (squared TV drift in a KL ball) returns a step worse "
-    "than staying at pi (objective -0.67 < 0, certificate bound 8.8) when pi has an entry 1e-3",
-)
 @pytest.mark.parametrize("tiny", [1e-3, 1e-8], ids=["1e-3", "1e-8"])
-def test_paper_tv_kl_ball_step_near_the_simplex_boundary(tiny):
+def test_paper_tv_kl_ball_step_near_the_simplex_boundary_improves(tiny):
+    # regression: tv_kl_rows returned a step worse than staying at pi (objective -0.67 < 0)
+    # when pi had an entry 1e-3; the SLSQP fallback now keeps the better candidate
     mdp = random_mdp(0)
     algorithm = instances.paper_experiment("squared_tv", "kl_ball")
     policy = _near_boundary_policy(tiny)
     step = tm.mirror_step(mdp, algorithm, policy)
     context = make_context(mdp, algorithm, policy)
-    staying = mirror_objective(algorithm, context, policy)
-    assert step.objective >= staying and step.converged, describe(step)
+    assert step.objective >= mirror_objective(algorithm, context, policy), describe(step)
+    assert step.neighbourhood_slack >= 0, describe(step)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="near the simplex boundary the KL-ball multiplier is ~1e-8 and tv_kl_rows's "
+    "mass-balance root is ill-conditioned (a relative error 1e-9 in the offset moves the "
+    "down-multiplier by ~kappa); the step improves but is not certified",
+)
+@pytest.mark.parametrize("tiny", [1e-3, 1e-8], ids=["1e-3", "1e-8"])
+def test_paper_tv_kl_ball_step_near_the_simplex_boundary_is_certified(tiny):
+    mdp = random_mdp(0)
+    algorithm = instances.paper_experiment("squared_tv", "kl_ball")
+    step = tm.mirror_step(mdp, algorithm, _near_boundary_policy(tiny))
+    assert step.converged, describe(step)
