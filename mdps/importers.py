@@ -165,9 +165,10 @@ def from_mdptoolbox(
     Chadès et al., "MDPtoolbox", Ecography 37, 2014; Cordwell, pymdptoolbox documentation.
     """
     _check_layout(layout)
+    sparse_list = isinstance(P, list | tuple) and bool(P) and all(sp.issparse(m) for m in P)
     if exact is None:
-        exact = _holds_objects(P) or _holds_objects(R)
-    if isinstance(P, list | tuple) and P and all(sp.issparse(m) for m in P):
+        exact = (not sparse_list and _holds_objects(P)) or _holds_objects(R)
+    if sparse_list:
         if layout != "python":
             raise InvalidParameterError("a list of sparse matrices is the python layout (A, S, S)")
         A, S = len(P), P[0].shape[0]
