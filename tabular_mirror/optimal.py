@@ -119,9 +119,8 @@ def solve(
     if tolerance is None:
         exact_optimum = mdp.is_exact and method in ("policy_iteration", "linear_programming")
         tolerance = 0 if exact_optimum else _DEFAULT_TOLERANCE * scale
-    positive_number(tolerance, "tolerance", allow_zero=True)
-    if mdp.is_exact:
-        tolerance = Fraction(tolerance)
+    tolerance = positive_number(tolerance, "tolerance", allow_zero=True)  # "1/10" -> Fraction
+    tolerance = Fraction(tolerance) if mdp.is_exact else float(tolerance)
     if initial_policy is not None:
         initial_policy = check_policy(mdp, initial_policy, "initial_policy")
     solver = {
