@@ -369,8 +369,15 @@ def _ball_step(
         return rows, "duality_gap", float(np.dot(beta, gaps)), detail, "state_ball"
     assert isinstance(neighbourhood, AverageBall)
     weights = np.asarray(neighbourhood.state_weights(context), dtype=float)
+    scale = max(1.0, float(np.abs(np.asarray(context.advantages, dtype=float)).max()))
     rows, multiplier, gap, slack = average_ball(
-        rows_for, beta, factor * weights / beta, weights, divergence, float(bound)
+        rows_for,
+        beta,
+        factor * weights / beta,
+        weights,
+        divergence,
+        float(bound),
+        gap_tolerance=1e-12 * scale,
     )
     detail = f"Lagrange multiplier {multiplier:.6g}, constraint slack {slack:.3g}"
     return rows, "duality_gap", gap, detail, "average_ball"

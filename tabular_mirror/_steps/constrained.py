@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from .separable import solve_rows
+from .separable import keep_support, solve_rows
 
 RowDivergence = Callable[[np.ndarray], np.ndarray]
 
@@ -58,8 +58,13 @@ def average_ball(
     divergence: RowDivergence,
     radius: float,
     iterations: int = 100,
+    gap_tolerance: float = 0.0,
 ) -> tuple[np.ndarray, float, float, float]:
     """Returns (candidate, multiplier, duality-gap bound, constraint slack).
+
+    The multiplier is bracketed geometrically and bisected (in log scale) until the duality
+    gap sum_s beta[s] gap_s + lam (radius - constraint) is below ``gap_tolerance`` or the
+    bracket is exhausted: the answer is always the feasible end of the bracket.
 
     ``rows_for(extra)`` maximises each state's Lagrangian row with the ball's divergence
     weighted by ``extra[s]`` (per unit of beta); here ``extra = lam * ball`` with
@@ -71,18 +76,29 @@ def average_ball(
         rows, gaps = rows_for(multiplier * ball)
         return rows, gaps, _weighted_sum(ball_weights, divergence(rows))
 
+    def gap_at(multiplier: float, gaps: np.ndarray, value: float) -> float:
+        return _weighted_sum(sampling, gaps) + multiplier * (radius - value)
+
     rows, gaps, value = solve(0.0)
     if value <= radius:
         return rows, 0.0, _weighted_sum(sampling, gaps), radius - value
     low, high = 0.0, 1.0
     rows_high, gaps_high, value_high = solve(high)
-    while value_high > radius:
-        low, high = high, 2 * high
+    while value_high > radius and high < 1e300:  # grow until feasible
+        low, high = high, 4 * high
         rows_high, gaps_high, value_high = solve(high)
-        if high > 1e300:
-            break
+    if low == 0.0:  # feasible at 1: shrink until infeasible, or until the gap is negligible
+        while high > 1e-300 and gap_at(high, gaps_high, value_high) > gap_tolerance:
+            trial = high / 16
+            rows_mid, gaps_mid, value_mid = solve(trial)
+            if value_mid > radius:
+                low = trial
+                break
+            high, rows_high, gaps_high, value_high = trial, rows_mid, gaps_mid, value_mid
     for _ in range(iterations):
-        middle = 0.5 * (low + high) if low == 0 else np.sqrt(low * high)
+        if low == 0.0 or gap_at(high, gaps_high, value_high) <= gap_tolerance:
+            break
+        middle = np.sqrt(low * high)
         rows_mid, gaps_mid, value_mid = solve(middle)
         if value_mid > radius:
             low = middle
@@ -90,8 +106,7 @@ def average_ball(
             high, rows_high, gaps_high, value_high = middle, rows_mid, gaps_mid, value_mid
         if high - low <= 1e-13 * high:
             break
-    gap = _weighted_sum(sampling, gaps_high) + high * (radius - value_high)
-    return rows_high, high, gap, radius - value_high
+    return rows_high, high, gap_at(high, gaps_high, value_high), radius - value_high
 
 
 def state_ball(
@@ -176,6 +191,7 @@ def kl_ball_rows(
     gaps = (best + high)[:, None] - advantages
     rows = coefficient[:, None] * policy / gaps
     rows /= rows.sum(axis=1, keepdims=True)
+    keep_support(rows, policy)
     rows = np.where(flat[:, None], policy, rows)
     coefficient = np.where(flat, 0.0, coefficient)
     return rows, coefficient

@@ -42,6 +42,20 @@ def _positive_part(x: np.ndarray) -> np.ndarray:
     return np.where(x > 0, x, x * 0)
 
 
+#: The smallest positive double. A forward-KL step keeps every action pi uses, but its true
+#: probability can lie below the float range (pi_a ~ 1e-317 and a strong pull): representing it
+#: by the nearest positive double keeps KL(pi || p) finite (its term is then < 1e-310).
+SMALLEST = float(np.nextafter(0.0, 1.0))
+
+
+def keep_support(candidate: np.ndarray, policy: np.ndarray) -> np.ndarray:
+    """Lift underflowed entries on pi's support to the smallest positive double (in place)."""
+    lost = (policy > 0) & (candidate <= 0)
+    if lost.any():
+        candidate[lost] = SMALLEST
+    return candidate
+
+
 def _row_max(x: np.ndarray) -> np.ndarray:
     return x.max(axis=1)
 
@@ -200,6 +214,7 @@ def forward_kl_rows(
     outside_action = np.argmax(np.where(support, -np.inf, advantages), axis=1)
     candidate[rows[leftover_needed], outside_action[leftover_needed]] += leftover[leftover_needed]
     candidate /= candidate.sum(axis=1, keepdims=True)
+    keep_support(candidate, policy)
     # duality gap g(mu) - f(p), both shifted by A* (sum p = 1): f(p) = <p, A - A*> + c sum pi
     # log p and g(mu) = x + c (sum_a pi_a log(c pi_a / (x + d_a)) - 1)
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -470,7 +485,9 @@ def solve_rows(
 # ------------------------------------------------------------------------------ drift + KL ball
 def _row_frank_wolfe(candidate: np.ndarray, gradient: np.ndarray) -> np.ndarray:
     """max_a g_a - <p, g> per state: bounds the suboptimality of a concave row objective."""
-    return np.maximum(gradient.max(axis=1) - (candidate * gradient).sum(axis=1), 0.0)
+    expected = np.where(candidate > 0, candidate * gradient, 0.0).sum(axis=1)
+    gap = np.maximum(gradient.max(axis=1) - expected, 0.0)
+    return np.where(np.isfinite(gap), gap, np.inf)
 
 
 def _bisect(
@@ -520,6 +537,7 @@ def euclidean_kl_rows(
     mu = _bisect(lambda m: 1.0 - rows(m).sum(axis=1), low, high)
     candidate = rows(mu)
     candidate /= candidate.sum(axis=1, keepdims=True)
+    keep_support(candidate, policy)
     with np.errstate(divide="ignore", invalid="ignore"):
         pull = np.where(policy > 0, k * policy / candidate, 0.0)
     gradient = advantages - 2 * a * (candidate - policy) + pull
@@ -560,6 +578,7 @@ def tv_kl_rows(
     gained, lost, moved = parts(upper)
     candidate = policy + gained - lost
     candidate /= candidate.sum(axis=1, keepdims=True)
+    keep_support(candidate, policy)
     tv = np.abs(candidate - policy).sum(axis=1) / 2
     middle = upper - alpha * moved
     level = (alpha * tv)[:, None]
