@@ -234,7 +234,9 @@ def _policy_iteration(
         policy = initial_policy
     records: list[IterationRecord] | None = [] if history else None
     evaluation = evaluate(mdp, policy, validate=False)
-    for iteration in range(1, max_iterations + 1):
+    # max_iterations + 1 passes: the last one only checks whether the last improved policy is
+    # stable, so a run needing exactly max_iterations improvements converges
+    for iteration in range(1, max_iterations + 2):
         new_actions = greedy_actions(evaluation.q_values, tie, keep=actions)
         changed = int((new_actions != actions).sum())
         if records is not None:
@@ -246,6 +248,8 @@ def _policy_iteration(
             return _finish(
                 mdp, "policy_iteration", policy, iteration - 1, True, tolerance, records, evaluation
             )
+        if iteration > max_iterations:
+            break
         actions = new_actions
         policy = greedy_policy(evaluation.q_values, tie, keep=new_actions)
         evaluation = evaluate(mdp, policy, validate=False)
