@@ -17,6 +17,7 @@ direct sparse LU is only a fallback because it suffers catastrophic fill-in on r
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -32,7 +33,7 @@ class LinearSolution:
     """Solution of both systems with certified bounds."""
 
     values: np.ndarray
-    visitation: np.ndarray
+    visitation: np.ndarray | None
     error_bound: float
     visitation_error_bound: float
     residual: float
@@ -40,9 +41,30 @@ class LinearSolution:
     method: str
 
 
+#: GMRES restart length m: the Krylov basis holds m + 1 vectors of length S.
+RESTART = 32
+
+
 def _rounding_factor(nonzeros_per_row: int) -> float:
     k = nonzeros_per_row + 2
     return k * UNIT_ROUNDOFF / (1 - k * UNIT_ROUNDOFF)
+
+
+def _max_nonzeros(matrix: np.ndarray | sp.spmatrix, transpose: bool) -> int:
+    """Largest number of terms in one entry of ``matrix @ x`` (``transpose``: ``x @ matrix``)."""
+    if not sp.issparse(matrix):
+        return matrix.shape[0] if transpose else matrix.shape[1]
+    matrix = sp.csr_matrix(matrix)
+    if transpose:
+        return int(np.bincount(matrix.indices, minlength=matrix.shape[1]).max(initial=0))
+    return int(np.diff(matrix.indptr).max(initial=0))
+
+
+def _norm(vector: np.ndarray, transpose: bool) -> float:
+    """Sup norm (values) or l1 norm (visitation, ``transpose=True``)."""
+    if transpose:
+        return float(np.abs(vector).sum())
+    return max(float(vector.max(initial=0.0)), -float(vector.min(initial=0.0)))
 
 
 def certify(
@@ -60,73 +82,211 @@ def certify(
     propagated = matrix @ solution
     residual = right_hand_side - (solution - discount * propagated)
     magnitude = np.abs(right_hand_side) + np.abs(solution) + discount * (matrix @ np.abs(solution))
-    if sp.issparse(matrix):
-        nonzeros = int(np.diff(sp.csr_matrix(matrix).indptr).max(initial=0))
-    else:
-        nonzeros = matrix.shape[1]
-    rounding = _rounding_factor(nonzeros) * magnitude
-    if transpose:
-        norm = float(np.abs(residual).sum())
-        certified = norm + float(rounding.sum())
-    else:
-        norm = float(np.abs(residual).max())
-        certified = norm + float(rounding.max())
-    return certified / (1.0 - discount), norm
+    rounding = _rounding_factor(_max_nonzeros(policy_matrix, transpose)) * magnitude
+    norm = _norm(residual, transpose)
+    return (norm + _norm(rounding, transpose)) / (1.0 - discount), norm
 
 
 def solve_dense(
-    policy_matrix: np.ndarray, rewards: np.ndarray, initial: np.ndarray, discount: float
+    policy_matrix: np.ndarray,
+    rewards: np.ndarray,
+    initial: np.ndarray,
+    discount: float,
+    sparse_matrix: sp.spmatrix | None = None,
 ) -> LinearSolution:
-    """LU-factorise I - gamma P_pi once; solve for V_pi and rho_pi; certify both."""
+    """LU-factorise I - gamma P_pi once; solve for V_pi and rho_pi; certify both.
+
+    ``sparse_matrix``: the same P_pi in sparse form, if there is one; the certificates then
+    use its (cheaper) products and its smaller number of terms per entry.
+    """
     num_states = len(rewards)
-    system = np.eye(num_states) - discount * policy_matrix
+    system = -discount * policy_matrix
+    system.flat[:: num_states + 1] += 1.0
     factors = la.lu_factor(system, overwrite_a=True, check_finite=False)
     values = la.lu_solve(factors, rewards, check_finite=False)
     visitation = la.lu_solve(factors, initial, trans=1, check_finite=False)
-    error_bound, residual = certify(policy_matrix, rewards, values, discount, transpose=False)
-    visitation_bound, _ = certify(policy_matrix, initial, visitation, discount, transpose=True)
+    matrix = policy_matrix if sparse_matrix is None else sp.csr_matrix(sparse_matrix)
+    error_bound, residual = certify(matrix, rewards, values, discount, transpose=False)
+    visitation_bound, _ = certify(matrix, initial, visitation, discount, transpose=True)
     return LinearSolution(values, visitation, error_bound, visitation_bound, residual, 0, "dense")
 
 
+def _gmres_cycle(
+    apply: Callable[[np.ndarray], np.ndarray],
+    solution: np.ndarray,
+    residual: np.ndarray,
+    stop: float,
+    basis: np.ndarray,
+    deflation: tuple[np.ndarray, np.ndarray, float] | None,
+) -> tuple[np.ndarray, np.ndarray, int, float]:
+    """One GMRES(m) cycle from ``solution`` (m = len(basis) - 1 at most).
+
+    Arnoldi with classical Gram-Schmidt and Givens rotations; stops early when the 2-norm of
+    the residual (updated by the Arnoldi relation) is <= ``stop``. ``deflation`` = (u, c,
+    ||A u||) with c = A u / ||A u|| augments the search space with a fixed vector u: the cycle
+    runs on (I - c c^T) A and removes the residual's c-component through u (Morgan's and de
+    Sturler's augmented GMRES), so a slow mode along u costs nothing. Inner products use
+    einsum, which needs no threaded BLAS (multi-threaded level-1 BLAS stalls on a loaded
+    machine). Returns (solution, updated residual, steps, its 2-norm).
+    """
+    if deflation is not None:
+        direction, unit, size = deflation
+        weight = float(np.einsum("i,i->", unit, residual))
+        solution = solution + (weight / size) * direction
+        residual = residual - weight * unit
+    beta = float(np.sqrt(np.einsum("i,i->", residual, residual)))
+    if beta == 0.0:
+        return solution, residual, 0, 0.0
+    np.divide(residual, beta, out=basis[0])
+    hessenberg = np.zeros((len(basis), len(basis) - 1))
+    triangle = np.zeros((len(basis), len(basis) - 1))
+    along: list[float] = []  # c-components of A v_j, removed from the Arnoldi vectors
+    cosines: list[float] = []
+    sines: list[float] = []
+    projection = [beta]  # Q^T (beta e1), rotated along
+    steps = 0
+    for j in range(len(basis) - 1):
+        vector = apply(basis[j])
+        if deflation is not None:
+            along.append(float(np.einsum("i,i->", unit, vector)))
+            vector -= along[-1] * unit
+        active = basis[: j + 1]
+        column = np.einsum("ij,j->i", active, vector)
+        vector -= np.einsum("i,ij->j", column, active)
+        remaining = float(np.sqrt(np.einsum("i,i->", vector, vector)))
+        hessenberg[: j + 1, j] = column
+        hessenberg[j + 1, j] = remaining
+        entries = [float(value) for value in column]
+        for i in range(j):  # previous rotations
+            upper, lower = entries[i], entries[i + 1]
+            entries[i] = cosines[i] * upper + sines[i] * lower
+            entries[i + 1] = -sines[i] * upper + cosines[i] * lower
+        diagonal = float(np.hypot(entries[j], remaining))
+        if diagonal == 0.0:
+            break
+        cosines.append(entries[j] / diagonal)
+        sines.append(remaining / diagonal)
+        entries[j] = diagonal
+        projection.append(-sines[j] * projection[j])
+        projection[j] *= cosines[j]
+        triangle[: j + 1, j] = entries
+        steps = j + 1
+        if remaining > 0.0:
+            np.divide(vector, remaining, out=basis[j + 1])
+        if abs(projection[j + 1]) <= stop or remaining == 0.0:
+            break
+    if steps == 0:
+        return solution, residual, 0, beta
+    coefficients = la.solve_triangular(
+        triangle[:steps, :steps], np.array(projection[:steps]), check_finite=False
+    )
+    solution = solution + np.einsum("i,ij->j", coefficients, basis[:steps])
+    if deflation is not None:
+        solution -= (float(np.dot(np.array(along), coefficients)) / size) * direction
+    # r - A V y = V_{k+1} (beta e1 - H y) by the Arnoldi relation
+    small = -hessenberg[: steps + 1, :steps] @ coefficients
+    small[0] += beta
+    if hessenberg[steps, steps - 1] == 0.0:  # lucky breakdown: no vector v_{k+1}
+        small = small[:steps]
+    residual = np.einsum("i,ij->j", small, basis[: len(small)])
+    return solution, residual, steps, abs(projection[steps])
+
+
 def _krylov(
-    system: sp.spmatrix,
-    policy_matrix: sp.spmatrix,
+    policy_matrix: sp.csr_matrix,
     right_hand_side: np.ndarray,
+    guess: np.ndarray,
     discount: float,
     transpose: bool,
     tolerance: float,
     max_iterations: int,
-    restart: int = 30,
+    restart: int = RESTART,
 ) -> tuple[np.ndarray, float, float, int]:
-    """GMRES refined until the certified bound <= tolerance (or iterations run out)."""
+    """Restarted GMRES until the certified bound <= tolerance; (x, bound, residual, iterations).
+
+    The restart length adapts: cycles start short (GMRES(2), nearly free of
+    orthogonalisation) and double up to ``restart`` while a cycle contracts the residual by
+    less than 0.6 per matrix-vector product. For the values the constant vector, an
+    eigenvector of P_pi whose eigenvalue 1 - gamma makes plain Krylov methods slow, augments
+    every cycle; the visitation starts with the exact total mass d / (1 - gamma), which keeps
+    that mode out of its residual.
+
+    The certificate is always computed from the true residual b - (I - gamma P_pi) x: once the
+    updated residual meets the target (scaled from 2-norm to the certificate's norm by their
+    ratio at the last true residual), the true residual and its rounding term (one product
+    each) decide; if they miss, GMRES continues from the true residual. An initial guess that
+    is already certified costs no iteration.
+    """
+    if transpose:
+
+        def propagate(vector: np.ndarray) -> np.ndarray:
+            return vector @ policy_matrix
+
+    else:
+
+        def propagate(vector: np.ndarray) -> np.ndarray:
+            return policy_matrix @ vector
+
+    def apply(vector: np.ndarray) -> np.ndarray:
+        image = propagate(vector)
+        image *= -discount
+        image += vector
+        return image
+
+    factor = _rounding_factor(_max_nonzeros(policy_matrix, transpose))
+    scale = 1.0 - discount
+    deflation = None
+    if not transpose:
+        ones = np.ones(len(right_hand_side))
+        image = apply(ones)
+        size = float(np.sqrt(np.einsum("i,i->", image, image)))
+        if size > 0.0:
+            deflation = (ones, image / size, size)
+    solution = np.array(guess, dtype=float)
+    basis = np.empty((restart + 1, len(right_hand_side)))
     iterations = 0
-
-    def count(_: object) -> None:
-        nonlocal iterations
-        iterations += 1
-
-    num_states = len(right_hand_side)
-    # ||res||_inf <= ||res||_2 and ||res||_1 <= sqrt(S) ||res||_2 turn the 2-norm GMRES test
-    # into the norm of the certificate; the loop below re-checks the real certificate.
-    norm_factor = np.sqrt(num_states) if transpose else 1.0
-    target = 0.5 * tolerance * (1.0 - discount) / norm_factor
-    solution = np.array(right_hand_side, dtype=float)  # x0 = b: exact when gamma P_pi x0 = 0
-    bound, residual = certify(policy_matrix, right_hand_side, solution, discount, transpose)
-    while bound > tolerance and iterations < max_iterations:
-        solution, _ = spla.gmres(
-            system,
-            right_hand_side,
-            x0=solution,
-            rtol=0.0,
-            atol=target,
-            restart=restart,
-            maxiter=max(1, (max_iterations - iterations) // restart + 1),
-            callback=count,
-            callback_type="pr_norm",
+    rounding = 0.0
+    length = 8
+    residual = right_hand_side - apply(solution)
+    true_residual = True
+    ratio = 1.0  # certificate norm / 2-norm of the last true residual
+    two_norm = None
+    while True:
+        norm = _norm(residual, transpose)
+        if true_residual or two_norm is None:
+            two_norm = float(np.sqrt(np.einsum("i,i->", residual, residual)))
+            ratio = norm / two_norm if two_norm > 0.0 else 1.0
+        if norm + rounding <= tolerance * scale or iterations >= max_iterations:
+            if not true_residual:
+                residual = right_hand_side - apply(solution)
+                true_residual = True
+                continue
+            magnitude = np.abs(right_hand_side) + np.abs(solution)
+            magnitude += discount * propagate(np.abs(solution))
+            rounding = factor * _norm(magnitude, transpose)
+            bound = (norm + rounding) / scale
+            if bound <= tolerance or iterations >= max_iterations:
+                return solution, bound, norm, iterations
+            if rounding >= tolerance * scale:  # rounding alone exceeds it: report the bound
+                return solution, bound, norm, iterations
+        stop = 0.5 * (tolerance * scale - rounding) / max(ratio, 1e-300)
+        cycle = basis[: min(length, max_iterations - iterations) + 1]
+        solution, updated, steps, updated_norm = _gmres_cycle(
+            apply, solution, residual, stop, cycle, deflation
         )
-        bound, residual = certify(policy_matrix, right_hand_side, solution, discount, transpose)
-        target *= 0.1  # only reached again if rounding kept the certificate above tolerance
-    return solution, bound, residual, iterations
+        if steps == 0:  # breakdown: re-anchor at the true residual (or stop if it is one)
+            iterations = max_iterations if true_residual else iterations
+            residual = right_hand_side - apply(solution)
+            true_residual = True
+            continue
+        iterations += steps
+        if (updated_norm / two_norm) ** (1 / steps) > 0.6 and length < restart:
+            length = min(2 * length, restart)
+        residual, two_norm = updated, updated_norm
+        true_residual = False
+        if iterations % 16 < steps:  # re-anchor now and then against drift of the update
+            residual = right_hand_side - apply(solution)
+            true_residual = True
 
 
 def solve_sparse(
@@ -138,31 +298,47 @@ def solve_sparse(
     visitation_tolerance: float,
     max_iterations: int,
     method: str,
+    values_guess: np.ndarray | None = None,
+    visitation: bool = True,
 ) -> LinearSolution:
     """Krylov (GMRES) with certification, or sparse LU when ``method == "sparse_direct"``.
 
     If GMRES cannot certify the tolerance within ``max_iterations``, sparse LU is tried; the
-    result always reports its real certified bounds.
+    result always reports its real certified bounds. ``values_guess`` starts GMRES for the
+    values (policy iteration passes the previous policy's values). ``visitation=False`` skips
+    the transposed system (``visitation`` is then None and its bound NaN).
     """
     num_states = len(rewards)
     policy_matrix = sp.csr_matrix(policy_matrix)
-    system = (sp.identity(num_states, format="csr") - discount * policy_matrix).tocsr()
+    horizon = 1.0 / (1.0 - discount)
+    visitation_bound = np.nan
+    occupancy = None
     if method == "krylov":
+        guess = rewards if values_guess is None else values_guess
         values, bound, residual, iterations = _krylov(
-            system, policy_matrix, rewards, discount, False, tolerance, max_iterations
+            policy_matrix, rewards, guess, discount, False, tolerance, max_iterations
         )
-        transposed = system.T.tocsr()
-        visitation, visitation_bound, _, more = _krylov(
-            transposed, policy_matrix, initial, discount, True, visitation_tolerance, max_iterations
-        )
-        iterations += more
-        if bound <= tolerance and visitation_bound <= visitation_tolerance:
-            return LinearSolution(
-                values, visitation, bound, visitation_bound, residual, iterations, "krylov"
+        if visitation:
+            # rho_0 = d / (1 - gamma) has the exact total mass, so the residual has none left
+            occupancy, visitation_bound, _, more = _krylov(
+                policy_matrix,
+                initial,
+                initial * horizon,
+                discount,
+                True,
+                visitation_tolerance,
+                max_iterations,
             )
-    factor = spla.splu(system.tocsc())
+            iterations += more
+        if bound <= tolerance and (not visitation or visitation_bound <= visitation_tolerance):
+            return LinearSolution(
+                values, occupancy, bound, visitation_bound, residual, iterations, "krylov"
+            )
+    system = sp.identity(num_states, format="csc") - discount * policy_matrix.tocsc()
+    factor = spla.splu(sp.csc_matrix(system))
     values = factor.solve(rewards)
-    visitation = factor.solve(initial, trans="T")
     bound, residual = certify(policy_matrix, rewards, values, discount, transpose=False)
-    visitation_bound, _ = certify(policy_matrix, initial, visitation, discount, transpose=True)
-    return LinearSolution(values, visitation, bound, visitation_bound, residual, 0, "sparse_direct")
+    if visitation:
+        occupancy = factor.solve(initial, trans="T")
+        visitation_bound, _ = certify(policy_matrix, initial, occupancy, discount, transpose=True)
+    return LinearSolution(values, occupancy, bound, visitation_bound, residual, 0, "sparse_direct")
