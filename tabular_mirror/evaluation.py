@@ -114,11 +114,26 @@ def evaluate(
 
 
 def _assemble(
-    mdp: FiniteMDP, policy: np.ndarray, values: np.ndarray, visitation: np.ndarray, **evidence: Any
+    mdp: FiniteMDP,
+    policy: np.ndarray,
+    values: np.ndarray,
+    visitation: np.ndarray | None,
+    **evidence: Any,
 ) -> EvaluationResult:
     q_values = q_from_values(mdp, values)
     advantages = q_values - values[:, None]
     expected_return = (mdp.initial * values).sum()
+    if visitation is None:  # policy iteration's inner evaluations (see _evaluate_values)
+        return EvaluationResult(
+            policy=policy,
+            values=values,
+            q_values=q_values,
+            advantages=advantages,
+            expected_return=expected_return,
+            visitation=None,
+            normalized_visitation=None,
+            **evidence,
+        )
     return EvaluationResult(
         policy=_exact.readonly(np.array(policy)),
         values=_exact.readonly(values),
@@ -131,13 +146,45 @@ def _assemble(
     )
 
 
-def _evaluate_exact(mdp: FiniteMDP, policy: np.ndarray) -> EvaluationResult:
+def _evaluate_values(
+    mdp: FiniteMDP, policy: np.ndarray, values_guess: np.ndarray | None = None
+) -> EvaluationResult:
+    """Internal fast path of policy iteration: everything but the visitation.
+
+    ``visitation`` and ``normalized_visitation`` are None (``visitation_error_bound`` says
+    nothing); the certificate of ``values`` is the same as :func:`evaluate`'s. Float solves start
+    from ``values_guess``. Never returned to users: :func:`_complete` fills in the visitation.
+    """
+    if mdp.is_exact:
+        return _evaluate_exact(mdp, policy, visitation=False)
+    return _evaluate_float(
+        mdp, policy, None, None, "auto", 10_000, values_guess=values_guess, visitation=False
+    )
+
+
+def _complete(mdp: FiniteMDP, evaluation: EvaluationResult) -> EvaluationResult:
+    """The full :func:`evaluate` result of a :func:`_evaluate_values` result (values reused)."""
+    if evaluation.visitation is not None:
+        return evaluation
+    if mdp.is_exact:
+        return _evaluate_exact(mdp, evaluation.policy)
+    return _evaluate_float(
+        mdp, evaluation.policy, None, None, "auto", 10_000, values_guess=evaluation.values
+    )
+
+
+def _evaluate_exact(
+    mdp: FiniteMDP, policy: np.ndarray, visitation: bool = True
+) -> EvaluationResult:
     num_states = mdp.num_states
     identity = np.full((num_states, num_states), _exact.ZERO, dtype=object)
     np.fill_diagonal(identity, _exact.ONE)
     system = identity - mdp.discount * policy_transitions(mdp, policy)
     values = _exact.exact_solve(system, policy_rewards(mdp, policy))
-    visitation = _exact.exact_solve(np.ascontiguousarray(system.T), mdp.initial)
+    if visitation:
+        visitation = _exact.exact_solve(np.ascontiguousarray(system.T), mdp.initial)
+    else:
+        visitation = None
     return _assemble(
         mdp,
         policy,
@@ -162,6 +209,8 @@ def _evaluate_float(
     visitation_tolerance: float | None,
     method: str,
     max_iterations: int,
+    values_guess: np.ndarray | None = None,
+    visitation: bool = True,
 ) -> EvaluationResult:
     matrix = policy_transitions(mdp, policy)
     rewards = policy_rewards(mdp, policy)
@@ -175,8 +224,12 @@ def _evaluate_float(
         small = mdp.num_states <= DENSE_STATE_LIMIT
         method = "dense" if (not mdp.is_sparse or small) else "krylov"
     if method == "dense":
-        dense = matrix.toarray() if sp.issparse(matrix) else matrix
-        solution = _linalg.solve_dense(dense, rewards, initial, mdp.discount)
+        if sp.issparse(matrix):
+            solution = _linalg.solve_dense(
+                matrix.toarray(), rewards, initial, mdp.discount, sparse_matrix=matrix
+            )
+        else:
+            solution = _linalg.solve_dense(matrix, rewards, initial, mdp.discount)
     else:
         solution = _linalg.solve_sparse(
             matrix,
@@ -187,10 +240,11 @@ def _evaluate_float(
             visitation_tolerance,
             max_iterations,
             method,
+            values_guess=values_guess,
+            visitation=visitation,
         )
-    certified = (
-        solution.error_bound <= tolerance
-        and solution.visitation_error_bound <= visitation_tolerance
+    certified = solution.error_bound <= tolerance and (
+        solution.visitation is None or solution.visitation_error_bound <= visitation_tolerance
     )
     status = "converged" if certified else "not_certified"
     detail = "certified" if certified else "bound"

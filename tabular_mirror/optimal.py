@@ -51,7 +51,7 @@ from scipy.optimize import linprog
 from . import _exact
 from ._validate import choice, positive_number
 from .errors import InvalidParameterError
-from .evaluation import evaluate
+from .evaluation import _complete, _evaluate_values, evaluate
 from .model import FiniteMDP
 from .operators import bellman_operator, q_from_values
 from .policies import check_policy, greedy_actions, greedy_policy, policy_actions
@@ -233,7 +233,9 @@ def _policy_iteration(
         actions = policy_actions(initial_policy)
         policy = initial_policy
     records: list[IterationRecord] | None = [] if history else None
-    evaluation = evaluate(mdp, policy, validate=False)
+    # inner evaluations skip the visitation (only the final policy's is reported) and warm-start
+    # the Krylov solve from the previous values
+    evaluation = _evaluate_values(mdp, policy)
     # max_iterations + 1 passes: the last one only checks whether the last improved policy is
     # stable, so a run needing exactly max_iterations improvements converges
     for iteration in range(1, max_iterations + 2):
@@ -245,6 +247,7 @@ def _policy_iteration(
                 IterationRecord(iteration - 1, residual, evaluation.expected_return, changed)
             )
         if changed == 0 and _is_deterministic(policy):
+            evaluation = _complete(mdp, evaluation)
             return _finish(
                 mdp, "policy_iteration", policy, iteration - 1, True, tolerance, records, evaluation
             )
@@ -252,7 +255,8 @@ def _policy_iteration(
             break
         actions = new_actions
         policy = greedy_policy(evaluation.q_values, tie, keep=new_actions)
-        evaluation = evaluate(mdp, policy, validate=False)
+        evaluation = _evaluate_values(mdp, policy, evaluation.values)
+    evaluation = _complete(mdp, evaluation)
     return _finish(
         mdp, "policy_iteration", policy, max_iterations, False, tolerance, records, evaluation
     )
