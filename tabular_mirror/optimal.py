@@ -334,14 +334,17 @@ def _iterate_values(
                 IterationRecord(iteration, difference, (mdp.initial * improved).sum(), 0)
             )
         values = improved
-        if difference <= threshold:
+        # with gamma = 0 the rule's threshold tolerance (1-gamma)/(2 gamma) is infinite: Q = r,
+        # so one iteration suffices (a threshold of 0 never held under near ties)
+        if gamma == 0 or difference <= threshold:
             stopped = True
             break
     q_values = q_from_values(mdp, values)
     policy = greedy_policy(q_values, tie)
     iterate_residual = np.abs(q_values.max(axis=1) - values).max()
-    # Puterman (1994) Thm 6.3.1: greedy in v_{n+1} is (2 gamma/(1-gamma)) ||v_{n+1} - v_n||-optimal
-    a_priori = 2 * gamma * difference / (1 - gamma) if (stopped and sweeps == 1) else None
+    # Puterman (1994) Thm 6.3.1: greedy in v_{n+1} is (2 gamma/(1-gamma)) ||v_{n+1} - v_n||-optimal;
+    # a policy greedy only up to the tie tolerance loses up to tie / (1 - gamma) more
+    a_priori = (2 * gamma * difference + tie) / (1 - gamma) if (stopped and sweeps == 1) else None
     return _finish(
         mdp,
         method,
