@@ -177,9 +177,13 @@ def _evaluate_exact(
     mdp: FiniteMDP, policy: np.ndarray, visitation: bool = True
 ) -> EvaluationResult:
     num_states = mdp.num_states
-    identity = np.full((num_states, num_states), _exact.ZERO, dtype=object)
-    np.fill_diagonal(identity, _exact.ONE)
-    system = identity - mdp.discount * policy_transitions(mdp, policy)
+    matrix = policy_transitions(mdp, policy)
+    system = np.empty((num_states, num_states), dtype=object)  # I - gamma P_pi
+    system.fill(_exact.ZERO)
+    entries = np.nonzero(matrix)  # Fraction arithmetic on the nonzeros only
+    system[entries] = -mdp.discount * matrix[entries]
+    diagonal = np.arange(num_states)
+    system[diagonal, diagonal] += _exact.ONE
     values = _exact.exact_solve(system, policy_rewards(mdp, policy))
     if visitation:
         visitation = _exact.exact_solve(np.ascontiguousarray(system.T), mdp.initial)

@@ -18,6 +18,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
+from . import _exact
 from .model import FiniteMDP
 
 __all__ = [
@@ -39,12 +40,24 @@ def _policy_selector(mdp: FiniteMDP, policy: np.ndarray) -> sp.csr_matrix:
     )
 
 
+def _exact_sum_at(rows: np.ndarray, terms: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """Object array of ``shape``: Fraction zeros plus ``terms`` summed at the index ``rows``."""
+    out = np.empty(shape, dtype=object)
+    out.fill(_exact.ZERO)
+    np.add.at(out, rows, terms)
+    return out
+
+
 def policy_transitions(mdp: FiniteMDP, policy: np.ndarray) -> np.ndarray | sp.csr_matrix:
     """P_pi, the (S, S) state-to-state transition matrix under ``policy`` (sparse if P is)."""
     if mdp.is_sparse:
         return (_policy_selector(mdp, policy) @ mdp.transitions).tocsr()
-    if mdp.is_exact:
-        return (policy[:, :, None] * mdp.transitions).sum(axis=1)
+    if mdp.is_exact:  # Fraction arithmetic only where pi[s, a] P[s, a, s'] != 0
+        states, actions, successors = np.nonzero(mdp.transitions)
+        weights = policy[states, actions]
+        used = np.flatnonzero(weights)
+        terms = weights[used] * mdp.transitions[states[used], actions[used], successors[used]]
+        return _exact_sum_at((states[used], successors[used]), terms, policy.shape[:1] * 2)
     return np.einsum("sa,sat->st", policy, mdp.transitions)
 
 
@@ -55,7 +68,13 @@ def policy_rewards(mdp: FiniteMDP, policy: np.ndarray) -> np.ndarray:
 
 def q_from_values(mdp: FiniteMDP, values: np.ndarray) -> np.ndarray:
     """Q[s, a] = r[s, a] + gamma (P V)[s, a], shape (S, A): one-step lookahead of ``values``."""
-    next_values = mdp.transition_matrix @ values
+    if mdp.is_exact:  # Fraction arithmetic only on the nonzero P[s, a, s']
+        matrix = mdp.transition_matrix
+        rows, columns = np.nonzero(matrix)
+        terms = matrix[rows, columns] * np.asarray(values)[columns]
+        next_values = _exact_sum_at(rows, terms, matrix.shape[:1])
+    else:
+        next_values = mdp.transition_matrix @ values
     return mdp.rewards + mdp.discount * np.asarray(next_values).reshape(
         mdp.num_states, mdp.num_actions
     )
