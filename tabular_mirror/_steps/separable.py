@@ -544,6 +544,48 @@ def euclidean_kl_rows(
     return candidate, _row_frank_wolfe(candidate, gradient)
 
 
+def _tv_kl_gap(
+    policy: np.ndarray,
+    advantages: np.ndarray,
+    alpha: np.ndarray,
+    kappa: np.ndarray,
+    candidate: np.ndarray,
+    mu: np.ndarray,
+) -> np.ndarray:
+    """Weak-duality gap of the row max <p, A> - alpha T(p)^2 - kappa KL(pi || p), T = TV(p, pi).
+
+    With theta = 2 alpha T(candidate) (the tangent of -alpha T^2), -alpha T^2 <= -theta T +
+    theta^2/(4 alpha), and a multiplier mu for sum p = 1, every feasible p has objective at most
+    mu + theta^2/(4 alpha) - kappa sum pi log pi + sum_a max_{p_a >= 0} [(A_a - mu) p_a
+    - (theta/2)|p_a - pi_a| + kappa pi_a log p_a], each maximum in closed form. Unlike a
+    Frank-Wolfe gap this stays tight when an action's curvature kappa pi_a / p_a^2 is huge.
+    """
+    k = kappa[:, None]
+    theta = (2 * alpha * np.abs(candidate - policy).sum(axis=1) / 2)[:, None]
+    shifted = mu[:, None] - advantages
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        gaining = k * policy / (shifted + theta / 2)  # stationary point above pi
+        losing = k * policy / (shifted - theta / 2)  # stationary point below pi (if > 0)
+        valid_loss = (shifted - theta / 2 > 0) & (losing < policy)
+        best = np.where(gaining > policy, gaining, np.where(valid_loss, losing, policy))
+        best = np.where(shifted + theta / 2 > 0, best, np.inf)
+        # a maximiser below the float range is represented by the smallest double: for such
+        # an action f(p*) - f(SMALLEST) <= |A - mu| SMALLEST (the log term only decreases)
+        best = np.where(policy > 0, np.maximum(best, SMALLEST), 0.0)
+        inner = (
+            -shifted * best
+            - theta / 2 * np.abs(best - policy)
+            + np.where(policy > 0, k * policy * np.log(best), 0.0)
+        )
+        entropy = np.where(policy > 0, policy * np.log(policy), 0.0).sum(axis=1)
+        dual = mu + theta[:, 0] ** 2 / (4 * alpha) - kappa * entropy + inner.sum(axis=1)
+        tv = np.abs(candidate - policy).sum(axis=1) / 2
+        kl = np.where(policy > 0, policy * (np.log(policy) - np.log(candidate)), 0.0).sum(axis=1)
+        primal = (candidate * advantages).sum(axis=1) - alpha * tv * tv - kappa * kl
+        gap = dual - primal + 1e-300
+    return np.where(np.isfinite(gap), np.maximum(gap, 0.0), np.inf)
+
+
 def tv_kl_rows(
     policy: np.ndarray, advantages: np.ndarray, alpha: np.ndarray, kappa: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -579,16 +621,102 @@ def tv_kl_rows(
     candidate = policy + gained - lost
     candidate /= candidate.sum(axis=1, keepdims=True)
     keep_support(candidate, policy)
-    tv = np.abs(candidate - policy).sum(axis=1) / 2
-    middle = upper - alpha * moved
-    level = (alpha * tv)[:, None]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        kink = np.clip((advantages + k - middle[:, None]) / level, -1.0, 1.0)
-        kink = np.where(np.isfinite(kink), kink, 0.0)
-    staying = (gained == 0) & (lost == 0)  # classified before normalisation's rounding
-    sign = np.where(staying, kink, np.sign(gained - lost))
-    gradient = advantages + k * policy / candidate - level * sign
-    return candidate, _row_frank_wolfe(candidate, gradient)
+    middle = upper - alpha * moved  # the multiplier mu of sum p = 1
+    gaps = _tv_kl_gap(policy, advantages, alpha, kappa, candidate, middle)
+    # the mass-balance root is ill-conditioned for small kappa (mu_u and mu_d sit ~kappa above
+    # poles while differing by 2 alpha T = O(1)); Newton in p-space on the active set is not
+    level_mu, level_t = middle, moved
+    for _ in range(3):  # classify by the KKT thresholds, polish, reclassify with the result
+        threshold = (advantages + k - level_mu[:, None]) / np.maximum(alpha, 1e-300)[:, None]
+        active = np.where(
+            threshold > level_t[:, None], 1.0, np.where(threshold < -level_t[:, None], -1.0, 0.0)
+        )
+        polished, polished_gaps, level_mu, level_t = _polish_tv_kl(
+            policy, advantages, alpha, kappa, candidate, active
+        )
+        better = polished_gaps < gaps
+        candidate = np.where(better[:, None], polished, candidate)
+        gaps = np.where(better, polished_gaps, gaps)
+        if np.all(gaps <= 1e-13 * (1 + np.abs(advantages).max())):
+            break
+    return candidate, gaps
+
+
+def _polish_tv_kl(
+    policy: np.ndarray,
+    advantages: np.ndarray,
+    alpha: np.ndarray,
+    kappa: np.ndarray,
+    candidate: np.ndarray,
+    sign: np.ndarray,
+    iterations: int = 12,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Newton's method on the KKT system of the TV^2 + KL row with a fixed active set.
+
+    Returns (rows, row gap bounds, mu, T).
+
+    Unknowns p (A) and mu. For an action that gains (sign +1) or loses (-1) mass:
+    A_a + kappa pi_a / p_a - sign_a alpha T - mu = 0 with T = sum_{gainers} (p - pi); for an
+    action that stays, p_a = pi_a; and sum_a p_a = 1. A batched (A+1) x (A+1) solve per state;
+    steps are damped to keep every gainer above pi and every loser in (0, pi).
+    """
+    num_states, num_actions = policy.shape
+    p = candidate.copy()
+    # losers with negligible mass (p < 1e-100, e.g. pi_a ~ 1e-156) are held at their value:
+    # their p_a = kappa pi_a / (mu_d - A_a) is well conditioned and their curvature overflows
+    held = (sign < 0) & (p < 1e-100)
+    target = np.where(held, p, policy)
+    sign = np.where(held, 0.0, sign)
+    free = sign != 0
+    up = sign > 0
+    k = kappa[:, None]
+    a = alpha[:, None]
+    lone = ~free.any(axis=1)
+    total = np.where(up, p - policy, 0.0).sum(axis=1)
+    estimate = advantages + k * policy / p - a * total[:, None] * sign
+    mu = np.where(free, estimate, 0.0).sum(axis=1) / np.maximum(free.sum(axis=1), 1)
+    eye = np.eye(num_actions)
+    for _ in range(iterations):
+        total = np.where(up, p - policy, 0.0).sum(axis=1)
+        residual = np.empty((num_states, num_actions + 1))
+        residual[:, :num_actions] = np.where(
+            free,
+            advantages + k * policy / p - a * total[:, None] * sign - mu[:, None],
+            p - target,
+        )
+        residual[:, num_actions] = p.sum(axis=1) - 1.0
+        jacobian = np.zeros((num_states, num_actions + 1, num_actions + 1))
+        with np.errstate(divide="ignore", over="ignore"):
+            curvature = np.where(free, -k * policy / (p * p), 0.0)
+        block = curvature[:, :, None] * eye - a[:, :, None] * sign[:, :, None] * up[:, None, :]
+        jacobian[:, :num_actions, :num_actions] = np.where(free[:, :, None], block, eye)
+        jacobian[:, :num_actions, num_actions] = np.where(free, -1.0, 0.0)
+        jacobian[:, num_actions, :num_actions] = 1.0
+        jacobian[lone, num_actions, :] = 0.0
+        jacobian[lone, num_actions, num_actions] = 1.0
+        residual[lone, num_actions] = 0.0
+        try:
+            step = np.linalg.solve(jacobian, -residual[:, :, None])[:, :, 0]
+        except np.linalg.LinAlgError:
+            break
+        move = step[:, :num_actions]
+        # damping: gainers stay above pi, losers inside (0, pi)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            limit_up = np.where(up & (move < 0), (policy - p) / move, np.inf)
+            limit_down_low = np.where(~up & free & (move < 0), -p / move, np.inf)
+            limit_down_high = np.where(~up & free & (move > 0), (policy - p) / move, np.inf)
+        limit = np.minimum(np.minimum(limit_up, limit_down_low), limit_down_high).min(axis=1)
+        length = np.minimum(1.0, 0.99 * limit)
+        length = np.where(np.isfinite(length) & (length > 0), length, 0.0)
+        p = p + length[:, None] * move
+        mu = mu + length * step[:, num_actions]
+        if np.all(np.abs(residual) <= 1e-15 * (1 + np.abs(advantages).max())):
+            break
+    p = np.maximum(p, 0.0)
+    p /= p.sum(axis=1, keepdims=True)
+    keep_support(p, policy)
+    tv = np.abs(p - policy).sum(axis=1) / 2
+    return p, _tv_kl_gap(policy, advantages, alpha, kappa, p, mu), mu, tv
 
 
 def kl_combined_rows(
@@ -605,6 +733,18 @@ def kl_combined_rows(
     advantages = np.asarray(advantages, dtype=float)
     alpha = np.asarray(alpha, dtype=float)
     kappa = np.asarray(kappa, dtype=float)
+    with np.errstate(all="ignore"):  # masked branches divide by zero; results are certified
+        return _kl_combined_rows(family, policy, advantages, alpha, kappa, choice)
+
+
+def _kl_combined_rows(
+    family: str,
+    policy: np.ndarray,
+    advantages: np.ndarray,
+    alpha: np.ndarray,
+    kappa: np.ndarray,
+    choice: str,
+) -> tuple[np.ndarray, np.ndarray]:
     candidate, gaps = solve_rows(family, policy, advantages, alpha, choice)
     both = (kappa > 0) & (alpha > 0)
     only_kl = (kappa > 0) & (alpha <= 0)

@@ -430,12 +430,8 @@ def test_paper_tv_kl_ball_step_near_the_simplex_boundary_improves(tiny):
     assert step.neighbourhood_slack >= 0, describe(step)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="near the simplex boundary the KL-ball multiplier is ~1e-8 and tv_kl_rows's "
-    "mass-balance root is ill-conditioned (a relative error 1e-9 in the offset moves the "
-    "down-multiplier by ~kappa); the step improves but is not certified",
-)
+# was xfail: near the boundary the KL-ball multiplier is ~1e-8 and tv_kl_rows's mass-balance
+# root is ill-conditioned; now a Newton polish on the KKT system and a weak-duality row gap
 @pytest.mark.parametrize("tiny", [1e-3, 1e-8], ids=["1e-3", "1e-8"])
 def test_paper_tv_kl_ball_step_near_the_simplex_boundary_is_certified(tiny):
     mdp = random_mdp(0)
