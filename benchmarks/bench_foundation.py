@@ -28,11 +28,9 @@ import numpy as np
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from _problems import dense_mdp, exact_mdp, forest, garnet
-
+import mdps
 import tabular_mirror as tm
 from tabular_mirror import _exact
 from tabular_mirror.operators import policy_rewards, policy_transitions
@@ -55,7 +53,7 @@ def best_of(function: Callable[[], Any], repeat: int) -> tuple[float, Any]:
 def row(problem: str, method: str, seconds: float | None, iterations: Any, check: str) -> None:
     shown = "-" if seconds is None else f"{seconds:.4f}"
     ROWS.append((problem, method, shown, str(iterations), check))
-    print(f"  {problem:<34} {method:<44} {shown:>9} {iterations!s:>6}  {check}", flush=True)
+    print(f"  {problem:<38} {method:<44} {shown:>9} {iterations!s:>6}  {check}", flush=True)
 
 
 def max_difference(a: np.ndarray, b: np.ndarray) -> str:
@@ -130,7 +128,7 @@ def forest_section(quick: bool, repeat: int) -> None:
     sizes = [10_000] if quick else [10_000, 1_000_000]
     for num_states in sizes:
         for gamma in (0.9, 0.96):
-            mdp = forest(num_states, gamma)
+            mdp = mdps.forest(num_states, discount=gamma, sparse=True)
             problem = f"forest S={num_states:,} gamma={gamma}"
             runs = repeat if num_states <= 10_000 else 2
             seconds, result = best_of(lambda mdp=mdp: tm.solve(mdp, "policy_iteration"), runs)
@@ -160,7 +158,7 @@ def forest_section(quick: bool, repeat: int) -> None:
         row(problem, "pymdptoolbox PolicyIteration", None, "-", outcome)
         return
     seconds, iterations, values = outcome
-    ours = tm.solve(forest(num_states, gamma), "policy_iteration")
+    ours = tm.solve(mdps.forest(num_states, discount=gamma, sparse=True), "policy_iteration")
     note = "1 run" + ("; quick mode: S = 1,000 instead of 10,000" if quick else "")
     row(
         problem,
@@ -170,7 +168,9 @@ def forest_section(quick: bool, repeat: int) -> None:
         max_difference(values, ours.values) + f" ({note})",
     )
     if quick:
-        seconds, ours = best_of(lambda: tm.solve(forest(num_states, gamma)), repeat)
+        seconds, ours = best_of(
+            lambda: tm.solve(mdps.forest(num_states, discount=gamma, sparse=True)), repeat
+        )
         row(
             problem,
             "tabular-mirror solve(policy_iteration)",
@@ -181,7 +181,7 @@ def forest_section(quick: bool, repeat: int) -> None:
 
 
 def garnet_section(repeat: int) -> None:
-    mdp = garnet(100_000, 4, 5, 0.99)
+    mdp = mdps.garnet(100_000, 4, 5, seed=0, discount=0.99, sparse=True)
     problem = "garnet S=100,000 A=4 b=5 gamma=0.99"
     seconds, result = best_of(lambda: tm.solve(mdp, "policy_iteration"), max(2, repeat - 1))
     row(
@@ -241,7 +241,7 @@ def _scipy_gmres_values(mdp: tm.FiniteMDP, policy: np.ndarray) -> np.ndarray:
 
 
 def dense_section(repeat: int) -> None:
-    mdp = dense_mdp(2000, 4, 0.99)
+    mdp = mdps.random_dense_mdp(2000, 4, seed=0, discount=0.99)
     policy = tm.random_policy(mdp, 0)
     problem = "dense S=2,000 A=4 gamma=0.99"
     seconds, result = best_of(lambda: tm.evaluate(mdp, policy), repeat)
@@ -269,9 +269,9 @@ def dense_section(repeat: int) -> None:
 
 
 def exact_section(repeat: int) -> None:
-    mdp = exact_mdp(200, 2, 3, 10, "9/10")
+    mdp = mdps.exact_garnet(200, 2, 3, seed=0, discount="9/10", denominator=10)
     policy = tm.deterministic_policy(mdp, np.zeros(200, dtype=int))
-    problem = "exact S=200 A=2 (probabilities k/10)"
+    problem = "exact garnet S=200 A=2 b=3 (k/10)"
     seconds, result = best_of(lambda: tm.evaluate(mdp, policy), repeat)
     backend = _exact.exact_backend()
     row(
@@ -328,7 +328,7 @@ def main() -> None:
         f"{os.cpu_count()} cores, Python {platform.python_version()}, numpy {np.__version__}; "
         f"best of {repeat} unless noted"
     )
-    print(f"  {'problem':<34} {'method':<44} {'seconds':>9} {'iter':>6}  check")
+    print(f"  {'problem':<38} {'method':<44} {'seconds':>9} {'iter':>6}  check")
     start = time.perf_counter()
     forest_section(arguments.quick, repeat)
     garnet_section(repeat)

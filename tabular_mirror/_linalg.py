@@ -284,7 +284,7 @@ def _krylov(
             length = min(2 * length, restart)
         residual, two_norm = updated, updated_norm
         true_residual = False
-        if iterations % 16 < steps:  # re-anchor now and then against drift of the update
+        if iterations % 64 < steps:  # re-anchor now and then against drift of the update
             residual = right_hand_side - apply(solution)
             true_residual = True
 

@@ -33,10 +33,10 @@ __all__ = [
 def _policy_selector(mdp: FiniteMDP, policy: np.ndarray) -> sp.csr_matrix:
     """Sparse (S, S*A) matrix with entry pi[s, a] at column s*A + a."""
     num_states, num_actions = mdp.num_states, mdp.num_actions
-    rows = np.repeat(np.arange(num_states), num_actions)
-    columns = np.arange(num_states * num_actions)
+    columns = np.flatnonzero(policy)  # no explicit zeros: P_pi costs nnz(P_pi), not nnz(P)
     return sp.csr_matrix(
-        (policy.ravel(), (rows, columns)), shape=(num_states, num_states * num_actions)
+        (policy.ravel()[columns], (columns // num_actions, columns)),
+        shape=(num_states, num_states * num_actions),
     )
 
 
