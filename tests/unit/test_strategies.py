@@ -13,17 +13,15 @@ from hypothesis.errors import InvalidArgument
 
 import proofs_check
 import tabular_mirror as tm
+from proofs_check import strategies
 from proofs_check.strategies import distributions, mdps, mdps_and_policies, policies
 
 
 def test_exports():
-    assert sorted(proofs_check.__all__) == [
-        "discounts",
-        "distributions",
-        "mdps",
-        "mdps_and_policies",
-        "policies",
-    ]
+    names = ["discounts", "distributions", "mdps", "mdps_and_policies", "policies"]
+    assert sorted(proofs_check.strategies.__all__) == names
+    assert set(names) <= set(proofs_check.__all__)
+    assert all(getattr(proofs_check, name) is getattr(strategies, name) for name in names)
 
 
 @given(
