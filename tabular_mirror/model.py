@@ -281,8 +281,8 @@ class FiniteMDP:
             value = _exact.to_fraction(discount, "discount")
         else:
             try:
-                value = float(discount)
-            except (TypeError, ValueError) as error:
+                value = float(Fraction(discount.strip()) if isinstance(discount, str) else discount)
+            except (TypeError, ValueError, ZeroDivisionError) as error:
                 raise InvalidMDPError(f"discount = {discount!r} is not a number") from error
             if not np.isfinite(value):
                 raise InvalidMDPError(f"discount = {discount!r} is not finite")

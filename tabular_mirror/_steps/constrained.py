@@ -159,11 +159,12 @@ def kl_ball_rows(
     States whose advantages are constant keep pi (multiplier 0).
     """
     best = advantages.max(axis=1)
+    distance = best[:, None] - advantages  # >= 0, exactly 0 at the maximisers
     spread = best - advantages.min(axis=1)
     flat = spread <= 1e-14 * np.maximum(1.0, np.abs(best))
 
     def divergence(offset: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        gaps = (best + offset)[:, None] - advantages
+        gaps = offset[:, None] + distance  # mu - A_a without cancelling against max A
         coefficient = 1.0 / (policy / gaps).sum(axis=1)
         value = (policy * np.log(gaps / coefficient[:, None])).sum(axis=1)
         return value, coefficient
@@ -188,7 +189,7 @@ def kl_ball_rows(
         if np.all(high <= low * (1 + 1e-14)):
             break
     _, coefficient = divergence(high)
-    gaps = (best + high)[:, None] - advantages
+    gaps = high[:, None] + distance
     rows = coefficient[:, None] * policy / gaps
     rows /= rows.sum(axis=1, keepdims=True)
     keep_support(rows, policy)
