@@ -152,10 +152,21 @@ def _certificate(mdp: FiniteMDP, evaluation: EvaluationResult) -> tuple[Any, Any
     residual = np.abs(best).max()
     if mdp.is_exact:
         return residual, residual / (1 - mdp.discount)
+    # rounding in computing Q = r + gamma P V and A = Q - V: a sum of k + 2 terms per entry,
+    # k the most nonzeros in a row of P (Higham 2002, section 3.1)
+    matrix = mdp.transition_matrix
+    if sp.issparse(matrix):
+        nonzeros = int(np.diff(matrix.indptr).max(initial=0))
+    else:
+        nonzeros = mdp.num_states
+    terms = nonzeros + 2
+    unit = np.finfo(float).eps / 2
     rounding = (
-        4
-        * np.finfo(float).eps
-        * (float(np.abs(mdp.rewards).max()) + float(np.abs(evaluation.values).max()))
+        2
+        * terms
+        * unit
+        / (1 - terms * unit)
+        * (float(np.abs(mdp.rewards).max()) + 2 * float(np.abs(evaluation.values).max()))
     )
     return float(residual), (float(residual) + rounding) / (1.0 - mdp.discount)
 
@@ -414,7 +425,7 @@ def _linear_programming(
         initial_policy=_exact.fraction_array(proposal.astype(int), "policy")
         if mdp.is_exact
         else proposal,
-        history=False,
+        history=history,  # the LP itself is one HiGHS call: the history is the clean-up's
         scale=scale,
     )
     if mdp.is_exact:
