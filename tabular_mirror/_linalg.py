@@ -10,9 +10,11 @@ standard a-posteriori rounding term ``gamma_k (|b| + |x| + gamma P_pi |x|)`` wit
 Stability of Numerical Algorithms*, 2002, section 3.1), so the bound is rigorous.
 
 Dense systems are factorised once with LAPACK (``scipy.linalg.lu_factor``) and both systems
-are solved from the same factors. Large sparse systems use restarted GMRES
-(``scipy.sparse.linalg.gmres``), refined until the certified bound is below the tolerance;
-direct sparse LU is only a fallback because it suffers catastrophic fill-in on random MDPs.
+are solved from the same factors. Large sparse systems use restarted GMRES (implemented here:
+adaptive restart length, the constant vector as augmentation for the values, the exact total
+mass as start for the visitation; see :func:`_krylov`), refined until the certified bound is
+below the tolerance; direct sparse LU is only a fallback because it suffers catastrophic
+fill-in on random MDPs.
 """
 
 from __future__ import annotations
