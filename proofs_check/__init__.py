@@ -1,5 +1,75 @@
-"""proofs_check: the paper's claims as runnable checks, hypothesis strategies, counterexamples."""
+"""proofs_check: the paper's claims as runnable checks, hypothesis strategies, counterexamples.
 
+Kuba, Schroeder de Witt, Foerster, "Mirror Learning: A Unifying Framework of Policy
+Optimisation", ICML 2022. Every claim becomes a function returning a :class:`Verdict` (name,
+passed, margin, worst state/iteration, reproducible witness, tolerance, detail), collected in a
+:class:`Report`.
+
+Run-level checks
+----------------
+check_trace(trace)                                    every check on a recorded Trace
+check_fundamental_theorem(mdp, algorithm, pi0, n)     run mirror_learning, then check_trace
+check_step(mdp, algorithm, policy)                    Lemmas 3.3, 3.5 and ineq. (13), one step
+
+Definitions and classic results
+-------------------------------
+definitions.check_drift / check_neighbourhood / check_sampling / check_drift_distribution
+symbolic.prove_drift (sympy proofs for SympyDrift), classic.* (PDL, TRPO bound, PI count,
+NPG rate, Xiao's Theorem 8), counterexamples.* (the searches of docs/counterexamples.md).
+
+Your own algorithm
+------------------
+One call checks an algorithm on generated MDPs (hypothesis, shrinking to the smallest failure)
+and on the named examples::
+
+    import proofs_check
+    report = proofs_check.check_algorithm(my_algorithm, examples=50)
+    assert report.passed, report.render()
+
+or, in pytest, parametrise the shipped property suite with your algorithm::
+
+    from proofs_check.suite import paper_claims_test
+    test_my_algorithm = paper_claims_test(my_algorithm)
+
+Set ``TABULAR_MIRROR_PROFILE=thorough`` for 10^4 examples per property (see docs/proofs_check.md).
+"""
+
+from .counterexamples import SEARCHES
+from .definitions import (
+    check_drift,
+    check_drift_distribution,
+    check_neighbourhood,
+    check_sampling,
+)
+from .fundamental import check_fundamental_theorem, check_trace
+from .lemmas import check_step, lemma_3_3
+from .piece_strategies import algorithms, drifts, neighbourhoods, samplings
 from .strategies import discounts, distributions, mdps, mdps_and_policies, policies
+from .suite import check_algorithm, paper_claims_test
+from .verdicts import Report, Tolerance, Verdict
 
-__all__ = ["discounts", "distributions", "mdps", "mdps_and_policies", "policies"]
+__all__ = [
+    "Verdict",
+    "Report",
+    "Tolerance",
+    "check_trace",
+    "check_fundamental_theorem",
+    "check_step",
+    "lemma_3_3",
+    "check_drift",
+    "check_neighbourhood",
+    "check_sampling",
+    "check_drift_distribution",
+    "check_algorithm",
+    "paper_claims_test",
+    "SEARCHES",
+    "discounts",
+    "distributions",
+    "mdps",
+    "mdps_and_policies",
+    "policies",
+    "drifts",
+    "neighbourhoods",
+    "samplings",
+    "algorithms",
+]

@@ -1,0 +1,193 @@
+"""Classic results that tabular mirror learning must reproduce (known_rates.md).
+
+- :func:`performance_difference`: Kakade & Langford's identity
+  eta(pibar) - eta(pi) = sum_s rho_pibar[s] sum_a pibar[s,a] A_pi[s,a] (exact in rational mode).
+- :func:`trpo_lower_bound`: Schulman et al. (2015), Theorem 1:
+  eta(pit) >= L_pi(pit) - 4 eps gamma alpha^2 / (1-gamma)^2, alpha = max_s TV, eps = max|A_pi|.
+- :func:`policy_iteration_count`: Howard's PI is optimal after at most
+  (|S||A| - |S|)(ceil(H) + 1) iterations, H = ln(1/(1-gamma)) / (1-gamma).
+- :func:`npg_rate`: Agarwal et al. (2021), NPG with uniform pi_0, rewards in [0,1]:
+  V*(rho) - V^(T)(rho) <= log|A| / (eta T) + 1 / ((1-gamma)^2 T), eta = eta_NPG.
+- :func:`xiao_theorem_8`: Xiao (2022), PMD constant step, [reconstructed]:
+  delta_k <= (1/(k+1)) [D*_0 / ((1-gamma) eta) + 1/(1-gamma)^2].
+
+Step-size conventions: ``instances.pmd(step)`` updates pi exp(step A), which is Xiao's PMD with
+eta = step and Agarwal's NPG with eta_NPG = (1 - gamma) step.
+
+References
+----------
+S. Kakade, J. Langford, "Approximately optimal approximate reinforcement learning", ICML 2002,
+Lemma 6.1. J. Schulman, S. Levine, P. Moritz, M. Jordan, P. Abbeel, "Trust Region Policy
+Optimization", ICML 2015, Theorem 1. A. Agarwal, S. Kakade, J. Lee, G. Mahajan, "On the theory
+of policy gradient methods", JMLR 22(98), 2021, Theorem 16 (arXiv Thm 5.3). L. Xiao, "On the
+convergence rates of policy gradient methods", JMLR 23(282), 2022, Theorem 8 [reconstructed
+form, see known_rates.md section 5]. Szepesvari, RL theory lecture notes, lecture 4 (PI count).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+import tabular_mirror as tm
+from tabular_mirror import instances
+
+from ._common import evaluation_error, optimum, value_scale
+from .verdicts import EXACT, Tolerance, Verdict, decide, mdp_witness
+
+__all__ = [
+    "performance_difference",
+    "trpo_lower_bound",
+    "policy_iteration_count",
+    "npg_rate",
+    "xiao_theorem_8",
+]
+
+
+def _tolerance(mdp: tm.FiniteMDP, reason: str = "certified evaluation errors + rounding") -> Any:
+    if mdp.is_exact:
+        return EXACT
+    return Tolerance(4 * evaluation_error(mdp) + 1e-12 * value_scale(mdp), reason)
+
+
+def performance_difference(mdp: tm.FiniteMDP, policy: Any, candidate: Any) -> Verdict:
+    """The performance-difference identity (known_rates.md section 1), as -|lhs - rhs| >= 0.
+
+    Visitation of the *new* policy (improper rho, sums to 1/(1-gamma)), advantage of the old.
+    Exact equality in rational mode.
+    """
+    old, new = tm.evaluate(mdp, policy), tm.evaluate(mdp, candidate)
+    lhs = new.expected_return - old.expected_return
+    rhs = (new.visitation * (np.asarray(new.policy) * old.advantages).sum(axis=1)).sum()
+    return decide(
+        "classic_performance_difference",
+        [-abs(lhs - rhs)],
+        _tolerance(mdp),
+        "eta(pibar) - eta(pi) = sum_s rho_pibar[s] sum_a pibar A_pi (Kakade & Langford 2002)",
+        mdp_witness(mdp, policy=old.policy, candidate=new.policy),
+        states=False,
+    )
+
+
+def trpo_lower_bound(mdp: tm.FiniteMDP, policy: Any, candidate: Any) -> Verdict:
+    """Schulman et al. (2015) Theorem 1: eta(pit) - L_pi(pit) + 4 eps gamma alpha^2/(1-gamma)^2.
+
+    L_pi(pit) = eta(pi) + sum_s rho_pi[s] sum_a pit A_pi (old visitation, unnormalised).
+    """
+    old, new = tm.evaluate(mdp, policy), tm.evaluate(mdp, candidate)
+    gamma = mdp.discount
+    surrogate = (
+        old.expected_return
+        + (old.visitation * (np.asarray(new.policy) * old.advantages).sum(axis=1)).sum()
+    )
+    difference = np.asarray(new.policy) - np.asarray(old.policy)
+    alpha = max(sum(abs(x) for x in row) / 2 for row in difference)
+    epsilon = max(abs(x) for x in np.asarray(old.advantages).reshape(-1))
+    penalty = 4 * epsilon * gamma * alpha * alpha / ((1 - gamma) * (1 - gamma))
+    return decide(
+        "classic_trpo_lower_bound",
+        [new.expected_return - surrogate + penalty],
+        _tolerance(mdp),
+        "eta(pit) >= L_pi(pit) - 4 eps gamma alpha^2 / (1-gamma)^2 (Schulman et al. 2015, Thm 1)",
+        mdp_witness(mdp, policy=old.policy, candidate=new.policy),
+        states=False,
+    )
+
+
+def policy_iteration_count(mdp: tm.FiniteMDP, policy0: Any = None) -> Verdict:
+    """GPI with the closest tie rule (Howard's PI) reaches the optimum within
+    (|S||A| - |S|)(ceil(H) + 1) iterations, H = ln(1/(1-gamma))/(1-gamma) (known_rates.md 8).
+
+    The margin is the bound minus the iterations used. The count needs values in a range of
+    width 1/(1-gamma) (rewards in [0,1]); the check rescales nothing, since PI's iterates are
+    invariant to affine reward changes.
+    """
+    gamma = float(mdp.discount)
+    horizon = math.log(1 / (1 - gamma)) / (1 - gamma) if gamma > 0 else 0.0
+    bound = (mdp.num_states * mdp.num_actions - mdp.num_states) * (math.ceil(horizon) + 1)
+    policy0 = tm.uniform_policy(mdp) if policy0 is None else policy0
+    trace = tm.mirror_learning(mdp, instances.gpi(), policy0, bound + 1, optimum=False)
+    used = trace.iterations
+    optimal = trace.stop_reason == "optimal"
+    return Verdict(
+        "classic_policy_iteration_count",
+        bool(optimal and used <= bound),
+        bound - used,
+        None,
+        used,
+        mdp_witness(mdp, policy0=policy0),
+        EXACT,
+        f"policy iteration optimal after {used} iterations <= (|S||A|-|S|)(ceil(H)+1) = {bound}",
+    )
+
+
+def _unit_rewards(mdp: tm.FiniteMDP) -> tuple[float, float]:
+    rewards = np.asarray(mdp.rewards, dtype=float)
+    return float(rewards.min()), float(rewards.max())
+
+
+def npg_rate(mdp: tm.FiniteMDP, step: float = 1.0, iterations: int = 10) -> Verdict:
+    """Agarwal et al. (2021), NPG rate with uniform pi_0 (known_rates.md 4a) on pmd(step).
+
+    eta_NPG = (1 - gamma) step (pmd uses pi exp(step A)). Rewards in [r_min, r_max] give the
+    bound log|A|/(eta T) + (r_max - r_min)/((1-gamma)^2 T) (iterates are shift-invariant and
+    scale acts as a step change). Slack: bound_T - (V*(d) - V^(T)(d)) for every T = 1..n.
+    """
+    float_mdp = mdp.to_float() if mdp.is_exact else mdp
+    gamma = float(float_mdp.discount)
+    low, high = _unit_rewards(float_mdp)
+    width = max(high - low, 1e-300)
+    eta = (1 - gamma) * step
+    trace = tm.mirror_learning(
+        float_mdp, instances.pmd(step), tm.uniform_policy(float_mdp), iterations, tol=0.0
+    )
+    _, optimal_return, _ = optimum(float_mdp)
+    slacks = []
+    for t in range(1, trace.iterations + 1):
+        bound = math.log(float_mdp.num_actions) / (eta * t) + width / ((1 - gamma) ** 2 * t)
+        slacks.append(bound - (float(optimal_return) - float(trace.returns[t])))
+    verdict = decide(
+        "classic_npg_rate",
+        slacks,
+        _tolerance(float_mdp),
+        f"V*(d) - V^(T)(d) <= log|A|/(eta T) + (r_max-r_min)/((1-gamma)^2 T), eta_NPG = "
+        f"(1-gamma) x {step} (Agarwal et al. 2021, Thm 16)",
+        mdp_witness(float_mdp),
+        states=False,
+    )
+    if verdict.worst_iteration is not None:
+        verdict = Verdict(**{**verdict.__dict__, "worst_iteration": verdict.worst_iteration + 1})
+    return verdict
+
+
+def xiao_theorem_8(mdp: tm.FiniteMDP, step: float = 1.0, iterations: int = 10) -> Verdict:
+    """Xiao (2022) Theorem 8 [reconstructed], KL PMD with constant eta = step from uniform pi_0:
+    delta_k <= (1/(k+1)) [D*_0/((1-gamma) eta) + (r_max - r_min)/(1-gamma)^2], with
+    D*_0 = E_{s ~ d^{pi*}_rho} KL(pi*(s) || pi_0(s)) = log|A| for a deterministic pi*.
+    """
+    float_mdp = mdp.to_float() if mdp.is_exact else mdp
+    gamma = float(float_mdp.discount)
+    low, high = _unit_rewards(float_mdp)
+    width = max(high - low, 1e-300)
+    trace = tm.mirror_learning(
+        float_mdp, instances.pmd(step), tm.uniform_policy(float_mdp), iterations, tol=0.0
+    )
+    _, optimal_return, _ = optimum(float_mdp)
+    divergence = math.log(float_mdp.num_actions)
+    # the reward width rescales the 1/(1-gamma)^2 term and the effective step (width x eta)
+    slacks = [
+        (divergence / ((1 - gamma) * step * width) * width + width / (1 - gamma) ** 2) / (k + 1)
+        - (float(optimal_return) - float(trace.returns[k]))
+        for k in range(trace.iterations + 1)
+    ]
+    return decide(
+        "classic_xiao_theorem_8",
+        slacks,
+        _tolerance(float_mdp),
+        "delta_k <= [D*_0/((1-gamma) eta) + 1/(1-gamma)^2]/(k+1) (Xiao 2022, Thm 8, "
+        "[reconstructed])",
+        mdp_witness(float_mdp),
+        states=False,
+    )

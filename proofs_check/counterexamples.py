@@ -1,0 +1,573 @@
+"""Counterexample searches: the smallest MDP/policy breaking a conclusion of the paper when one
+of its hypotheses is dropped (hypothesis ``find`` with shrinking).
+
+Each search returns a :class:`SearchResult`: whether a counterexample was found, how many
+examples were tried, and the shrunk witness (the MDP arrays and policies as literal data, which
+``tests/quality/test_counterexamples.py`` keeps as a regression example). A search that finds
+nothing says so with its count; it never claims a proof. See docs/counterexamples.md.
+
+=====================  =====================================================  ==================
+search                 hypothesis dropped                                     conclusion probed
+=====================  =====================================================  ==================
+total_variation        Def. 3.1(2): TV is not a drift (kink at pi)            Thm 3.6(2)-(4)
+zero_sampling          beta > 0 (FixedSampling(..., allow_zero=True))         Lemma 3.3/3.5
+non_monotone           N monotone in per-state distances (Lemma 3.5's swap)   Lemma 3.5, 3.3
+candidate_visitation   nu independent of pibar (nu = rhobar_pibar)            Lemma 3.3, (13)
+adaptive_kl            continuity (PPO-KL with an adaptive coefficient)       Lemma 3.3
+inexact                the exact argmax (k softmax-logit gradient steps)      Lemma 3.3
+=====================  =====================================================  ==================
+
+The pieces the library does not ship live here: :class:`NonMonotoneShift` (a neighbourhood
+satisfying Def. 3.2 but not monotone), and exact solvers for the TV drift, the zero-sampling
+adversary (the theory allows *any* maximiser) and the non-monotone neighbourhood (an LP).
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from fractions import Fraction
+from typing import Any
+
+import numpy as np
+from hypothesis import HealthCheck, find, settings
+from hypothesis import strategies as st
+from hypothesis.errors import NoSuchExample
+
+import tabular_mirror as tm
+from tabular_mirror.algorithm import Context, MirrorAlgorithm
+from tabular_mirror.drift_distributions import (
+    CandidateVisitation,
+    OldVisitation,
+    SameAsSampling,
+)
+from tabular_mirror.drifts import (
+    AdaptiveKLPenalty,
+    Drift,
+    ScaledDrift,
+    SquaredEuclidean,
+    TotalVariation,
+    ZeroDrift,
+    scaled,
+)
+from tabular_mirror.neighbourhoods import Everything, Neighbourhood
+from tabular_mirror.results import Certificate
+from tabular_mirror.sampling import FixedSampling, UniformSampling, VisitationSampling
+
+from .fundamental import check_trace
+from .lemmas import check_step
+from .strategies import mdps, policies
+from .verdicts import array_text, mdp_witness
+
+__all__ = [
+    "SearchResult",
+    "NonMonotoneShift",
+    "tv_solver",
+    "adversarial_solver",
+    "shift_solver",
+    "total_variation_algorithm",
+    "zero_sampling_algorithm",
+    "non_monotone_algorithm",
+    "candidate_visitation_algorithm",
+    "adaptive_kl_algorithm",
+    "inexact_algorithm",
+    "search_total_variation",
+    "search_zero_sampling",
+    "search_non_monotone",
+    "search_candidate_visitation",
+    "search_trust_region",
+    "search_adaptive_kl",
+    "search_inexact",
+    "smallest_failing_steps",
+    "SEARCHES",
+    "rebuild",
+]
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    """The outcome of one counterexample search.
+
+    ``found``: a counterexample exists among ``examples_tried`` generated examples;
+    ``witness``: the shrunk one (MDP arrays, policies, what failed) or None;
+    ``size``: (S, A) of the witness; ``detail``: one sentence.
+    """
+
+    name: str
+    found: bool
+    examples_tried: int
+    witness: dict[str, Any] | None
+    size: tuple[int, int] | None
+    detail: str
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+# ---------------------------------------------------------------------------- pieces
+@dataclass(frozen=True)
+class NonMonotoneShift(Neighbourhood):
+    """N(pi) = {pibar : |sum_s (pibar[s, 0] - pi[s, 0])| <= radius}.
+
+    Satisfies Definition 3.2 (closed, bounded, continuous in pi, and contains the ball
+    max_s TV(pi[s], pibar[s]) <= radius / S) but is not monotone in per-state distances: a
+    member that moves state 0 by +x and state 1 by -x is inside, and putting state 1 back to
+    pi[1] leaves it outside when x > radius. Lemma 3.5's swap argument does not apply.
+    """
+
+    radius: Any = Fraction(1, 4)
+    monotone = False
+
+    def slack(self, context: Context, candidate: np.ndarray) -> Any:
+        shift = (candidate[:, 0] - context.policy[:, 0]).sum()
+        return self.radius - abs(shift)
+
+
+def _drift_scale(drift: Drift) -> tuple[Drift, Any]:
+    factor: Any = 1
+    while isinstance(drift, ScaledDrift):
+        factor = factor * drift.factor
+        drift = drift.drift
+    return drift, factor
+
+
+def tv_solver(algorithm: MirrorAlgorithm, context: Context) -> tuple[np.ndarray, Certificate]:
+    """The exact argmax for a (scaled) total-variation penalty with N = Pi, nu independent.
+
+    Per state: maximise sum_a pibar A - c (1/2) sum_a |pibar - pi| with c = factor nu/beta.
+    Moving mass from b to the best action a* gains A[a*] - A[b] - c per unit; every transfer
+    decomposes into such moves, so the argmax moves all of pi[b] to a* exactly when
+    A[a*] - A[b] > c (ties stay: the "closest" maximiser). Rational in exact mode.
+    """
+    drift, factor = _drift_scale(algorithm.drift)
+    if not isinstance(drift, TotalVariation) or not isinstance(algorithm.neighbourhood, Everything):
+        raise ValueError("tv_solver needs a (scaled) TotalVariation drift and N = Pi")
+    policy, advantages = context.policy, context.advantages
+    beta = context.sampling_weights
+    nu = algorithm.drift_distribution.weights(context, policy, None)
+    rows = policy.copy()
+    for s in range(policy.shape[0]):
+        coefficient = factor * nu[s] / beta[s]
+        best = int(np.argmax(advantages[s]))
+        for b in range(policy.shape[1]):
+            if b != best and advantages[s, best] - advantages[s, b] > coefficient:
+                rows[s, best] = rows[s, best] + rows[s, b]
+                rows[s, b] = rows[s, b] * 0
+    exact = context.mdp.is_exact
+    return rows, Certificate("exact", 0 if exact else 0.0, 0, True, "TV closed form (transfers)")
+
+
+def adversarial_solver(
+    algorithm: MirrorAlgorithm, context: Context
+) -> tuple[np.ndarray, Certificate]:
+    """Zero drift: greedy where beta[s] > 0, the *worst* action where beta[s] = 0.
+
+    At a state with beta[s] = nu[s] = 0 every row maximises the mirror objective, so this is a
+    maximiser the theory must survive (the update is "any element of the argmax").
+    """
+    if not isinstance(algorithm.drift, ZeroDrift):
+        raise ValueError("adversarial_solver needs the zero drift")
+    advantages = np.asarray(context.advantages, dtype=float)
+    beta = context.sampling_weights
+    rows = np.zeros(advantages.shape)
+    for s in range(advantages.shape[0]):
+        action = np.argmax(advantages[s]) if beta[s] > 0 else np.argmin(advantages[s])
+        rows[s, action] = 1.0
+    return rows, Certificate("exact", 0.0, 0.0, True, "greedy; worst action where beta = 0")
+
+
+def shift_solver(algorithm: MirrorAlgorithm, context: Context) -> tuple[np.ndarray, Certificate]:
+    """Zero drift with :class:`NonMonotoneShift`: the argmax is a linear program (HiGHS).
+
+    Certificate: HiGHS's dual objective (duality gap ~ 1e-9 relative).
+    """
+    from scipy.optimize import linprog
+
+    neighbourhood = algorithm.neighbourhood
+    if not isinstance(neighbourhood, NonMonotoneShift) or not isinstance(
+        algorithm.drift, ZeroDrift
+    ):
+        raise ValueError("shift_solver needs the zero drift and NonMonotoneShift")
+    policy = np.asarray(context.policy, dtype=float)
+    advantages = np.asarray(context.advantages, dtype=float)
+    beta = np.asarray(context.sampling_weights, dtype=float)
+    num_states, num_actions = policy.shape
+    cost = -(beta[:, None] * advantages).reshape(-1)
+    equality = np.kron(np.eye(num_states), np.ones(num_actions))
+    shift = np.zeros(num_states * num_actions)
+    shift[::num_actions] = 1.0
+    radius = float(neighbourhood.radius)
+    base = policy[:, 0].sum()
+    result = linprog(
+        cost,
+        A_ub=np.vstack([shift, -shift]),
+        b_ub=[radius + base, radius - base],
+        A_eq=equality,
+        b_eq=np.ones(num_states),
+        bounds=(0, 1),
+        method="highs",
+    )
+    rows = np.clip(result.x.reshape(num_states, num_actions), 0, None)
+    rows = rows / rows.sum(axis=1, keepdims=True)
+    # shrink toward pi if rounding left the slab
+    while neighbourhood.slack(context, rows) < -1e-12:
+        rows = (rows + policy) / 2
+    optimal = bool(result.status == 0)
+    return rows, Certificate("duality_gap", 0.0, 1e-9, optimal, f"HiGHS LP: {result.message}")
+
+
+# ---------------------------------------------------------------------------- algorithms
+def total_variation_algorithm(factor: Any = 1) -> MirrorAlgorithm:
+    """D = factor TV (not a drift), nu = beta = uniform, N = Pi."""
+    drift = TotalVariation() if factor == 1 else ScaledDrift(TotalVariation(), factor)
+    return MirrorAlgorithm(drift, SameAsSampling(), Everything(), UniformSampling(), "TV penalty")
+
+
+def zero_sampling_algorithm(distribution: tuple) -> MirrorAlgorithm:
+    """GPI with a sampling distribution that has a zero (and nu = beta)."""
+    return MirrorAlgorithm(
+        ZeroDrift(),
+        SameAsSampling(),
+        Everything(),
+        FixedSampling(distribution, allow_zero=True),
+        "GPI, beta with a zero",
+    )
+
+
+def non_monotone_algorithm(radius: Any = Fraction(1, 4)) -> MirrorAlgorithm:
+    """GPI restricted to :class:`NonMonotoneShift`, uniform beta."""
+    return MirrorAlgorithm(
+        ZeroDrift(),
+        SameAsSampling(),
+        NonMonotoneShift(radius),
+        UniformSampling(),
+        f"GPI in a non-monotone shift slab (radius {radius})",
+    )
+
+
+def candidate_visitation_algorithm(factor: Any = 1) -> MirrorAlgorithm:
+    """factor x squared L2 drift weighted by nu = rhobar_pibar (depends on pibar), beta uniform."""
+    return MirrorAlgorithm(
+        scaled(SquaredEuclidean(), factor),
+        CandidateVisitation(),
+        Everything(),
+        UniformSampling(),
+        f"L2 x{factor}, nu = rhobar_pibar",
+    )
+
+
+def adaptive_kl_algorithm(coefficient: float = 1.0, target: float = 0.01) -> MirrorAlgorithm:
+    """PPO-KL whose coefficient jumps with the candidate's mean KL (not a drift)."""
+    return MirrorAlgorithm(
+        AdaptiveKLPenalty(coefficient, target),
+        OldVisitation(),
+        Everything(),
+        VisitationSampling(),
+        "PPO-KL, adaptive coefficient",
+    )
+
+
+def inexact_algorithm(factor: Any = 50) -> MirrorAlgorithm:
+    """The paper's squared-L2 drift scaled by 50 with N = Pi, uniform nu = beta."""
+    return MirrorAlgorithm(
+        scaled(SquaredEuclidean(), factor),
+        SameAsSampling(),
+        Everything(),
+        UniformSampling(),
+        f"L2 x{factor}",
+    )
+
+
+# ---------------------------------------------------------------------------- search engine
+def _settings(max_examples: int) -> settings:
+    return settings(
+        max_examples=max_examples,
+        derandomize=True,
+        database=None,
+        deadline=None,
+        suppress_health_check=list(HealthCheck),
+    )
+
+
+def _search(
+    name: str,
+    strategy: st.SearchStrategy,
+    fails: Callable[[Any], dict[str, Any] | None],
+    max_examples: int,
+    what: str,
+) -> SearchResult:
+    """``find`` the smallest example whose ``fails`` returns a description (not None)."""
+    count = [0]
+
+    def condition(example: Any) -> bool:
+        count[0] += 1
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            try:
+                return fails(example) is not None
+            except (tm.TabularMirrorError, ValueError, ZeroDivisionError, FloatingPointError):
+                return False
+
+    try:
+        example = find(strategy, condition, settings=_settings(max_examples))
+    except NoSuchExample:
+        return SearchResult(
+            name,
+            False,
+            count[0],
+            None,
+            None,
+            f"no counterexample to {what} among {count[0]} generated examples (not a proof)",
+        )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        description = fails(example)
+    mdp = description.pop("mdp")
+    witness = mdp_witness(mdp, **description.pop("policies"))
+    witness.update(description)
+    return SearchResult(
+        name,
+        True,
+        count[0],
+        witness,
+        (mdp.num_states, mdp.num_actions),
+        f"{what} fails on an MDP with S={mdp.num_states}, A={mdp.num_actions} "
+        f"(shrunk; {count[0]} examples tried)",
+    )
+
+
+def rebuild(witness: dict[str, Any]) -> tm.FiniteMDP:
+    """The MDP of a stored witness."""
+    return tm.FiniteMDP(
+        witness["transitions"],
+        witness["rewards"],
+        witness["discount"],
+        witness["initial"],
+        exact=witness.get("exact", False),
+    )
+
+
+def _step_failure(
+    mdp: tm.FiniteMDP,
+    algorithm: MirrorAlgorithm,
+    policy: np.ndarray,
+    solver: Any,
+    names: tuple[str, ...],
+) -> dict[str, Any] | None:
+    report = check_step(mdp, algorithm, policy, solver=solver)
+    failed = [v for v in report.verdicts if v.name in names and not v.passed]
+    if not failed:
+        return None
+    step_policy = report.verdicts[0].witness["new_policy"]
+    return {
+        "mdp": mdp,
+        "policies": {"policy": policy, "new_policy": np.asarray(step_policy, dtype=object)
+                     if mdp.is_exact else np.asarray(step_policy)},
+        "failed": {v.name: float(v.margin) for v in failed},
+        "worst_state": failed[0].worst_state,
+        "algorithm": algorithm.name,
+    }  # fmt: skip
+
+
+# ---------------------------------------------------------------------------- the searches
+def search_total_variation(max_examples: int = 60, iterations: int = 6) -> SearchResult:
+    """(1) TV as the drift: does mirror learning still converge to an optimal policy?
+
+    Exact MDPs and the exact TV solver; a counterexample is a run that reaches a fixed point of
+    the update at a non-optimal policy (Thm 3.6(2) verdict fails as "stalled").
+    """
+    algorithm = total_variation_algorithm()
+    strategy = mdps(
+        num_states=st.integers(1, 3), num_actions=st.integers(2, 3), exact=True
+    ).flatmap(lambda mdp: st.tuples(st.just(mdp), policies(mdp)))
+
+    def fails(example: tuple) -> dict[str, Any] | None:
+        mdp, policy = example
+        trace = tm.mirror_learning(mdp, algorithm, policy, iterations, solver=tv_solver)
+        verdict = check_trace(trace)["theorem_3_6_2_value_convergence"]
+        if verdict.passed or "fixed point" not in verdict.detail:
+            return None
+        return {
+            "mdp": mdp,
+            "policies": {"policy": policy, "final_policy": trace.policies[-1]},
+            "failed": {verdict.name: str(verdict.margin)},
+            "optimal_values": array_text(trace.optimal_values),
+            "final_values": array_text(trace.values[-1]),
+            "algorithm": algorithm.name,
+        }
+
+    return _search(
+        "total_variation", strategy, fails, max_examples, "convergence to V* (Thm 3.6(2))"
+    )
+
+
+def search_zero_sampling(max_examples: int = 60) -> SearchResult:
+    """(2) beta with a zero: does state-wise improvement (Lemma 3.3/3.5) survive?
+
+    Float MDPs (exact ones hit a library ZeroDivisionError, see the report); the step is
+    :func:`adversarial_solver`, an element of the argmax.
+    """
+
+    @st.composite
+    def strategy(draw: Any) -> tuple:
+        mdp = draw(mdps(num_states=st.integers(2, 3), num_actions=st.integers(2, 3)))
+        zero = draw(st.integers(0, mdp.num_states - 1))
+        distribution = tuple(
+            0.0 if s == zero else 1.0 / (mdp.num_states - 1) for s in range(mdp.num_states)
+        )
+        return mdp, draw(policies(mdp)), distribution
+
+    def fails(example: tuple) -> dict[str, Any] | None:
+        mdp, policy, distribution = example
+        algorithm = zero_sampling_algorithm(distribution)
+        found = _step_failure(
+            mdp, algorithm, policy, adversarial_solver, ("lemma_3_3_monotone_values",)
+        )
+        if found is not None:
+            found["sampling"] = list(distribution)
+        return found
+
+    return _search("zero_sampling", strategy(), fails, max_examples, "state-wise improvement")
+
+
+def search_non_monotone(
+    max_examples: int = 60,
+    radius: Any = Fraction(1, 4),
+    names: tuple[str, ...] = ("lemma_3_5_mirror_operator", "lemma_3_3_monotone_values"),
+) -> SearchResult:
+    """(3) A neighbourhood not monotone in per-state distances: does Lemma 3.5 fail?
+
+    ``names=("lemma_3_3_monotone_values",)`` asks the stronger question: does V decrease?
+    """
+    algorithm = non_monotone_algorithm(radius)
+    strategy = mdps(num_states=st.integers(2, 3), num_actions=2).flatmap(
+        lambda mdp: st.tuples(st.just(mdp), policies(mdp))
+    )
+
+    def fails(example: tuple) -> dict[str, Any] | None:
+        mdp, policy = example
+        return _step_failure(
+            mdp,
+            algorithm,
+            policy,
+            shift_solver,
+            names,
+        )
+
+    return _search("non_monotone", strategy, fails, max_examples, "Lemma 3.5 (state-wise)")
+
+
+def search_candidate_visitation(
+    max_examples: int = 40,
+    factor: Any = 4,
+    names: tuple[str, ...] = ("lemma_3_3_monotone_values", "theorem_3_6_1_inequality_13"),
+) -> SearchResult:
+    """(4) nu = rhobar_pibar (depends on pibar): does state-wise improvement still hold?
+
+    The step is the library's general solver (SLSQP; certified only locally). ``names``: the
+    verdicts of :func:`proofs_check.check_step` whose failure counts (add
+    "lemma_3_5_mirror_operator" to probe the hypothesis of Lemma 3.3 as well).
+    """
+    algorithm = candidate_visitation_algorithm(factor)
+    strategy = mdps(num_states=st.integers(2, 3), num_actions=st.integers(2, 3)).flatmap(
+        lambda mdp: st.tuples(st.just(mdp), policies(mdp, interior=True))
+    )
+
+    def fails(example: tuple) -> dict[str, Any] | None:
+        mdp, policy = example
+        return _step_failure(
+            mdp,
+            algorithm,
+            policy,
+            None,
+            names,
+        )
+
+    return _search(
+        "candidate_visitation", strategy, fails, max_examples, "state-wise improvement / (13)"
+    )
+
+
+def search_trust_region(max_examples: int = 20) -> SearchResult:
+    """(4') Trust-region learning (nu = point mass on the max-KL state, depends on pibar):
+    do Lemma 3.5 and inequality (13) hold? (V's monotonicity is searched as well.)"""
+    algorithm = tm.instances.trl()
+    strategy = mdps(num_states=st.integers(2, 3), num_actions=2).flatmap(
+        lambda mdp: st.tuples(st.just(mdp), policies(mdp, interior=True))
+    )
+
+    def fails(example: tuple) -> dict[str, Any] | None:
+        mdp, policy = example
+        return _step_failure(
+            mdp,
+            algorithm,
+            policy,
+            None,
+            (
+                "lemma_3_5_mirror_operator",
+                "theorem_3_6_1_inequality_13",
+                "lemma_3_3_monotone_values",
+            ),
+        )
+
+    return _search("trust_region", strategy, fails, max_examples, "Lemma 3.5 / (13)")
+
+
+def search_adaptive_kl(max_examples: int = 40) -> SearchResult:
+    """(5a) PPO-KL with the adaptive coefficient: does state-wise improvement still hold?"""
+    algorithm = adaptive_kl_algorithm()
+    strategy = mdps(num_states=st.integers(1, 3), num_actions=st.integers(2, 3)).flatmap(
+        lambda mdp: st.tuples(st.just(mdp), policies(mdp, interior=True))
+    )
+
+    def fails(example: tuple) -> dict[str, Any] | None:
+        mdp, policy = example
+        return _step_failure(mdp, algorithm, policy, None, ("lemma_3_3_monotone_values",))
+
+    return _search("adaptive_kl", strategy, fails, max_examples, "state-wise improvement")
+
+
+def search_inexact(
+    steps: int, max_examples: int = 40, learning_rate: float = 1.0, factor: Any = 50
+) -> SearchResult:
+    """(5b) ``steps`` softmax-logit gradient steps instead of the argmax: monotone still?
+
+    Uses :func:`tabular_mirror.inexact_solver` on :func:`inexact_algorithm` (the paper's L2 x50
+    drift, N = Pi). The failure checked is the raw claim V_new(s) >= V_old(s) (the theorem does
+    not cover inexact steps, so no step allowance is given).
+    """
+    algorithm = inexact_algorithm(factor)
+    solver = tm.inexact_solver(steps, learning_rate)
+    strategy = mdps(num_states=st.integers(1, 3), num_actions=st.integers(2, 3)).flatmap(
+        lambda mdp: st.tuples(st.just(mdp), policies(mdp, interior=True))
+    )
+
+    def fails(example: tuple) -> dict[str, Any] | None:
+        mdp, policy = example
+        found = _step_failure(mdp, algorithm, policy, solver, ("lemma_3_3_monotone_values",))
+        if found is not None:
+            found["steps"] = steps
+            found["learning_rate"] = learning_rate
+        return found
+
+    return _search(
+        f"inexact_{steps}", strategy, fails, max_examples, f"state-wise improvement ({steps} steps)"
+    )
+
+
+def smallest_failing_steps(
+    candidates: tuple[int, ...] = (1, 2, 3, 5, 10, 50), max_examples: int = 30
+) -> dict[int, SearchResult]:
+    """Run :func:`search_inexact` for each k: which step counts break monotonicity?"""
+    return {k: search_inexact(k, max_examples) for k in candidates}
+
+
+#: Every search by name (each a callable with defaults sized for CI).
+SEARCHES: dict[str, Callable[..., SearchResult]] = {
+    "total_variation": search_total_variation,
+    "zero_sampling": search_zero_sampling,
+    "non_monotone": search_non_monotone,
+    "candidate_visitation": search_candidate_visitation,
+    "trust_region": search_trust_region,
+    "adaptive_kl": search_adaptive_kl,
+    "inexact": lambda max_examples=30: search_inexact(2, max_examples),
+}
