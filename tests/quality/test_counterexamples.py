@@ -1,0 +1,215 @@
+"""The counterexample searches of proofs_check.counterexamples find each known failure and
+shrink it small; every shrunk witness is kept below as literal data and re-checked
+(docs/counterexamples.md explains each one).
+
+Searches run under a bounded, derandomised hypothesis budget (each a few seconds).
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+import numpy as np
+import pytest
+
+import tabular_mirror as tm
+from proofs_check import check_step, check_trace
+from proofs_check import counterexamples as ce
+
+# ---------------------------------------------------------------------------- stored witnesses
+#: (1) TV penalty: pi_0 never moves although action 1 at state 1 is better (exact).
+TOTAL_VARIATION = {
+    "transitions": [[["1", "0"], ["1", "0"]], [["1", "0"], ["1", "0"]]],
+    "rewards": [["0", "0"], ["0", "1"]],
+    "discount": "1/2",
+    "initial": ["1/2", "1/2"],
+    "exact": True,
+    "policy": [["1", "0"], ["1", "0"]],
+}
+
+#: (2) beta[0] = 0: the adversarial maximiser picks the worst action at state 0.
+ZERO_SAMPLING = {
+    "transitions": [[[1.0, 0.0]] * 3, [[1.0, 0.0]] * 3],
+    "rewards": [[0.0, 0.0, -1.0], [0.0, 0.0, 0.0]],
+    "discount": 0.5,
+    "initial": [0.5, 0.5],
+    "policy": [[1.0, 0.0, 0.0], [1.0, 0.0, 0.0]],
+    "sampling": (0.0, 1.0),
+}
+
+#: (3) a non-monotone neighbourhood: V decreases at state 0 (and Lemma 3.5 fails there).
+NON_MONOTONE = {
+    "transitions": [[[1.0, 0.0], [1.0, 0.0]], [[1.0, 0.0], [1.0, 0.0]]],
+    "rewards": [[0.0, -1.0], [0.0, -1.0]],
+    "discount": 0.5,
+    "initial": [0.5, 0.5],
+    "policy": [[1.0, 0.0], [0.0, 1.0]],
+}
+
+#: (4) nu = rhobar_pibar: Lemma 3.5 fails at state 0 (V still improves; SLSQP step).
+CANDIDATE_VISITATION = {
+    "transitions": [[[1.0, 0.0], [1.0, 0.0], [0.0, 1.0]], [[1.0, 0.0], [1.0, 0.0], [1.0, 0.0]]],
+    "rewards": [[0.0, 0.0, 0.0], [0.0, 1.0, 0.0]],
+    "discount": 0.9,
+    "initial": [0.5, 0.5],
+    "policy": [[1 / 3, 1 / 3, 1 / 3], [0.2, 0.2, 0.6]],
+}
+
+#: (4') trust-region learning (nu = max-KL state): Lemma 3.5 fails at state 0, certified step.
+TRUST_REGION = {
+    "transitions": [
+        [[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]],
+        [[1.0, 0.0, 0.0], [1.0, 0.0, 0.0]],
+        [[1.0, 0.0, 0.0], [1.0, 0.0, 0.0]],
+    ],
+    "rewards": [[0.0, 0.0], [0.0, 1.0], [0.0, 0.0]],
+    "discount": 0.5,
+    "initial": [1 / 3, 1 / 3, 1 / 3],
+    "policy": [[0.5, 0.5], [0.5, 0.5], [0.5, 0.5]],
+}
+
+#: (5b) 2 softmax-logit steps (learning rate 1) on the L2 x50 objective: V drops at state 1.
+INEXACT_2 = {
+    "transitions": [[[1.0, 0.0]] * 3, [[1.0, 0.0]] * 3],
+    "rewards": [[0.0, 0.0, 0.0], [0.0, 0.0, 1.0]],
+    "discount": 0.5,
+    "initial": [0.5, 0.5],
+    "policy": [[1 / 3, 1 / 3, 1 / 3], [1 / 3, 1 / 3, 1 / 3]],
+}
+
+#: (5b) 10 steps: a one-state bandit where the iterate overshoots to the worse action.
+INEXACT_10 = {
+    "transitions": [[[1.0], [1.0]]],
+    "rewards": [[0.0, 1.0]],
+    "discount": 0.5,
+    "initial": [1.0],
+    "policy": [[0.5, 0.5]],
+}
+
+
+def _mdp(witness):
+    return tm.FiniteMDP(
+        witness["transitions"],
+        witness["rewards"],
+        witness["discount"],
+        witness["initial"],
+        exact=witness.get("exact", False),
+    )
+
+
+def _policy(witness):
+    policy = witness["policy"]
+    if witness.get("exact"):
+        return np.array([[Fraction(v) for v in row] for row in policy], dtype=object)
+    return np.array(policy, dtype=float)
+
+
+# ---------------------------------------------------------------------------- regressions
+def test_total_variation_stalls_at_a_non_optimal_policy():
+    mdp = _mdp(TOTAL_VARIATION)
+    trace = tm.mirror_learning(
+        mdp, ce.total_variation_algorithm(), _policy(TOTAL_VARIATION), 6, solver=ce.tv_solver
+    )
+    report = check_trace(trace)
+    verdict = report["theorem_3_6_2_value_convergence"]
+    assert not verdict.passed and "fixed point" in verdict.detail
+    assert verdict.margin == -1 and verdict.exact  # V*(1) - V(1) = 1, decided exactly
+    assert not report["theorem_3_6_4_convergence_to_optimal_policy"].passed
+    # every monotonicity claim still holds: TV breaks convergence, not improvement
+    assert report["lemma_3_3_monotone_values"].passed
+
+
+def test_zero_sampling_loses_state_wise_improvement():
+    mdp = _mdp(ZERO_SAMPLING)
+    algorithm = ce.zero_sampling_algorithm(ZERO_SAMPLING["sampling"])
+    report = check_step(mdp, algorithm, _policy(ZERO_SAMPLING), solver=ce.adversarial_solver)
+    verdict = report["lemma_3_3_monotone_values"]
+    assert not verdict.passed and verdict.worst_state == 0
+    assert verdict.margin == pytest.approx(-2.0)
+
+
+def test_non_monotone_neighbourhood_breaks_lemma_3_5_and_monotonicity():
+    mdp = _mdp(NON_MONOTONE)
+    report = check_step(
+        mdp, ce.non_monotone_algorithm(), _policy(NON_MONOTONE), solver=ce.shift_solver
+    )
+    assert not report["lemma_3_5_mirror_operator"].passed
+    verdict = report["lemma_3_3_monotone_values"]
+    assert not verdict.passed and verdict.worst_state == 0
+    assert verdict.margin == pytest.approx(-1.5)
+
+
+def test_candidate_visitation_breaks_lemma_3_5():
+    mdp = _mdp(CANDIDATE_VISITATION)
+    report = check_step(mdp, ce.candidate_visitation_algorithm(4), _policy(CANDIDATE_VISITATION))
+    assert not report["lemma_3_5_mirror_operator"].passed
+    assert report["lemma_3_5_mirror_operator"].margin < -1e-5
+
+
+def test_trust_region_learning_breaks_lemma_3_5():
+    mdp = _mdp(TRUST_REGION)
+    report = check_step(mdp, tm.instances.trl(), _policy(TRUST_REGION))
+    verdict = report["lemma_3_5_mirror_operator"]
+    assert not verdict.passed and verdict.margin < -1e-3
+    assert verdict.tolerance.value < 1e-6  # the step is certified: not a solver artefact
+
+
+@pytest.mark.parametrize(
+    ("witness", "steps", "state"), [(INEXACT_2, 2, 1), (INEXACT_10, 10, 0)], ids=["k2", "k10"]
+)
+def test_inexact_steps_break_monotonicity(witness, steps, state):
+    mdp = _mdp(witness)
+    report = check_step(
+        mdp, ce.inexact_algorithm(), _policy(witness), solver=tm.inexact_solver(steps, 1.0)
+    )
+    verdict = report["lemma_3_3_monotone_values"]
+    assert not verdict.passed and verdict.worst_state == state
+
+
+def test_one_inexact_step_is_monotone_on_the_witnesses():
+    # the drift's gradient vanishes at pi, so the first step is a pure advantage step
+    for witness in (INEXACT_2, INEXACT_10):
+        report = check_step(
+            _mdp(witness), ce.inexact_algorithm(), _policy(witness), solver=tm.inexact_solver(1)
+        )
+        assert report["lemma_3_3_monotone_values"].passed
+
+
+def test_non_monotone_shift_is_a_def_3_2_neighbourhood_without_monotonicity():
+    from proofs_check import check_neighbourhood
+
+    mdp = _mdp(NON_MONOTONE)
+    report = check_neighbourhood(ce.NonMonotoneShift(Fraction(1, 4)), mdp, [[0.5, 0.5]] * 2)
+    assert report["definition_3_2_closed_ball"].passed
+    assert report["definition_3_2_compact"].passed
+    assert not report["lemma_3_5_monotone_neighbourhood"].passed
+
+
+# ---------------------------------------------------------------------------- the searches
+SEARCHES = {
+    "total_variation": (lambda: ce.search_total_variation(40, iterations=4), (2, 2)),
+    "zero_sampling": (lambda: ce.search_zero_sampling(40), (2, 3)),
+    "non_monotone": (
+        lambda: ce.search_non_monotone(60, names=("lemma_3_3_monotone_values",)),
+        (2, 2),
+    ),
+    "trust_region": (lambda: ce.search_trust_region(20), (3, 2)),
+    "inexact_10": (lambda: ce.search_inexact(10, 30), (1, 2)),
+}
+
+
+@pytest.mark.parametrize("name", list(SEARCHES), ids=list(SEARCHES))
+def test_search_finds_a_small_counterexample(name):
+    search, size = SEARCHES[name]
+    result = search()
+    assert result.found, result.detail
+    num_states, num_actions = result.size
+    assert num_states <= size[0] and num_states * num_actions <= size[0] * size[1], result
+    rebuilt = ce.rebuild(result.witness)
+    assert (rebuilt.num_states, rebuilt.num_actions) == result.size
+
+
+def test_searches_that_find_nothing_say_so():
+    result = ce.search_adaptive_kl(30)
+    if not result.found:
+        assert "not a proof" in result.detail and result.examples_tried >= 30
