@@ -38,6 +38,8 @@ __all__ = [
     "make_context",
     "mirror_operator",
     "mirror_objective",
+    "drift_ratio",
+    "drift_penalty",
     "state_drift",
     "total_drift",
 ]
@@ -170,14 +172,38 @@ def mirror_operator(
 ) -> np.ndarray:
     """[M^{pibar} V_pi](s) = sum_a pibar Q_pi - (nu[s]/beta[s]) D_pi(pibar | s), shape (S,)."""
     drift_values, weights = state_drift(algorithm, context, candidate)
-    ratio = weights / context.sampling_weights
     expected_q = (candidate * context.q_values).sum(axis=1)
-    if drift_values.dtype == object or ratio.dtype == object:
-        penalty = np.array(
-            [r * d if r != 0 else 0 * r for r, d in zip(ratio, drift_values, strict=True)],
+    return expected_q - drift_penalty(weights, context.sampling_weights, drift_values)
+
+
+def drift_ratio(weights: np.ndarray, sampling: np.ndarray) -> np.ndarray:
+    """nu[s] / beta[s], with 0/0 = 0 and nu/0 = +inf (a state that is never sampled but pays
+    drift); exact for Fractions. Only counterexample searches have beta[s] = 0."""
+    if weights.dtype == object or sampling.dtype == object:
+        return np.array(
+            [
+                w / b if b != 0 else (0 * w if w == 0 else float("inf"))
+                for w, b in zip(weights, sampling, strict=True)
+            ],
             dtype=object,
         )
-    else:
-        with np.errstate(invalid="ignore"):
-            penalty = np.where(ratio > 0, ratio * drift_values, 0.0)
-    return expected_q - penalty
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = weights / sampling
+    return np.where(sampling > 0, ratio, np.where(weights > 0, np.inf, 0.0))
+
+
+def drift_penalty(
+    weights: np.ndarray, sampling: np.ndarray, drift_values: np.ndarray
+) -> np.ndarray:
+    """(nu[s] / beta[s]) D(s) with 0 * anything = 0 (a state of zero weight pays nothing)."""
+    ratio = drift_ratio(weights, sampling)
+    if drift_values.dtype == object or ratio.dtype == object:
+        return np.array(
+            [
+                r * d if (r != 0 and d != 0) else 0 * d
+                for r, d in zip(ratio, drift_values, strict=True)
+            ],
+            dtype=object,
+        )
+    with np.errstate(invalid="ignore"):
+        return np.where((ratio > 0) & (drift_values != 0), ratio * drift_values, 0.0)

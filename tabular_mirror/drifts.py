@@ -562,7 +562,11 @@ class TrustRegionKL(Drift):
         return 4 * gamma * largest / (1 - gamma) ** 2
 
     def value(self, context: Context, candidate: np.ndarray) -> np.ndarray:
-        return self.coefficient_for(context) * divergences.kl(context.policy, candidate)
+        coefficient = self.coefficient_for(context)
+        kl = divergences.kl(context.policy, candidate)
+        if coefficient == 0:  # C_pi = 0 when A_pi = 0 (pi optimal): no penalty, not 0 * inf
+            return np.zeros_like(kl)
+        return coefficient * kl
 
     def gradient(self, context: Context, candidate: np.ndarray) -> np.ndarray:
         return self.coefficient_for(context) * ForwardKL().gradient(context, candidate)

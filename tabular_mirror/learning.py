@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from .algorithm import MirrorAlgorithm
+from .algorithm import MirrorAlgorithm, drift_penalty
 from .errors import InvalidParameterError
 from .evaluation import evaluate
 from .model import FiniteMDP
@@ -127,10 +127,9 @@ def mirror_learning(
         if largest[-1] <= tol:
             stop_reason = "optimal"
     initial = mdp.initial
-    ratios = [np.where(s.sampling > 0, s.drift_weights / s.sampling, 0 * s.sampling) for s in steps]
     bounds = [
-        (initial * ratio * np.where(ratio != 0, step.state_drift, 0 * ratio)).sum()
-        for ratio, step in zip(ratios, steps, strict=True)
+        (initial * drift_penalty(step.drift_weights, step.sampling, step.state_drift)).sum()
+        for step in steps
     ]
     optimal_values = optimal_return = None
     if optimum:

@@ -49,6 +49,7 @@ from ._validate import choice as check_choice
 from .algorithm import (
     Context,
     MirrorAlgorithm,
+    drift_ratio,
     make_context,
     mirror_objective,
     mirror_operator,
@@ -271,25 +272,21 @@ def _solve(
             factor = Fraction(factor)
             epsilon = None if epsilon is None else Fraction(epsilon)
         nu = algorithm.drift_distribution.weights(context, policy, None)
-        coefficient = factor * nu / beta
+        ratio = drift_ratio(nu, beta)  # 0/0 = 0, nu/0 = inf (unsampled states)
+        unsampled = np.asarray(ratio == np.inf, dtype=bool)
+        coefficient = factor * np.where(unsampled, 0 * beta, ratio)
         if name == "zero":  # no drift term: a ball's family carries the whole row problem
             coefficient = coefficient * 0
-        if isinstance(neighbourhood, Everything):
-            if exact and name not in RATIONAL_FAMILIES:
-                raise ExactnessError(
-                    f"the {name} step has an irrational argmax; exact mode supports "
-                    f"{', '.join(RATIONAL_FAMILIES)} with N = Pi; use mdp.to_float()"
-                )
-            rows, gaps = solve_rows(name, policy, advantages, coefficient, choice, epsilon)
-            bound = (beta * gaps).sum()
-            if exact:
-                return rows, "exact", bound, f"closed form ({name}), exact", name
-            kind = (
-                "duality_gap"
-                if name in ("reverse_kl", "forward_kl", "ppo_clip")
-                else ("kkt_residual" if name == "squared_l2" else "duality_gap")
+        if unsampled.any() and isinstance(neighbourhood, Everything):
+            # a state with beta = 0 but nu > 0 pays an infinite price for moving: it stays
+            rows, kind, bound, detail, solver = _solve_separable(
+                context, name, coefficient, epsilon, choice, exact
             )
-            return rows, kind, float(bound), f"closed form ({name})", name
+            rows = np.array(rows)
+            rows[unsampled] = np.asarray(policy)[unsampled]
+            return rows, kind, bound, detail + "; unsampled states with drift weight stay", solver
+        if isinstance(neighbourhood, Everything):
+            return _solve_separable(context, name, coefficient, epsilon, choice, exact)
         ball = ball_family(neighbourhood)
         if not exact and ball is not None and name in ("zero", ball[0]):
             rows_for = family_rows(
@@ -346,6 +343,24 @@ def _solve(
         )
     candidate, kind, bound, detail = general_step(algorithm, context)
     return candidate, kind, bound, detail, "slsqp"
+
+
+def _solve_separable(
+    context: Context, name: str, coefficient: np.ndarray, epsilon: Any, choice: str, exact: bool
+) -> tuple[np.ndarray, str, Any, str, str]:
+    """N = Pi and nu independent of pibar: the objective separates over states."""
+    if exact and name not in RATIONAL_FAMILIES:
+        raise ExactnessError(
+            f"the {name} step has an irrational argmax; exact mode supports "
+            f"{', '.join(RATIONAL_FAMILIES)} with N = Pi; use mdp.to_float()"
+        )
+    beta = context.sampling_weights
+    rows, gaps = solve_rows(name, context.policy, context.advantages, coefficient, choice, epsilon)
+    bound = (beta * gaps).sum()
+    if exact:
+        return rows, "exact", bound, f"closed form ({name}), exact", name
+    kind = "kkt_residual" if name == "squared_l2" else "duality_gap"
+    return rows, kind, float(bound), f"closed form ({name})", name
 
 
 def _ball_step(

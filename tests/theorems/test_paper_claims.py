@@ -105,19 +105,9 @@ def test_generated_algorithms_satisfy_every_claim(algorithm, problem):
 
 
 # ---------------------------------------------------------------------------- definitions
-# library bug (reported): with max|A_pi| = 0 the classic coefficient C_pi is 0 and
-# TrustRegionKL.value returns 0 * inf = NaN for a candidate that drops an action pi uses
-DRIFT_PARAMS = [
-    pytest.param(
-        name,
-        marks=pytest.mark.xfail(
-            strict=True, reason="TrustRegionKL: 0 * inf = NaN when max|A| = 0 (library bug)"
-        ),
-    )
-    if name == "trust_region_kl"
-    else name
-    for name in drifts.DRIFTS
-]
+# was xfail (library bug, fixed): with max|A_pi| = 0 the classic coefficient C_pi is 0 and
+# TrustRegionKL.value returned 0 * inf = NaN for a candidate that drops an action pi uses
+DRIFT_PARAMS = list(drifts.DRIFTS)
 
 
 @pytest.mark.parametrize("name", DRIFT_PARAMS, ids=list(drifts.DRIFTS))
