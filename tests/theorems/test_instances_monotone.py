@@ -142,8 +142,10 @@ def test_trl_improves_monotonically(problem):
 
 def test_trl_can_violate_inequality_13():
     """A probe of the paper's loose spot (spec section 3): with nu depending on pibar the
-    proof's inequality (13) fails although every step is certified and V still improves."""
-    rng = np.random.default_rng(0)
+    proof's inequality (13) fails although every step is certified and V still improves.
+    (Seed 0 showed it before the KL-ball solver's cancellation fix; with exact-to-rounding
+    steps seed 4 does, by 5.6e-3 at the first step.)"""
+    rng = np.random.default_rng(4)
     num_states, num_actions = 3, 2
     mdp = tm.FiniteMDP(
         rng.dirichlet(np.full(num_states, 0.5), size=(num_states, num_actions)),
