@@ -22,7 +22,12 @@ def _ruff() -> list[str]:
     return [sys.executable, "-m", "ruff"]
 
 
-@pytest.mark.parametrize("arguments", [["check", "."], ["format", "--check", "."]], ids=str)
+PYTHON_TREES = ["tabular_mirror", "mdps", "proofs_check", "tests", "benchmarks"]
+
+
+@pytest.mark.parametrize(
+    "arguments", [["check", *PYTHON_TREES], ["format", "--check", *PYTHON_TREES]], ids=str
+)
 def test_ruff(arguments):
     result = subprocess.run(
         [*_ruff(), *arguments], cwd=ROOT, capture_output=True, text=True, check=False
