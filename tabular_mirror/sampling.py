@@ -40,7 +40,11 @@ def check_distribution(
     weights: Any, name: str, size: int | None = None, positive: bool = True
 ) -> np.ndarray:
     """Validate a state distribution: shape, finite, >= 0 (> 0 if ``positive``), sums to 1."""
-    exact = isinstance(weights, np.ndarray) and weights.dtype == object
+    exact = (
+        isinstance(weights, np.ndarray)
+        and weights.dtype == object
+        and all(isinstance(v, Fraction | int) for v in weights.ravel())
+    )
     array = weights if exact else np.asarray(weights, dtype=float)
     if array.ndim != 1 or (size is not None and array.shape != (size,)):
         expected = f"({size},)" if size is not None else "one-dimensional"
