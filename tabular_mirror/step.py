@@ -49,10 +49,10 @@ from ._validate import choice as check_choice
 from .algorithm import (
     Context,
     MirrorAlgorithm,
+    drift_penalty,
     drift_ratio,
     make_context,
     mirror_objective,
-    mirror_operator,
     state_drift,
     weighted_sum,
 )
@@ -421,14 +421,19 @@ def _verify(
     slack = algorithm.neighbourhood.slack(context, candidate)
     if slack < (0 if exact else -1e-9):
         problems.append(f"outside N(pi) (slack {slack})")
-    objective = mirror_objective(algorithm, context, candidate)
+    # the pieces are evaluated once here; objective and mirror operator are assembled from them
+    drift_values, weights = state_drift(algorithm, context, candidate)
+    gain = (candidate * context.advantages).sum(axis=1)
+    drift = weighted_sum(weights, drift_values)
+    objective = weighted_sum(context.sampling_weights, gain) - drift
     if not exact and not np.isfinite(objective):
         problems.append(f"objective is {objective}")
     staying = mirror_objective(algorithm, context, context.policy)
     allowance = 0 if exact else (certificate.bound or 0) + tolerance
     if objective < staying - allowance:
         problems.append(f"objective {objective} is below staying at pi ({staying})")
-    drift_values, weights = state_drift(algorithm, context, candidate)
+    expected_q = (candidate * context.q_values).sum(axis=1)
+    mirror_values = expected_q - drift_penalty(weights, context.sampling_weights, drift_values)
     if problems:
         status, detail = "not_certified", "verification"
         message = message_for(status, detail) + " " + "; ".join(problems)
@@ -447,8 +452,8 @@ def _verify(
         sampling=context.sampling_weights,
         drift_weights=weights,
         state_drift=drift_values,
-        drift=weighted_sum(weights, drift_values),
-        mirror_values=mirror_operator(algorithm, context, candidate),
+        drift=drift,
+        mirror_values=mirror_values,
         neighbourhood_slack=slack,
         solver=solver,
         converged=status == "converged",
