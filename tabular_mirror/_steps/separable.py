@@ -428,9 +428,15 @@ def water_fill(target: np.ndarray, caps: np.ndarray, budget: np.ndarray) -> np.n
     """
     num_states, num_actions = target.shape
     points = np.concatenate([-target, caps - target], axis=1)
-    points = np.sort(points, axis=1)
-    shifted = target[:, None, :] + points[:, :, None]  # (S, 2A, A)
-    totals = np.minimum(_positive_part(shifted), caps[:, None, :]).sum(axis=2)  # (S, 2A)
+    # the slope of the sum rises by 1 at -target_a and falls by 1 at caps_a - target_a (for
+    # pieces with room), so the sum at every sorted breakpoint is a cumulative sum: O(S A log A)
+    room = np.asarray(caps > 0, dtype=int)
+    deltas = np.concatenate([room, -room], axis=1)
+    order = np.argsort(points, axis=1, kind="stable")
+    points = np.take_along_axis(points, order, axis=1)
+    slopes = np.cumsum(np.take_along_axis(deltas, order, axis=1), axis=1)
+    increments = slopes[:, :-1] * np.diff(points, axis=1)
+    totals = np.concatenate([increments[:, :1] * 0, np.cumsum(increments, axis=1)], axis=1)
     reach = np.asarray(totals >= budget[:, None], dtype=bool)
     first = np.argmax(reach, axis=1)
     never = ~reach.any(axis=1)  # budget exceeds the total room: fill every piece
