@@ -78,13 +78,15 @@ class Drift:
     """Base class of drift functionals (and of the negative controls).
 
     Class attributes describe what solvers and checks may assume: ``is_drift`` (satisfies
-    Definition 3.1), ``convex`` (convex in pibar[s], so a first-order certificate is global),
+    Definition 3.1), ``convex`` (convex in pibar[s], so a first-order certificate is global;
+    False unless a drift declares it, so a user's subclass never gets a global certificate by
+    default),
     ``rational`` (exact Fractions in, exact Fractions out), ``needs_support`` (infinite or not
     differentiable at pi when pi has zero entries, so pi must be interior).
     """
 
     is_drift: bool = True
-    convex: bool = True
+    convex: bool = False
     rational: bool = False
     needs_support: bool = False
 
@@ -100,6 +102,8 @@ class Drift:
 @dataclass(frozen=True)
 class ZeroDrift(Drift):
     """D = 0: generalised policy iteration and TRPO (whose constraint is the neighbourhood)."""
+
+    convex = True
 
     rational = True
 
@@ -119,6 +123,8 @@ class ForwardKL(Drift):
     Schulman et al., "Trust Region Policy Optimization", ICML 2015, eq. (9).
     """
 
+    convex = True
+
     def value(self, context: Context, candidate: np.ndarray) -> np.ndarray:
         return divergences.kl(context.policy, candidate)
 
@@ -136,6 +142,8 @@ class ReverseKL(Drift):
     Xiao, JMLR 23(282), 2022. Needs pi > 0: off its support the drift is infinite, so the
     update could never move mass there.
     """
+
+    convex = True
 
     needs_support = True
 
@@ -156,6 +164,8 @@ class SquaredTV(Drift):
     subgradient TV * sign(pibar - pi). Kuba et al. (2022), section 7 experiments.
     """
 
+    convex = True
+
     rational = True
 
     def value(self, context: Context, candidate: np.ndarray) -> np.ndarray:
@@ -175,6 +185,8 @@ class SquaredEuclidean(Drift):
     half of it.
     """
 
+    convex = True
+
     rational = True
 
     def value(self, context: Context, candidate: np.ndarray) -> np.ndarray:
@@ -187,6 +199,8 @@ class SquaredEuclidean(Drift):
 @dataclass(frozen=True)
 class ChiSquared(Drift):
     """D_pi(pibar | s) = sum_a (pibar - pi)^2 / pi (Pearson); gradient 2 (pibar - pi) / pi."""
+
+    convex = True
 
     rational = True
     needs_support = True
@@ -204,6 +218,8 @@ class ChiSquared(Drift):
 @dataclass(frozen=True)
 class SquaredHellinger(Drift):
     """D_pi(pibar | s) = (1/2) sum_a (sqrt pi - sqrt pibar)^2; gradient (1 - sqrt(pi/pibar))/2."""
+
+    convex = True
 
     def value(self, context: Context, candidate: np.ndarray) -> np.ndarray:
         return divergences.squared_hellinger(context.policy, candidate)
@@ -227,6 +243,8 @@ class PPOClip(Drift):
     The default epsilon is the Fraction 1/5, so exact MDPs stay exact; a float epsilon enters
     exact arithmetic at its exact binary value (pass "1/5" or a Fraction for the decimal).
     """
+
+    convex = True
 
     epsilon: Any = Fraction(1, 5)
     rational = True
@@ -470,6 +488,8 @@ class TotalVariation(Drift):
     along v is (1/2) sum |v| > 0, violating Definition 3.1(2). Mirror learning with it can stop
     at a non-optimal policy (small advantages never pay the linear penalty)."""
 
+    convex = True
+
     is_drift = False
     rational = True
 
@@ -487,6 +507,8 @@ class LinearPenalty(Drift):
     Zero at pibar = pi but negative in some directions and with a nonzero gradient
     (violates Definition 3.1 (1) and (2)). ``weights`` defaults to (0, 1, ..., A-1).
     """
+
+    convex = True
 
     coefficient: float = 1.0
     weights: tuple | None = None
@@ -546,6 +568,8 @@ class TrustRegionKL(Drift):
     2015, Theorem 1): C_pi = 4 gamma max_{s,a} |A_pi[s,a]| / (1 - gamma)^2, or a fixed
     ``coefficient``. Paired with nu = point mass on the max-KL state it is trust-region
     learning (Kuba et al. 2022, section 4)."""
+
+    convex = True
 
     coefficient: float | None = None
 

@@ -24,10 +24,12 @@ Examples
 from __future__ import annotations
 
 import time
+from fractions import Fraction
 from typing import Any
 
 import numpy as np
 
+from ._validate import positive_number
 from .algorithm import MirrorAlgorithm, drift_penalty
 from .errors import InvalidParameterError
 from .evaluation import evaluate
@@ -89,6 +91,8 @@ def mirror_learning(
     if tol is None:
         scale = max(1.0, float(np.abs(np.asarray(mdp.rewards, dtype=float)).max()))
         tol = 0 if exact else 1e-10 * scale / (1 - float(mdp.discount))
+    tol = positive_number(tol, "tol", allow_zero=True)
+    tol = Fraction(tol) if exact else float(tol)  # stored in the trace in the run's arithmetic
     evaluation = evaluate(mdp, policy, validate=False)
     policies, values, returns, largest = [policy], [evaluation.values], [], []
     returns.append(evaluation.expected_return)

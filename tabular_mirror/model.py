@@ -81,7 +81,17 @@ def _has_exact_marker(value: Any) -> bool:
     return False
 
 
+def is_complex(value: Any) -> bool:
+    """Does ``value`` hold complex numbers (which a float conversion would silently truncate)?"""
+    try:
+        return bool(np.iscomplexobj(np.asarray(value)))
+    except (TypeError, ValueError):
+        return False
+
+
 def _float_array(value: Any, name: str) -> np.ndarray:
+    if is_complex(value):
+        raise InvalidMDPError(f"{name} has complex entries, expected real numbers")
     try:
         array = np.array(value, dtype=float)
     except (TypeError, ValueError) as error:
@@ -382,13 +392,22 @@ class FiniteMDP:
         discount = Fraction(self._discount)
         if limit_denominator is not None:
             discount = discount.limit_denominator(limit_denominator)
-        return FiniteMDP(
-            convert(dense.transitions),
-            convert(self._rewards),
-            discount,
-            convert(self._initial),
-            exact=True,
-        )
+        try:
+            return FiniteMDP(
+                convert(dense.transitions),
+                convert(self._rewards),
+                discount,
+                convert(self._initial),
+                exact=True,
+            )
+        except InvalidMDPError as error:
+            hint = (
+                "; the exact binary values of the floats do not sum to 1: use "
+                "to_exact(limit_denominator=...) to read them as nearby fractions"
+                if limit_denominator is None
+                else f"; no fractions with denominator <= {limit_denominator} sum to 1 here"
+            )
+            raise InvalidMDPError(f"{error}{hint}") from error
 
     def to_float(self) -> FiniteMDP:
         """A float64 copy (rounding each Fraction to the nearest double)."""

@@ -21,7 +21,7 @@ import numpy as np
 from . import _exact
 from ._validate import DEFAULT_ROW_TOLERANCE, check_nonnegative, check_rows_sum_to_one
 from .errors import ExactnessError, InvalidParameterError, InvalidPolicyError
-from .model import FiniteMDP
+from .model import FiniteMDP, is_complex
 
 __all__ = [
     "check_policy",
@@ -55,6 +55,8 @@ def check_policy(
         except ValueError as error:
             raise InvalidPolicyError(f"{name} could not be read as an array: {error}") from error
     else:
+        if is_complex(policy):
+            raise InvalidPolicyError(f"{name} has complex entries, expected probabilities")
         try:
             array = np.array(policy, dtype=float)
         except (TypeError, ValueError) as error:

@@ -35,6 +35,7 @@ current action"), "vertex", or "adversarial" (a maximiser the theory must surviv
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from fractions import Fraction
 from typing import Any
 
@@ -122,6 +123,15 @@ def mirror_step(
     if validate:
         policy = check_policy(mdp, policy)
     _check_support(algorithm, policy)
+    if evaluation is not None and (
+        evaluation.exact != mdp.is_exact
+        or np.shape(evaluation.policy) != np.shape(policy)
+        or not np.array_equal(np.asarray(evaluation.policy), np.asarray(policy))
+    ):
+        raise InvalidParameterError(
+            "evaluation is not the evaluation of `policy` on `mdp` (different policy, or exact "
+            "and float mixed); pass evaluate(mdp, policy) or leave it out"
+        )
     context = make_context(mdp, algorithm, policy, evaluation)
     scale = max(1.0, float(np.abs(np.asarray(context.advantages, dtype=float)).max()))
     if tolerance is None:
@@ -129,7 +139,16 @@ def mirror_step(
     if solver is not None:
         answer = solver(algorithm, context)
         if isinstance(answer, tuple):
-            candidate, certificate = answer
+            candidate, claimed = answer
+            # a solver's own claim is re-checked: certified only with a bound within tolerance
+            within = (
+                claimed.kind != "inexact"
+                and claimed.bound is not None
+                and claimed.bound <= tolerance
+            )
+            certificate = replace(
+                claimed, tolerance=tolerance, certified=bool(claimed.certified and within)
+            )
         else:
             candidate = answer
             bound = None if mdp.is_exact else frank_wolfe_gap(algorithm, context, candidate)
@@ -144,7 +163,10 @@ def mirror_step(
         name = getattr(solver, "__name__", "user solver")
     else:
         candidate, kind, bound, detail, name = _solve(algorithm, context, choice)
-        certified = bool(kind == "exact" or (bound is not None and bound <= tolerance))
+        certified = bool(
+            (kind == "exact" and bound == 0)
+            or (kind != "exact" and bound is not None and bound <= tolerance)
+        )
         if not certified and name != "slsqp":
             candidate, kind, bound, detail, name = _fallback(
                 algorithm, context, candidate, kind, bound, detail, name
