@@ -52,7 +52,7 @@ def drift_bound_8(trace: tm.Trace) -> Verdict:
     detail = "drift_n <= (eta_{n+1} - eta_n) / U_beta at every step (ineq. (8))"
     initial = trace.mdp.initial
     if any(v == 0 for v in initial):
-        return decide(name, [], EXACT, f"{detail}: d has a zero, U_beta = 0")
+        return decide(name, [], EXACT, f"{detail}: vacuous, d has a zero so U_beta = 0")
     verdicts = []
     for n in range(trace.iterations):
         u = u_beta(initial, trace.sampling[n])
@@ -71,7 +71,7 @@ def drift_bound_9(trace: tm.Trace, optimal_return: Any = None) -> Verdict:
     detail = "sum_n drift_n <= (eta* - eta_0) / U_beta (ineq. (9))"
     initial = trace.mdp.initial
     if any(v == 0 for v in initial):
-        return decide(name, [], EXACT, f"{detail}: d has a zero, U_beta = 0")
+        return decide(name, [], EXACT, f"{detail}: vacuous, d has a zero so U_beta = 0")
     if trace.iterations == 0:
         return decide(name, [], EXACT, f"{detail}: no steps")
     if optimal_return is None:

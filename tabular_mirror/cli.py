@@ -401,6 +401,8 @@ def _verdict_cells(report: Any) -> list[str]:
         ]
         if not matched:
             cells.append("-")
+        elif all(v.passed and "vacuous" in v.detail for v in matched):
+            cells.append("n/a")  # e.g. (8)-(9) when d has a zero: U_beta = 0 says nothing
         else:
             cells.append("PASS" if all(v.passed for v in matched) else "FAIL")
     return cells
