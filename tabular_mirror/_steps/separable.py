@@ -331,7 +331,7 @@ def ppo_rows(
     num_states, num_actions = policy.shape
     lengths, slopes = ppo_segments(policy, advantages, coefficient, epsilon)
     # capacity of piece 2 can exceed what the simplex allows; the budget of 1 caps the fill
-    order = np.argsort(-slopes, axis=1, kind="stable")
+    order = np.argsort(-slopes, axis=1, kind="stable")  # stable: ties keep action order
     sorted_lengths = np.take_along_axis(lengths, order, axis=1)
     sorted_slopes = np.take_along_axis(slopes, order, axis=1)
     ends = np.cumsum(sorted_lengths, axis=1)
@@ -427,16 +427,22 @@ def water_fill(target: np.ndarray, caps: np.ndarray, budget: np.ndarray) -> np.n
     budget: no iteration, vectorised over states, exact on Fractions.
     """
     num_states, num_actions = target.shape
-    points = np.concatenate([-target, caps - target], axis=1)
+    exact = target.dtype == object
     # the slope of the sum rises by 1 at -target_a and falls by 1 at caps_a - target_a (for
     # pieces with room), so the sum at every sorted breakpoint is a cumulative sum: O(S A log A)
-    room = np.asarray(caps > 0, dtype=int)
-    deltas = np.concatenate([room, -room], axis=1)
-    order = np.argsort(points, axis=1, kind="stable")
+    points = np.empty((num_states, 2 * num_actions), dtype=target.dtype)
+    np.negative(target, out=points[:, :num_actions])
+    np.subtract(caps, target, out=points[:, num_actions:])
+    deltas = np.empty((num_states, 2 * num_actions), dtype=np.int8)
+    deltas[:, :num_actions] = caps > 0
+    np.negative(deltas[:, :num_actions], out=deltas[:, num_actions:])
+    order = np.argsort(points, axis=1)
     points = np.take_along_axis(points, order, axis=1)
-    slopes = np.cumsum(np.take_along_axis(deltas, order, axis=1), axis=1)
+    slopes = np.cumsum(np.take_along_axis(deltas, order, axis=1), axis=1, dtype=np.int64)
     increments = slopes[:, :-1] * np.diff(points, axis=1)
-    totals = np.concatenate([increments[:, :1] * 0, np.cumsum(increments, axis=1)], axis=1)
+    totals = np.empty((num_states, 2 * num_actions), dtype=increments.dtype)
+    totals[:, 0] = increments[:, 0] * 0 if exact else 0.0
+    np.cumsum(increments, axis=1, out=totals[:, 1:])
     reach = np.asarray(totals >= budget[:, None], dtype=bool)
     first = np.argmax(reach, axis=1)
     never = ~reach.any(axis=1)  # budget exceeds the total room: fill every piece
