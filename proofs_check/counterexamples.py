@@ -57,7 +57,7 @@ from tabular_mirror.sampling import FixedSampling, UniformSampling, VisitationSa
 
 from .fundamental import check_trace
 from .lemmas import check_step
-from .strategies import mdps, policies
+from .strategies import mdps, mdps_and_policies, policies
 from .verdicts import array_text, mdp_witness
 
 __all__ = [
@@ -376,9 +376,9 @@ def search_total_variation(max_examples: int = 60, iterations: int = 6) -> Searc
     the update at a non-optimal policy (Thm 3.6(2) verdict fails as "stalled").
     """
     algorithm = total_variation_algorithm()
-    strategy = mdps(
+    strategy = mdps_and_policies(
         num_states=st.integers(1, 3), num_actions=st.integers(2, 3), exact=True
-    ).flatmap(lambda mdp: st.tuples(st.just(mdp), policies(mdp)))
+    )
 
     def fails(example: tuple) -> dict[str, Any] | None:
         mdp, policy = example
@@ -439,9 +439,7 @@ def search_non_monotone(
     ``names=("lemma_3_3_monotone_values",)`` asks the stronger question: does V decrease?
     """
     algorithm = non_monotone_algorithm(radius)
-    strategy = mdps(num_states=st.integers(2, 3), num_actions=2).flatmap(
-        lambda mdp: st.tuples(st.just(mdp), policies(mdp))
-    )
+    strategy = mdps_and_policies(num_states=st.integers(2, 3), num_actions=2)
 
     def fails(example: tuple) -> dict[str, Any] | None:
         mdp, policy = example
@@ -468,8 +466,8 @@ def search_candidate_visitation(
     "lemma_3_5_mirror_operator" to probe the hypothesis of Lemma 3.3 as well).
     """
     algorithm = candidate_visitation_algorithm(factor)
-    strategy = mdps(num_states=st.integers(2, 3), num_actions=st.integers(2, 3)).flatmap(
-        lambda mdp: st.tuples(st.just(mdp), policies(mdp, interior=True))
+    strategy = mdps_and_policies(
+        interior=True, num_states=st.integers(2, 3), num_actions=st.integers(2, 3)
     )
 
     def fails(example: tuple) -> dict[str, Any] | None:
@@ -491,9 +489,7 @@ def search_trust_region(max_examples: int = 20) -> SearchResult:
     """(4') Trust-region learning (nu = point mass on the max-KL state, depends on pibar):
     do Lemma 3.5 and inequality (13) hold? (V's monotonicity is searched as well.)"""
     algorithm = tm.instances.trl()
-    strategy = mdps(num_states=st.integers(2, 3), num_actions=2).flatmap(
-        lambda mdp: st.tuples(st.just(mdp), policies(mdp, interior=True))
-    )
+    strategy = mdps_and_policies(interior=True, num_states=st.integers(2, 3), num_actions=2)
 
     def fails(example: tuple) -> dict[str, Any] | None:
         mdp, policy = example
@@ -515,8 +511,8 @@ def search_trust_region(max_examples: int = 20) -> SearchResult:
 def search_adaptive_kl(max_examples: int = 40) -> SearchResult:
     """(5a) PPO-KL with the adaptive coefficient: does state-wise improvement still hold?"""
     algorithm = adaptive_kl_algorithm()
-    strategy = mdps(num_states=st.integers(1, 3), num_actions=st.integers(2, 3)).flatmap(
-        lambda mdp: st.tuples(st.just(mdp), policies(mdp, interior=True))
+    strategy = mdps_and_policies(
+        interior=True, num_states=st.integers(1, 3), num_actions=st.integers(2, 3)
     )
 
     def fails(example: tuple) -> dict[str, Any] | None:
@@ -537,8 +533,8 @@ def search_inexact(
     """
     algorithm = inexact_algorithm(factor)
     solver = tm.inexact_solver(steps, learning_rate)
-    strategy = mdps(num_states=st.integers(1, 3), num_actions=st.integers(2, 3)).flatmap(
-        lambda mdp: st.tuples(st.just(mdp), policies(mdp, interior=True))
+    strategy = mdps_and_policies(
+        interior=True, num_states=st.integers(1, 3), num_actions=st.integers(2, 3)
     )
 
     def fails(example: tuple) -> dict[str, Any] | None:
