@@ -19,7 +19,9 @@ fill-in on random MDPs.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -45,6 +47,11 @@ class LinearSolution:
 
 #: GMRES restart length m: the Krylov basis holds m + 1 vectors of length S.
 RESTART = 32
+
+#: Stationary steps continue while the residual contracts by at least this factor per
+#: product, measured over :data:`STATIONARY_WINDOW` steps; slower chains switch to GMRES.
+STATIONARY_RATE = 0.7
+STATIONARY_WINDOW = 3
 
 
 def _rounding_factor(nonzeros_per_row: int) -> float:
@@ -204,20 +211,32 @@ def _krylov(
     max_iterations: int,
     restart: int = RESTART,
 ) -> tuple[np.ndarray, float, float, int]:
-    """Restarted GMRES until the certified bound <= tolerance; (x, bound, residual, iterations).
+    """Certified iterative solve until the bound <= tolerance; (x, bound, residual, iterations).
 
-    The restart length adapts: cycles start short (GMRES(2), nearly free of
-    orthogonalisation) and double up to ``restart`` while a cycle contracts the residual by
-    less than 0.6 per matrix-vector product. For the values the constant vector, an
-    eigenvector of P_pi whose eigenvalue 1 - gamma makes plain Krylov methods slow, augments
-    every cycle; the visitation starts with the exact total mass d / (1 - gamma), which keeps
-    that mode out of its residual.
+    Two phases, each product of P_pi counted as one iteration:
+
+    1. Stationary (Richardson) steps ``x <- x + res`` with ``res = b - (I - gamma P_pi) x``,
+       i.e. ``x <- b + gamma P_pi x``: one product and a few vector passes each. For the values
+       every step also adds the constant ``c = gamma mid(res) / (1 - gamma)`` (mid = the
+       midrange): as P_pi 1 = 1 the next residual is ``gamma (P_pi res - mid(res))``, whose
+       sup norm is at most ``gamma span(res) / 2`` -- the extrapolation of MacQueen (1966) and
+       Porteus (1971), which removes the slow eigenvalue gamma of the constant mode. The
+       visitation starts with the exact total mass d / (1 - gamma), so its residual has no
+       mass along that mode. On a fast-mixing chain (Garnet) the residual then contracts at
+       the rate gamma |lambda_2(P_pi)| per product, as fast as GMRES per product and three
+       times cheaper.
+    2. If a window of stationary steps contracts by less than :data:`STATIONARY_RATE` per
+       product (a slowly mixing chain: gridworlds, RiverSwim), restarted GMRES continues from
+       the current iterate: adaptive restart length (cycles start short, nearly free of
+       orthogonalisation, and double up to ``restart`` while a cycle contracts the residual
+       by less than 0.6 per product); for the values the constant vector augments every
+       cycle (see :func:`_gmres_cycle`).
 
     The certificate is always computed from the true residual b - (I - gamma P_pi) x: once the
-    updated residual meets the target (scaled from 2-norm to the certificate's norm by their
-    ratio at the last true residual), the true residual and its rounding term (one product
-    each) decide; if they miss, GMRES continues from the true residual. An initial guess that
-    is already certified costs no iteration.
+    (GMRES-updated) residual meets the target (scaled from 2-norm to the certificate's norm by
+    their ratio at the last true residual), the true residual and its rounding term (one
+    product each) decide; if they miss, the iteration continues from the true residual. An
+    initial guess that is already certified costs no iteration.
     """
     if transpose:
 
@@ -237,6 +256,47 @@ def _krylov(
 
     factor = _rounding_factor(_max_nonzeros(policy_matrix, transpose))
     scale = 1.0 - discount
+    solution = np.array(guess, dtype=float)
+    iterations = 0
+    rounding = 0.0
+
+    def certificate(residual: np.ndarray, norm: float) -> float:
+        """Certified bound of ``solution`` from its true residual (sets ``rounding``)."""
+        nonlocal rounding
+        magnitude = np.abs(right_hand_side) + np.abs(solution)
+        magnitude += discount * propagate(np.abs(solution))
+        rounding = factor * _norm(magnitude, transpose)
+        return (norm + rounding) / scale
+
+    # ---- phase 1: stationary steps, while they contract fast
+    norms: list[float] = []
+    while True:
+        image = propagate(solution)  # T x = b + gamma P_pi x, the next iterate
+        image *= discount
+        image += right_hand_side
+        residual = image - solution
+        if transpose:
+            norm = _norm(residual, transpose)
+        else:
+            high, low = float(residual.max()), float(residual.min())
+            norm = max(high, -low)
+        if norm + rounding <= tolerance * scale or iterations >= max_iterations:
+            bound = certificate(residual, norm)
+            if bound <= tolerance or iterations >= max_iterations:
+                return solution, bound, norm, iterations
+            if rounding >= tolerance * scale:  # rounding alone exceeds it: report the bound
+                return solution, bound, norm, iterations
+        norms.append(norm)
+        if len(norms) > STATIONARY_WINDOW and (
+            norms[-1] > STATIONARY_RATE**STATIONARY_WINDOW * norms[-1 - STATIONARY_WINDOW]
+        ):
+            break  # too slow for stationary steps: GMRES from here
+        if not transpose:  # MacQueen's constant: the next residual is gamma (P res - mid)
+            image += discount * 0.5 * (high + low) / scale
+        solution = image
+        iterations += 1
+
+    # ---- phase 2: restarted GMRES from the current iterate
     deflation = None
     if not transpose:
         ones = np.ones(len(right_hand_side))
@@ -244,12 +304,8 @@ def _krylov(
         size = float(np.sqrt(np.einsum("i,i->", image, image)))
         if size > 0.0:
             deflation = (ones, image / size, size)
-    solution = np.array(guess, dtype=float)
     basis = np.empty((restart + 1, len(right_hand_side)))
-    iterations = 0
-    rounding = 0.0
-    length = 8
-    residual = right_hand_side - apply(solution)
+    length = 2
     true_residual = True
     ratio = 1.0  # certificate norm / 2-norm of the last true residual
     two_norm = None
@@ -263,10 +319,7 @@ def _krylov(
                 residual = right_hand_side - apply(solution)
                 true_residual = True
                 continue
-            magnitude = np.abs(right_hand_side) + np.abs(solution)
-            magnitude += discount * propagate(np.abs(solution))
-            rounding = factor * _norm(magnitude, transpose)
-            bound = (norm + rounding) / scale
+            bound = certificate(residual, norm)
             if bound <= tolerance or iterations >= max_iterations:
                 return solution, bound, norm, iterations
             if rounding >= tolerance * scale:  # rounding alone exceeds it: report the bound
@@ -289,6 +342,20 @@ def _krylov(
         if iterations % 64 < steps:  # re-anchor now and then against drift of the update
             residual = right_hand_side - apply(solution)
             true_residual = True
+
+
+#: Sparse systems with at least this many states solve the values and the visitation in two
+#: threads (when the machine has two cores).
+PARALLEL_STATE_LIMIT = 20_000
+
+_WORKER: list[ThreadPoolExecutor] = []
+
+
+def _worker() -> ThreadPoolExecutor:
+    """One background thread, created on first use, for the visitation's solve."""
+    if not _WORKER:
+        _WORKER.append(ThreadPoolExecutor(max_workers=1, thread_name_prefix="tabular-mirror"))
+    return _WORKER[0]
 
 
 def solve_sparse(
@@ -317,19 +384,26 @@ def solve_sparse(
     occupancy = None
     if method == "krylov":
         guess = rewards if values_guess is None else values_guess
+        # rho_0 = d / (1 - gamma) has the exact total mass, so the residual has none left
+        visitation_arguments = (
+            policy_matrix,
+            initial,
+            initial * horizon,
+            discount,
+            True,
+            visitation_tolerance,
+            max_iterations,
+        )
+        pending = None
+        if visitation and num_states >= PARALLEL_STATE_LIMIT and (os.cpu_count() or 1) > 1:
+            # the two systems are independent and the products release the GIL
+            pending = _worker().submit(_krylov, *visitation_arguments)
         values, bound, residual, iterations = _krylov(
             policy_matrix, rewards, guess, discount, False, tolerance, max_iterations
         )
         if visitation:
-            # rho_0 = d / (1 - gamma) has the exact total mass, so the residual has none left
-            occupancy, visitation_bound, _, more = _krylov(
-                policy_matrix,
-                initial,
-                initial * horizon,
-                discount,
-                True,
-                visitation_tolerance,
-                max_iterations,
+            occupancy, visitation_bound, _, more = (
+                pending.result() if pending is not None else _krylov(*visitation_arguments)
             )
             iterations += more
         if bound <= tolerance and (not visitation or visitation_bound <= visitation_tolerance):

@@ -42,6 +42,7 @@ The two-state "small" MDP of MDPtoolbox, exactly:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from fractions import Fraction
 from typing import Any
 
@@ -140,6 +141,7 @@ class FiniteMDP:
     """
 
     __slots__ = (
+        "_derived",
         "_discount",
         "_exact",
         "_frozen",
@@ -175,6 +177,7 @@ class FiniteMDP:
         self._discount = self._read_discount(discount)
         self._initial = self._read_initial(initial, row_tolerance)
         self._num_states, self._num_actions = num_states, num_actions
+        self._derived: dict[str, Any] = {}
         self._frozen = True
 
     # ------------------------------------------------------------------ reading and checking
@@ -329,6 +332,16 @@ class FiniteMDP:
         if getattr(self, "_frozen", False):
             raise AttributeError(f"FiniteMDP is immutable; cannot set {name!r}")
         object.__setattr__(self, name, value)
+
+    def _derived_value(self, key: str, compute: Callable[[FiniteMDP], Any]) -> Any:
+        """``compute(self)``, computed once: a cache of structure derived from the immutable MDP.
+
+        Internal (for example :func:`~tabular_mirror.operators.policy_transitions` asks once
+        how many successors different actions share).
+        """
+        if key not in self._derived:
+            self._derived[key] = compute(self)
+        return self._derived[key]
 
     # ------------------------------------------------------------------ properties
     @property
@@ -487,3 +500,17 @@ class FiniteMDP:
         )
 
     __hash__ = None  # type: ignore[assignment]
+
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
+        """Pickle (and copy) by rebuilding: the copy is validated and read-only again."""
+        return (
+            _rebuild,
+            (self._transitions, self._rewards, self._discount, self._initial, self._exact),
+        )
+
+
+def _rebuild(transitions: Any, rewards: Any, discount: Any, initial: Any, exact: bool) -> FiniteMDP:
+    """Unpickle a :class:`FiniteMDP` (its rows were checked when it was first built)."""
+    return FiniteMDP(
+        transitions, rewards, discount, initial, exact=exact, row_tolerance=float("inf")
+    )

@@ -48,9 +48,45 @@ def _exact_sum_at(rows: np.ndarray, terms: np.ndarray, shape: tuple[int, ...]) -
     return out
 
 
+#: A full-support policy's P_pi keeps one stored entry per (s, a, s') term (no merging of
+#: actions that share a successor) when at least this fraction of P's entries stay distinct.
+DISTINCT_FRACTION = 0.8
+
+
+def _distinct_fraction(mdp: FiniteMDP) -> float:
+    """nnz(sum_a P[s, a, :]) / nnz(P): how few successors the actions of a state share."""
+    matrix = mdp.transitions
+    merged = _policy_selector(mdp, np.ones((mdp.num_states, mdp.num_actions))) @ matrix
+    return merged.nnz / max(matrix.nnz, 1)
+
+
+def _stacked_policy_transitions(mdp: FiniteMDP, policy: np.ndarray) -> sp.csr_matrix:
+    """P_pi with row s holding the rows s*A .. s*A + A - 1 of P scaled by pi[s, a].
+
+    P's rows of one state are contiguous in CSR, so this is one scaling pass over P's data
+    (the read-only column indices are shared); entries of different actions into the same s'
+    stay separate, and every scipy operation sums them.
+    """
+    matrix = mdp.transitions
+    data = np.repeat(policy.ravel(), np.diff(matrix.indptr))
+    data *= matrix.data
+    shape = (mdp.num_states, mdp.num_states)
+    return sp.csr_matrix((data, matrix.indices, matrix.indptr[:: mdp.num_actions]), shape=shape)
+
+
 def policy_transitions(mdp: FiniteMDP, policy: np.ndarray) -> np.ndarray | sp.csr_matrix:
-    """P_pi, the (S, S) state-to-state transition matrix under ``policy`` (sparse if P is)."""
+    """P_pi, the (S, S) state-to-state transition matrix under ``policy`` (sparse if P is).
+
+    Sparse P gives a CSR P_pi. A policy with zeros gets a merged P_pi (a sparse product,
+    nnz(P_pi) <= nnz of the rows pi uses); a full-support policy on an MDP whose actions
+    rarely share successors (Garnet) gets the cheaper stacked form, in which entries of
+    different actions into the same s' are stored separately (scipy sums them everywhere).
+    """
     if mdp.is_sparse:
+        if policy.all() and (
+            mdp._derived_value("distinct_fraction", _distinct_fraction) >= DISTINCT_FRACTION
+        ):
+            return _stacked_policy_transitions(mdp, policy)
         return (_policy_selector(mdp, policy) @ mdp.transitions).tocsr()
     if mdp.is_exact:  # Fraction arithmetic only where pi[s, a] P[s, a, s'] != 0
         states, actions, successors = np.nonzero(mdp.transitions)

@@ -6,6 +6,8 @@ Oracles: hand-written tiny MDPs whose expected rewards and conversions are known
 
 from __future__ import annotations
 
+import copy
+import pickle
 import re
 from fractions import Fraction
 
@@ -491,3 +493,21 @@ def test_with_discount_and_with_initial_revalidate():
 def test_repr_names_sizes_mode_and_storage():
     text = repr(tm.FiniteMDP(TRANSITIONS, REWARDS, 0.5).to_sparse())
     assert text == "FiniteMDP(num_states=2, num_actions=2, discount=0.5, float, sparse)"
+
+
+@pytest.mark.parametrize("kind", ["dense", "sparse", "exact"])
+def test_pickle_and_deepcopy_round_trip(kind):
+    import mdps as catalogue
+
+    mdp = {
+        "dense": catalogue.garnet(6, 2, 3, seed=1),
+        "sparse": catalogue.garnet(6, 2, 3, seed=1, sparse=True),
+        "exact": catalogue.exact_garnet(5, 2, 2, seed=1),
+    }[kind]
+    for twin in (pickle.loads(pickle.dumps(mdp)), copy.deepcopy(mdp)):
+        assert twin == mdp and twin.is_exact == mdp.is_exact and twin.is_sparse == mdp.is_sparse
+        arrays = [twin.rewards, twin.initial]
+        arrays += [twin.transitions.data] if twin.is_sparse else [twin.transitions]
+        assert not any(array.flags.writeable for array in arrays)
+        with pytest.raises(AttributeError, match="immutable"):
+            twin.discount = 0.5
