@@ -10,11 +10,13 @@ standard a-posteriori rounding term ``gamma_k (|b| + |x| + gamma P_pi |x|)`` wit
 Stability of Numerical Algorithms*, 2002, section 3.1), so the bound is rigorous.
 
 Dense systems are factorised once with LAPACK (``scipy.linalg.lu_factor``) and both systems
-are solved from the same factors. Large sparse systems use restarted GMRES (implemented here:
-adaptive restart length, the constant vector as augmentation for the values, the exact total
-mass as start for the visitation; see :func:`_krylov`), refined until the certified bound is
-below the tolerance; direct sparse LU is only a fallback because it suffers catastrophic
-fill-in on random MDPs.
+are solved from the same factors. Large sparse systems are solved iteratively until the
+certified bound is below the tolerance (see :func:`_krylov`): stationary steps x <- b + gamma
+P_pi x with MacQueen's constant extrapolation for the values, while they contract fast
+(fast-mixing chains such as Garnets), then restarted GMRES (implemented here: adaptive restart
+length, the constant vector as augmentation for the values, the exact total mass as start for
+the visitation). The two systems are independent and run in two threads. Direct sparse LU is
+only a fallback because it suffers catastrophic fill-in on random MDPs.
 """
 
 from __future__ import annotations
