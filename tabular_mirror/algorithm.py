@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from ._rows import row_sum
 from .drift_distributions import DriftDistribution, SameAsSampling
 from .drifts import Drift, ZeroDrift
 from .errors import InvalidParameterError
@@ -163,7 +164,7 @@ def total_drift(algorithm: MirrorAlgorithm, context: Context, candidate: np.ndar
 
 def mirror_objective(algorithm: MirrorAlgorithm, context: Context, candidate: np.ndarray) -> Any:
     """sum_s beta[s] sum_a pibar[s,a] A_pi[s,a] - drift_pi(pibar), which the step maximises."""
-    gain = (candidate * context.advantages).sum(axis=1)
+    gain = row_sum(candidate * context.advantages)
     return weighted_sum(context.sampling_weights, gain) - total_drift(algorithm, context, candidate)
 
 
@@ -172,7 +173,7 @@ def mirror_operator(
 ) -> np.ndarray:
     """[M^{pibar} V_pi](s) = sum_a pibar Q_pi - (nu[s]/beta[s]) D_pi(pibar | s), shape (S,)."""
     drift_values, weights = state_drift(algorithm, context, candidate)
-    expected_q = (candidate * context.q_values).sum(axis=1)
+    expected_q = row_sum(candidate * context.q_values)
     return expected_q - drift_penalty(weights, context.sampling_weights, drift_values)
 
 

@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from . import divergences
+from ._rows import row_sum
 from ._validate import positive_number
 from .errors import ExactnessError, InvalidParameterError
 
@@ -260,7 +261,11 @@ class PPOClip(Drift):
         # pi * (ratio - clip(ratio)) = pibar - clip(pibar, lower, upper)
         excess = candidate - np.minimum(np.maximum(candidate, lower), upper)
         terms = excess * advantages
-        return np.where(terms > 0, terms, terms * 0).sum(axis=1)
+        return row_sum(
+            np.maximum(terms, 0.0)
+            if terms.dtype != object
+            else np.where(terms > 0, terms, terms * 0)
+        )
 
     def gradient(self, context: Context, candidate: np.ndarray) -> np.ndarray:
         """A supergradient of the (convex, piecewise-linear) drift: A where the term is active."""
@@ -522,7 +527,7 @@ class LinearPenalty(Drift):
 
     def value(self, context: Context, candidate: np.ndarray) -> np.ndarray:
         weights = self._weights(candidate.shape[1])
-        return self.coefficient * ((candidate - context.policy) * weights).sum(axis=1)
+        return self.coefficient * row_sum((candidate - context.policy) * weights)
 
     def gradient(self, context: Context, candidate: np.ndarray) -> np.ndarray:
         weights = self._weights(candidate.shape[1])

@@ -19,6 +19,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from . import _exact
+from ._rows import row_max, row_sum
 from .model import FiniteMDP
 
 __all__ = [
@@ -99,7 +100,7 @@ def policy_transitions(mdp: FiniteMDP, policy: np.ndarray) -> np.ndarray | sp.cs
 
 def policy_rewards(mdp: FiniteMDP, policy: np.ndarray) -> np.ndarray:
     """r_pi, the (S,) expected one-step reward under ``policy``."""
-    return (policy * mdp.rewards).sum(axis=1)
+    return row_sum(policy * mdp.rewards)
 
 
 def q_from_values(mdp: FiniteMDP, values: np.ndarray) -> np.ndarray:
@@ -118,9 +119,9 @@ def q_from_values(mdp: FiniteMDP, values: np.ndarray) -> np.ndarray:
 
 def bellman_operator(mdp: FiniteMDP, policy: np.ndarray, values: np.ndarray) -> np.ndarray:
     """(T_pi V)[s] = sum_a pi[s, a] Q_V[s, a], the policy's Bellman operator."""
-    return (policy * q_from_values(mdp, values)).sum(axis=1)
+    return row_sum(policy * q_from_values(mdp, values))
 
 
 def bellman_optimality_operator(mdp: FiniteMDP, values: np.ndarray) -> np.ndarray:
     """(T* V)[s] = max_a Q_V[s, a], the Bellman optimality operator."""
-    return q_from_values(mdp, values).max(axis=1)
+    return row_max(q_from_values(mdp, values))

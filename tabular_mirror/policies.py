@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from . import _exact
+from ._rows import row_sum
 from ._validate import DEFAULT_ROW_TOLERANCE, check_nonnegative, check_rows_sum_to_one
 from .errors import ExactnessError, InvalidParameterError, InvalidPolicyError
 from .model import FiniteMDP, is_complex
@@ -68,7 +69,7 @@ def check_policy(
     if array.shape != shape:
         raise InvalidPolicyError(f"{name} has shape {array.shape}, expected (S, A) = {shape}")
     check_nonnegative(array, name, InvalidPolicyError)
-    check_rows_sum_to_one(array.sum(axis=1), name, InvalidPolicyError, tolerance, mdp.is_exact)
+    check_rows_sum_to_one(row_sum(array), name, InvalidPolicyError, tolerance, mdp.is_exact)
     return array
 
 

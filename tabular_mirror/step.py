@@ -41,6 +41,7 @@ from typing import Any
 
 import numpy as np
 
+from ._rows import row_sum
 from ._steps.constrained import average_ball, family_rows, state_ball, trust_region
 from ._steps.families import ball_family, drift_family
 from ._steps.general import frank_wolfe_gap, general_step
@@ -434,18 +435,18 @@ def _verify(
     if exact:
         if candidate.dtype != object or not all(isinstance(v, Fraction) for v in candidate.flat):
             problems.append("the exact step returned non-Fraction entries")
-        elif np.any(np.asarray(candidate < 0, dtype=bool)) or np.any(candidate.sum(axis=1) != 1):
+        elif np.any(np.asarray(candidate < 0, dtype=bool)) or np.any(row_sum(candidate) != 1):
             problems.append("a row is off the simplex")
     else:
         candidate = np.asarray(candidate, dtype=float)
-        if np.any(candidate < -1e-12) or np.any(np.abs(candidate.sum(axis=1) - 1) > 1e-9):
+        if np.any(candidate < -1e-12) or np.any(np.abs(row_sum(candidate) - 1) > 1e-9):
             problems.append("a row is off the simplex")
     slack = algorithm.neighbourhood.slack(context, candidate)
     if slack < (0 if exact else -1e-9):
         problems.append(f"outside N(pi) (slack {slack})")
     # the pieces are evaluated once here; objective and mirror operator are assembled from them
     drift_values, weights = state_drift(algorithm, context, candidate)
-    gain = (candidate * context.advantages).sum(axis=1)
+    gain = row_sum(candidate * context.advantages)
     drift = weighted_sum(weights, drift_values)
     objective = weighted_sum(context.sampling_weights, gain) - drift
     if not exact and not np.isfinite(objective):
@@ -454,7 +455,7 @@ def _verify(
     allowance = 0 if exact else (certificate.bound or 0) + tolerance
     if objective < staying - allowance:
         problems.append(f"objective {objective} is below staying at pi ({staying})")
-    expected_q = (candidate * context.q_values).sum(axis=1)
+    expected_q = row_sum(candidate * context.q_values)
     mirror_values = expected_q - drift_penalty(weights, context.sampling_weights, drift_values)
     if problems:
         status, detail = "not_certified", "verification"
