@@ -89,6 +89,22 @@ def positive_number(value: Any, name: str, allow_zero: bool = False) -> Any:
     return value
 
 
+def whole_number(value: Any, name: str, minimum: int = 0) -> int:
+    """Check a count (iterations, sweeps, steps) is an integer >= ``minimum``; return an int.
+
+    Integers (Python or numpy) and integral floats such as ``1e4`` are accepted; booleans,
+    strings, fractional or non-finite numbers are rejected.
+    """
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise InvalidParameterError(f"{name} = {value!r} must be an integer >= {minimum}")
+    if not isinstance(value, numbers.Integral):
+        if not (np.isfinite(float(value)) and float(value).is_integer()):
+            raise InvalidParameterError(f"{name} = {value!r} must be an integer >= {minimum}")
+    if value < minimum:
+        raise InvalidParameterError(f"{name} = {value!r} must be an integer >= {minimum}")
+    return int(value)
+
+
 def choice(value: str, name: str, valid: tuple[str, ...] | list[str]) -> str:
     """Check ``value`` is one of ``valid``; the error lists the valid choices."""
     if value not in valid:

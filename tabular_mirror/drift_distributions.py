@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .sampling import check_distribution
+from .sampling import check_distribution, distribution_array, fixed_distribution
 
 if TYPE_CHECKING:  # pragma: no cover
     from .algorithm import Context
@@ -64,13 +64,11 @@ class FixedDrift(DriftDistribution):
     distribution: tuple
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "distribution", tuple(self.distribution))
+        distribution = fixed_distribution(self.distribution, "drift distribution", False)
+        object.__setattr__(self, "distribution", distribution)
 
     def weights(self, context, candidate, state_drift=None):
-        if context.mdp.is_exact:
-            array = np.array([Fraction(v) for v in self.distribution], dtype=object)
-        else:
-            array = np.array(self.distribution, dtype=float)
+        array = distribution_array(self.distribution, context.mdp.is_exact)
         return check_distribution(array, "drift distribution", context.mdp.num_states, False)
 
 

@@ -377,12 +377,32 @@ class CallableDrift(Drift):
     rational: bool = False  # type: ignore[misc]
 
     def value(self, context: Context, candidate: np.ndarray) -> np.ndarray:
-        return np.asarray(self.function(context.policy, candidate))
+        output = self.function(context.policy, candidate)
+        return self._checked(output, (len(candidate),), "function")
 
     def gradient(self, context: Context, candidate: np.ndarray) -> np.ndarray | None:
         if self.gradient_function is None:
             return None
-        return np.asarray(self.gradient_function(context.policy, candidate))
+        output = self.gradient_function(context.policy, candidate)
+        return self._checked(output, np.shape(candidate), "gradient_function")
+
+    def _checked(self, output: Any, shape: tuple[int, ...], which: str) -> np.ndarray:
+        """The user's output as an array of ``shape``, finite in float mode, or an error."""
+        try:
+            array = np.asarray(output)
+        except ValueError as error:  # ragged
+            raise InvalidParameterError(
+                f"{self.name}: {which} returned something that is not an array: {error}"
+            ) from None
+        if array.shape != shape:
+            raise InvalidParameterError(
+                f"{self.name}: {which} returned shape {array.shape}, expected {shape} "
+                "(one value per state for the drift, (S, A) for its gradient)"
+            )
+        # +inf is a legitimate drift value (e.g. a KL leaving the support); NaN never is
+        if array.dtype != object and np.isnan(array).any():
+            raise InvalidParameterError(f"{self.name}: {which} returned NaN")
+        return array
 
 
 @dataclass(frozen=True)

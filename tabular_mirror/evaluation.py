@@ -36,8 +36,8 @@ import numpy as np
 import scipy.sparse as sp
 
 from . import _exact, _linalg
-from ._validate import choice
-from .model import FiniteMDP
+from ._validate import choice, positive_number, whole_number
+from .model import FiniteMDP, check_mdp
 from .operators import policy_rewards, policy_transitions, q_from_values
 from .policies import check_policy
 from .results import EvaluationResult, message_for
@@ -82,7 +82,7 @@ def evaluate(
         Float mode only. "auto": dense LAPACK unless P is sparse with more than
         :data:`DENSE_STATE_LIMIT` states, then GMRES.
     max_iterations : int
-        GMRES iteration budget per system before falling back to sparse LU.
+        Iteration budget (products with P_pi) per system before falling back to sparse LU.
     validate : bool
         Check the policy (shape, simplex rows). Internal callers that built the policy
         themselves pass False.
@@ -98,6 +98,9 @@ def evaluate(
     InvalidPolicyError, ExactnessError
         A policy of the wrong shape, with a row off the simplex, or with floats for an exact
         MDP.
+    InvalidParameterError
+        An unknown method, a negative or non-numeric tolerance, max_iterations not an
+        integer >= 1.
 
     Notes
     -----
@@ -105,7 +108,15 @@ def evaluate(
     measure of Kuba et al. (2022) and Schulman et al. (2015); other papers call the
     normalised ``normalized_visitation`` d^pi_rho.
     """
+    check_mdp(mdp)
     choice(method, "method", METHODS)
+    max_iterations = whole_number(max_iterations, "max_iterations", minimum=1)
+    if tolerance is not None:
+        tolerance = float(positive_number(tolerance, "tolerance", allow_zero=True))
+    if visitation_tolerance is not None:
+        visitation_tolerance = float(
+            positive_number(visitation_tolerance, "visitation_tolerance", allow_zero=True)
+        )
     if validate:
         policy = check_policy(mdp, policy)
     if mdp.is_exact:
@@ -177,14 +188,14 @@ def _evaluate_exact(
     mdp: FiniteMDP, policy: np.ndarray, visitation: bool = True
 ) -> EvaluationResult:
     num_states = mdp.num_states
-    matrix = policy_transitions(mdp, policy)
+    matrix = policy_transitions(mdp, policy, validate=False)
     system = np.empty((num_states, num_states), dtype=object)  # I - gamma P_pi
     system.fill(_exact.ZERO)
     entries = np.nonzero(matrix)  # Fraction arithmetic on the nonzeros only
     system[entries] = -mdp.discount * matrix[entries]
     diagonal = np.arange(num_states)
     system[diagonal, diagonal] += _exact.ONE
-    values = _exact.exact_solve(system, policy_rewards(mdp, policy))
+    values = _exact.exact_solve(system, policy_rewards(mdp, policy, validate=False))
     if visitation:
         visitation = _exact.exact_solve(np.ascontiguousarray(system.T), mdp.initial)
     else:
@@ -216,8 +227,8 @@ def _evaluate_float(
     values_guess: np.ndarray | None = None,
     visitation: bool = True,
 ) -> EvaluationResult:
-    matrix = policy_transitions(mdp, policy)
-    rewards = policy_rewards(mdp, policy)
+    matrix = policy_transitions(mdp, policy, validate=False)
+    rewards = policy_rewards(mdp, policy, validate=False)
     initial = np.asarray(mdp.initial, dtype=float)
     horizon = 1.0 / (1.0 - mdp.discount)
     if tolerance is None:

@@ -29,11 +29,10 @@ from typing import Any
 
 import numpy as np
 
-from ._validate import positive_number
+from ._validate import positive_number, whole_number
 from .algorithm import MirrorAlgorithm, drift_penalty
-from .errors import InvalidParameterError
 from .evaluation import evaluate
-from .model import FiniteMDP
+from .model import FiniteMDP, check_mdp
 from .optimal import solve
 from .policies import check_policy
 from .step import Solver, mirror_step
@@ -84,8 +83,8 @@ def mirror_learning(
     -------
     Trace
     """
-    if not isinstance(iterations, int | np.integer) or iterations < 0:
-        raise InvalidParameterError(f"iterations = {iterations!r} must be an integer >= 0")
+    check_mdp(mdp)
+    iterations = whole_number(iterations, "iterations")
     policy = check_policy(mdp, policy0, "policy0")
     exact = mdp.is_exact
     if tol is None:

@@ -509,6 +509,16 @@ class FiniteMDP:
         )
 
 
+def check_mdp(mdp: Any, name: str = "mdp") -> FiniteMDP:
+    """Raise :class:`InvalidMDPError` unless ``mdp`` is a :class:`FiniteMDP`; return it."""
+    if not isinstance(mdp, FiniteMDP):
+        raise InvalidMDPError(
+            f"{name} has type {type(mdp).__name__!r}, expected a tabular_mirror.FiniteMDP "
+            "(build one with FiniteMDP(transitions, rewards, discount) or mdps.make(...))"
+        )
+    return mdp
+
+
 def _rebuild(transitions: Any, rewards: Any, discount: Any, initial: Any, exact: bool) -> FiniteMDP:
     """Unpickle a :class:`FiniteMDP` (its rows were checked when it was first built)."""
     return FiniteMDP(

@@ -30,7 +30,7 @@ import numpy as np
 from . import divergences
 from ._validate import choice, positive_number
 from .drifts import Drift
-from .sampling import check_distribution
+from .sampling import check_distribution, distribution_array, fixed_distribution
 
 if TYPE_CHECKING:  # pragma: no cover
     from .algorithm import Context
@@ -119,7 +119,8 @@ class AverageBall(Neighbourhood):
         if isinstance(self.weighting, str):
             choice(self.weighting, "weighting", ("uniform", "visitation"))
         else:
-            object.__setattr__(self, "weighting", tuple(self.weighting))
+            weighting = fixed_distribution(self.weighting, "weighting", positive=False)
+            object.__setattr__(self, "weighting", weighting)
 
     def state_weights(self, context: Context) -> np.ndarray:
         """w[s]: the weights of the average."""
@@ -131,8 +132,7 @@ class AverageBall(Neighbourhood):
             return np.full(num_states, 1.0 / num_states)
         if self.weighting == "visitation":
             return context.evaluation.normalized_visitation
-        values = [Fraction(v) for v in self.weighting] if exact else list(self.weighting)
-        array = np.array(values, dtype=object if exact else float)
+        array = distribution_array(self.weighting, exact)
         return check_distribution(array, "weighting", num_states, positive=False)
 
     def state_divergence(self, context: Context, candidate: np.ndarray) -> np.ndarray:

@@ -15,12 +15,16 @@ arrays; they never loop over states in Python.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import scipy.sparse as sp
 
 from . import _exact
 from ._rows import row_max, row_sum
-from .model import FiniteMDP
+from .errors import InvalidParameterError
+from .model import FiniteMDP, check_mdp
+from .policies import check_policy
 
 __all__ = [
     "policy_transitions",
@@ -75,14 +79,21 @@ def _stacked_policy_transitions(mdp: FiniteMDP, policy: np.ndarray) -> sp.csr_ma
     return sp.csr_matrix((data, matrix.indices, matrix.indptr[:: mdp.num_actions]), shape=shape)
 
 
-def policy_transitions(mdp: FiniteMDP, policy: np.ndarray) -> np.ndarray | sp.csr_matrix:
+def policy_transitions(
+    mdp: FiniteMDP, policy: Any, *, validate: bool = True
+) -> np.ndarray | sp.csr_matrix:
     """P_pi, the (S, S) state-to-state transition matrix under ``policy`` (sparse if P is).
+
+    ``validate=False`` skips :func:`~tabular_mirror.policies.check_policy` (for callers that
+    built or checked the policy themselves).
 
     Sparse P gives a CSR P_pi. A policy with zeros gets a merged P_pi (a sparse product,
     nnz(P_pi) <= nnz of the rows pi uses); a full-support policy on an MDP whose actions
     rarely share successors (Garnet) gets the cheaper stacked form, in which entries of
     different actions into the same s' are stored separately (scipy sums them everywhere).
     """
+    if validate:
+        policy = check_policy(mdp, policy)
     if mdp.is_sparse:
         if policy.all() and (
             mdp._derived_value("distinct_fraction", _distinct_fraction) >= DISTINCT_FRACTION
@@ -98,13 +109,36 @@ def policy_transitions(mdp: FiniteMDP, policy: np.ndarray) -> np.ndarray | sp.cs
     return np.einsum("sa,sat->st", policy, mdp.transitions)
 
 
-def policy_rewards(mdp: FiniteMDP, policy: np.ndarray) -> np.ndarray:
+def policy_rewards(mdp: FiniteMDP, policy: Any, *, validate: bool = True) -> np.ndarray:
     """r_pi, the (S,) expected one-step reward under ``policy``."""
+    if validate:
+        policy = check_policy(mdp, policy)
     return row_sum(policy * mdp.rewards)
+
+
+def _check_values(mdp: FiniteMDP, values: Any) -> np.ndarray:
+    """An (S,) value vector for ``mdp``: Fractions (exact MDP) or finite floats."""
+    check_mdp(mdp)
+    try:
+        array = np.asarray(values, dtype=object if mdp.is_exact else None)
+    except ValueError as error:  # ragged nested lists
+        raise InvalidParameterError(f"values could not be read as an array: {error}") from None
+    if array.shape != (mdp.num_states,):
+        raise InvalidParameterError(
+            f"values has shape {array.shape}, expected (S,) = ({mdp.num_states},)"
+        )
+    if not mdp.is_exact:
+        if array.dtype.kind not in "biuf":
+            raise InvalidParameterError(f"values has dtype {array.dtype}, expected numbers")
+        array = array.astype(float, copy=False)
+        if not np.all(np.isfinite(array)):
+            raise InvalidParameterError("values contains NaN or inf")
+    return array
 
 
 def q_from_values(mdp: FiniteMDP, values: np.ndarray) -> np.ndarray:
     """Q[s, a] = r[s, a] + gamma (P V)[s, a], shape (S, A): one-step lookahead of ``values``."""
+    values = _check_values(mdp, values)
     if mdp.is_exact:  # Fraction arithmetic only on the nonzero P[s, a, s']
         matrix = mdp.transition_matrix
         rows, columns = np.nonzero(matrix)
@@ -117,8 +151,12 @@ def q_from_values(mdp: FiniteMDP, values: np.ndarray) -> np.ndarray:
     )
 
 
-def bellman_operator(mdp: FiniteMDP, policy: np.ndarray, values: np.ndarray) -> np.ndarray:
+def bellman_operator(
+    mdp: FiniteMDP, policy: Any, values: Any, *, validate: bool = True
+) -> np.ndarray:
     """(T_pi V)[s] = sum_a pi[s, a] Q_V[s, a], the policy's Bellman operator."""
+    if validate:
+        policy = check_policy(mdp, policy)
     return row_sum(policy * q_from_values(mdp, values))
 
 

@@ -49,10 +49,9 @@ import scipy.sparse as sp
 from scipy.optimize import linprog
 
 from . import _exact
-from ._validate import choice, positive_number
-from .errors import InvalidParameterError
+from ._validate import choice, positive_number, whole_number
 from .evaluation import _complete, _evaluate_values, evaluate
-from .model import FiniteMDP
+from .model import FiniteMDP, check_mdp
 from .operators import bellman_operator, q_from_values
 from .policies import check_policy, greedy_actions, greedy_policy, policy_actions
 from .results import EvaluationResult, IterationRecord, SolveResult, message_for
@@ -109,11 +108,11 @@ def solve(
     InvalidParameterError
         Unknown method, tolerance < 0, sweeps < 1, max_iterations < 1.
     """
+    check_mdp(mdp)
     choice(method, "method", METHODS)
-    if sweeps < 1:
-        raise InvalidParameterError(f"sweeps = {sweeps} must be >= 1")
-    if max_iterations is not None and max_iterations < 1:
-        raise InvalidParameterError(f"max_iterations = {max_iterations} must be >= 1")
+    sweeps = whole_number(sweeps, "sweeps", minimum=1)
+    if max_iterations is not None:
+        max_iterations = whole_number(max_iterations, "max_iterations", minimum=1)
     scale = max(1.0, float(np.abs(np.asarray(mdp.rewards, dtype=float)).max()))
     scale /= 1.0 - float(mdp.discount)
     if tolerance is None:
@@ -338,7 +337,7 @@ def _iterate_values(
             policy = greedy_policy(q_values, tie)
             improved_values = improved
             for _ in range(sweeps - 1):
-                improved_values = bellman_operator(mdp, policy, improved_values)
+                improved_values = bellman_operator(mdp, policy, improved_values, validate=False)
             improved = improved_values
         if records is not None:
             records.append(

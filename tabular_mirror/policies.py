@@ -20,9 +20,15 @@ import numpy as np
 
 from . import _exact
 from ._rows import row_sum
-from ._validate import DEFAULT_ROW_TOLERANCE, check_nonnegative, check_rows_sum_to_one
+from ._validate import (
+    DEFAULT_ROW_TOLERANCE,
+    check_nonnegative,
+    check_rows_sum_to_one,
+    positive_number,
+    whole_number,
+)
 from .errors import ExactnessError, InvalidParameterError, InvalidPolicyError
-from .model import FiniteMDP, is_complex
+from .model import FiniteMDP, check_mdp, is_complex
 
 __all__ = [
     "check_policy",
@@ -45,6 +51,7 @@ def check_policy(
     and that every row sums to 1 (exactly in exact mode, to ``tolerance`` in float mode).
     The input is never modified or renormalised.
     """
+    check_mdp(mdp)
     shape = (mdp.num_states, mdp.num_actions)
     if mdp.is_exact:
         try:
@@ -75,6 +82,7 @@ def check_policy(
 
 def uniform_policy(mdp: FiniteMDP) -> np.ndarray:
     """pi[s, a] = 1/A in every state (exact Fractions for an exact MDP)."""
+    check_mdp(mdp)
     shape = (mdp.num_states, mdp.num_actions)
     if mdp.is_exact:
         return np.full(shape, Fraction(1, mdp.num_actions), dtype=object)
@@ -94,6 +102,7 @@ def _one_hot(actions: np.ndarray, num_actions: int, exact: bool) -> np.ndarray:
 
 def deterministic_policy(mdp: FiniteMDP, actions: Any) -> np.ndarray:
     """The deterministic policy choosing ``actions[s]`` in state s (one-hot rows)."""
+    check_mdp(mdp)
     actions = np.asarray(actions)
     if actions.shape != (mdp.num_states,) or actions.dtype.kind not in "iu":
         raise InvalidPolicyError(
@@ -121,15 +130,37 @@ def greedy_actions(
     values: np.ndarray, tie_tolerance: float = 0.0, keep: np.ndarray | None = None
 ) -> np.ndarray:
     """argmax_a values[s, a] per state with the documented tie rule (smallest index, or keep)."""
-    if tie_tolerance < 0:
-        raise InvalidParameterError(f"tie_tolerance = {tie_tolerance} must be >= 0")
+    values = _check_q_values(values)
+    tie_tolerance = positive_number(tie_tolerance, "tie_tolerance", allow_zero=True)
     mask = _maximisers(values, tie_tolerance)
     actions = np.argmax(mask, axis=1)
     if keep is not None:
         keep = np.asarray(keep)
+        if keep.shape != actions.shape or keep.dtype.kind not in "iu":
+            raise InvalidParameterError(
+                f"keep has shape {keep.shape} and dtype {keep.dtype}, expected {len(actions)} "
+                "integer actions"
+            )
         kept = mask[np.arange(len(actions)), keep]
         actions = np.where(kept, keep, actions)
     return actions
+
+
+def _check_q_values(q_values: Any) -> np.ndarray:
+    """An (S, A) array of action values: object (Fractions) or finite floats."""
+    try:
+        array = q_values if isinstance(q_values, np.ndarray) else np.asarray(q_values)
+    except ValueError as error:  # ragged nested lists
+        raise InvalidParameterError(f"q_values could not be read as an array: {error}") from None
+    if array.dtype != object:
+        if array.dtype.kind not in "biuf":
+            raise InvalidParameterError(f"q_values has dtype {array.dtype}, expected numbers")
+        array = array.astype(float, copy=False)
+        if not np.all(np.isfinite(array)):
+            raise InvalidParameterError("q_values contains NaN or inf")
+    if array.ndim != 2 or 0 in array.shape:
+        raise InvalidParameterError(f"q_values has shape {array.shape}, expected (S, A)")
+    return array
 
 
 def greedy_policy(
@@ -151,8 +182,11 @@ def greedy_policy(
     -------
     (S, A) policy, Fractions if ``q_values`` is an object array, floats otherwise.
     """
+    q_values = _check_q_values(q_values)
     exact = q_values.dtype == object
     num_states, num_actions = q_values.shape
+    if keep is not None and np.shape(keep) != (num_states,):
+        raise InvalidParameterError(f"keep has shape {np.shape(keep)}, expected ({num_states},)")
     if split_ties:
         mask = _maximisers(q_values, tie_tolerance)
         counts = mask.sum(axis=1)
@@ -184,9 +218,10 @@ def random_policy(
     drawn on the grid {0, 1/q, ..., 1} with q = ``max_denominator``, so entries are Fractions
     with denominator dividing q (a discretised Dirichlet(1), the law used by the generators).
     """
+    check_mdp(mdp)
+    concentration = float(positive_number(concentration, "concentration"))
+    max_denominator = whole_number(max_denominator, "max_denominator", minimum=1)
     generator = np.random.default_rng(rng)
-    if concentration <= 0:
-        raise InvalidParameterError(f"concentration = {concentration} must be > 0")
     shape = (mdp.num_states, mdp.num_actions)
     if not mdp.is_exact:
         return generator.dirichlet(np.full(mdp.num_actions, concentration), size=mdp.num_states)

@@ -33,7 +33,34 @@ __all__ = [
     "VisitationSampling",
     "FixedSampling",
     "check_distribution",
+    "fixed_distribution",
 ]
+
+
+def fixed_distribution(distribution: Any, name: str, positive: bool = True) -> tuple:
+    """A user's fixed state distribution, checked when it is given; returned as a tuple.
+
+    Entries may be floats, ints, Fractions or strings such as "1/3" (read exactly). The
+    length is checked against S when the distribution meets an MDP.
+    """
+    try:
+        values = tuple(distribution)
+        array = np.array(values, dtype=object)
+        if not any(isinstance(v, float) for v in values):
+            array = np.array([Fraction(v) for v in values], dtype=object)
+    except (TypeError, ValueError, ZeroDivisionError) as error:  # a nested tuple or "abc"
+        raise InvalidParameterError(
+            f"{name} = {distribution!r} is not a sequence of numbers: {error}"
+        ) from error
+    check_distribution(array, name, positive=positive)
+    return values
+
+
+def distribution_array(distribution: tuple, exact: bool) -> np.ndarray:
+    """The entries of a :func:`fixed_distribution` as Fractions (exact) or floats."""
+    if exact:
+        return np.array([Fraction(v) for v in distribution], dtype=object)
+    return np.array([float(Fraction(v)) for v in distribution], dtype=float)
 
 
 def check_distribution(
@@ -106,25 +133,14 @@ class FixedSampling(Sampling):
     allow_zero: bool = False
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "distribution", tuple(self.distribution))
-        try:
-            array = np.array(self.distribution, dtype=object)
-            if not any(isinstance(v, float) for v in self.distribution):
-                array = np.array([Fraction(v) for v in self.distribution], dtype=object)
-        except (TypeError, ValueError) as error:  # e.g. a nested tuple or "abc"
-            raise InvalidParameterError(
-                f"sampling distribution = {self.distribution!r} is not a sequence of numbers: "
-                f"{error}"
-            ) from error
-        check_distribution(array, "sampling distribution", positive=not self.allow_zero)
+        distribution = fixed_distribution(
+            self.distribution, "sampling distribution", positive=not self.allow_zero
+        )
+        object.__setattr__(self, "distribution", distribution)
 
     def weights(self, context: Context) -> np.ndarray:
-        if context.mdp.is_exact:
-            array = np.array([Fraction(v) for v in self.distribution], dtype=object)
-        else:  # strings such as "1/2" are valid entries (read exactly at construction)
-            array = np.array([float(Fraction(v)) for v in self.distribution], dtype=float)
         return check_distribution(
-            array,
+            distribution_array(self.distribution, context.mdp.is_exact),
             "sampling distribution",
             context.mdp.num_states,
             positive=not self.allow_zero,

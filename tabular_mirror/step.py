@@ -48,6 +48,7 @@ from ._steps.general import frank_wolfe_gap, general_step
 from ._steps.inexact import PARAMETRISATIONS, inexact_rows
 from ._steps.separable import CHOICES, kl_combined_rows, solve_rows
 from ._validate import choice as check_choice
+from ._validate import positive_number, whole_number
 from .algorithm import (
     Context,
     MirrorAlgorithm,
@@ -60,7 +61,7 @@ from .algorithm import (
 )
 from .drift_distributions import MaxDriftState
 from .errors import ExactnessError, InvalidParameterError
-from .model import FiniteMDP
+from .model import FiniteMDP, check_mdp
 from .neighbourhoods import AverageBall, Everything, StateBall
 from .policies import check_policy
 from .results import Certificate, EvaluationResult, StepResult, message_for
@@ -118,9 +119,12 @@ def mirror_step(
     ExactnessError
         An exact MDP with a step whose argmax is irrational (KL drifts, balls, SLSQP).
     """
+    check_mdp(mdp)
     check_choice(choice, "choice", CHOICES)
     if not isinstance(algorithm, MirrorAlgorithm):
         raise InvalidParameterError(f"algorithm = {algorithm!r} is not a MirrorAlgorithm")
+    if tolerance is not None:
+        tolerance = positive_number(tolerance, "tolerance", allow_zero=True)
     if validate:
         policy = check_policy(mdp, policy)
     _check_support(algorithm, policy)
@@ -137,6 +141,8 @@ def mirror_step(
     scale = max(1.0, float(np.abs(np.asarray(context.advantages, dtype=float)).max()))
     if tolerance is None:
         tolerance = 0 if mdp.is_exact else 1e-9 * scale
+    else:
+        tolerance = Fraction(tolerance) if mdp.is_exact else float(tolerance)
     if solver is not None:
         answer = solver(algorithm, context)
         if isinstance(answer, tuple):
@@ -245,10 +251,8 @@ def inexact_solver(
 ) -> Solver:
     """A ``solver=`` for :func:`mirror_step` / :func:`mirror_learning` taking k gradient steps."""
     check_choice(parametrisation, "parametrisation", PARAMETRISATIONS)
-    if not isinstance(steps, int | np.integer) or steps < 0:
-        raise InvalidParameterError(f"steps = {steps!r} must be an integer >= 0")
-    if not learning_rate > 0:
-        raise InvalidParameterError(f"learning_rate = {learning_rate!r} must be > 0")
+    steps = whole_number(steps, "steps")
+    learning_rate = float(positive_number(learning_rate, "learning_rate"))
 
     def solver(algorithm: MirrorAlgorithm, context: Context) -> tuple[np.ndarray, Certificate]:
         if context.mdp.is_exact:

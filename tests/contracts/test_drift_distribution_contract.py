@@ -91,9 +91,20 @@ def test_max_drift_state_is_the_argmax_lowest_index_on_ties():
     ids=["negative", "not_summing_to_1", "wrong_size"],
 )
 def test_bad_fixed_distribution_raises(distribution, needle):
+    # a negative entry or a wrong total is caught when nu is built; a wrong size (S is only
+    # known then) when it meets the MDP
     mdp = random_mdp(0)
-    algorithm = MirrorAlgorithm(
-        drifts.SquaredEuclidean(), dd.FixedDrift(distribution), tm_everything(), UniformSampling()
-    )
     with pytest.raises(InvalidParameterError, match=needle):
+        algorithm = MirrorAlgorithm(
+            drifts.SquaredEuclidean(),
+            dd.FixedDrift(distribution),
+            tm_everything(),
+            UniformSampling(),
+        )
         tm.mirror_step(mdp, algorithm, tm.uniform_policy(mdp))
+
+
+@pytest.mark.parametrize("distribution", [(0.5, 0.6), (0.5, -0.1, 0.6), ("a", "b"), 3], ids=str)
+def test_bad_fixed_distribution_raises_at_construction(distribution):
+    with pytest.raises(InvalidParameterError, match="drift distribution"):
+        dd.FixedDrift(distribution)

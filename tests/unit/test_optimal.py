@@ -143,8 +143,13 @@ def test_value_iteration_exact_with_loose_tolerance_reports_its_bound():
     ("options", "message"),
     [
         pytest.param({"method": "simplex"}, r"unknown method 'simplex'.*'value_iteration'", id="m"),
-        pytest.param({"sweeps": 0}, r"sweeps = 0 must be >= 1", id="sweeps"),
-        pytest.param({"max_iterations": 0}, r"max_iterations = 0 must be >= 1", id="max_iter"),
+        pytest.param({"sweeps": 0}, r"sweeps = 0 must be an integer >= 1", id="sweeps"),
+        pytest.param({"sweeps": "3"}, r"sweeps = '3' must be an integer", id="sweeps_str"),
+        pytest.param({"sweeps": 2.5}, r"sweeps = 2.5 must be an integer", id="sweeps_frac"),
+        pytest.param(
+            {"max_iterations": 0}, r"max_iterations = 0 must be an integer >= 1", id="max_iter"
+        ),
+        pytest.param({"max_iterations": None, "sweeps": True}, r"sweeps = True", id="sweeps_bool"),
         pytest.param({"tolerance": -1.0}, r"tolerance = -1.0 must be >= 0", id="tolerance"),
     ],
 )
