@@ -2,9 +2,10 @@
 of its hypotheses is dropped (hypothesis ``find`` with shrinking).
 
 Each search returns a :class:`SearchResult`: whether a counterexample was found, how many
-examples were tried, and the shrunk witness (the MDP arrays and policies as literal data, which
-``tests/quality/test_counterexamples.py`` keeps as a regression example). A search that finds
-nothing says so with its count; it never claims a proof. See docs/counterexamples.md.
+examples were generated (up to and including the first failing one), how many further calls
+hypothesis's shrinker made, and the shrunk witness (the MDP arrays and policies as literal data,
+which ``tests/quality/test_counterexamples.py`` keeps as a regression example). A search that
+finds nothing says so with its count; it never claims a proof. See docs/counterexamples.md.
 
 =====================  =====================================================  ==================
 search                 hypothesis dropped                                     conclusion probed
@@ -89,17 +90,23 @@ __all__ = [
 class SearchResult:
     """The outcome of one counterexample search.
 
-    ``found``: a counterexample exists among ``examples_tried`` generated examples;
-    ``witness``: the shrunk one (MDP arrays, policies, what failed) or None;
-    ``size``: (S, A) of the witness; ``detail``: one sentence.
+    ``found``: whether one of the generated examples fails;
+    ``examples_generated``: how many examples hypothesis generated, the last of them the first
+    failure when ``found`` (otherwise all it generated: the budget, or fewer distinct ones);
+    ``witness``: the shrunk counterexample (MDP arrays, policies, what failed) or None;
+    ``size``: (S, A) of the witness; ``detail``: one sentence;
+    ``shrink_calls``: how many times the condition was evaluated after the first failure, i.e.
+    the shrinker's candidates and hypothesis's replay of the result (0 when nothing was found).
+    These are not generated examples: the budget ``max_examples`` bounds only the generation.
     """
 
     name: str
     found: bool
-    examples_tried: int
+    examples_generated: int
     witness: dict[str, Any] | None
     size: tuple[int, int] | None
     detail: str
+    shrink_calls: int = 0
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -288,6 +295,15 @@ def _settings(max_examples: int) -> settings:
     )
 
 
+def _quiet_failure(
+    fails: Callable[[Any], dict[str, Any] | None], example: Any
+) -> dict[str, Any] | None:
+    """``fails(example)`` with numerical warnings silenced (the searches probe degenerate MDPs)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return fails(example)
+
+
 def _search(
     name: str,
     strategy: st.SearchStrategy,
@@ -295,17 +311,26 @@ def _search(
     max_examples: int,
     what: str,
 ) -> SearchResult:
-    """``find`` the smallest example whose ``fails`` returns a description (not None)."""
-    count = [0]
+    """``find`` the smallest example whose ``fails`` returns a description (not None).
+
+    An example on which the library raises one of its own errors (or a numerical one) does not
+    count as a failure. Hypothesis evaluates the condition first on generated examples, stops
+    generating at the first failure and then on the shrinker's candidates; the two counts are
+    kept apart (see :class:`SearchResult`).
+    """
+    calls = 0
+    first_failure: int | None = None  # the call that first failed
 
     def condition(example: Any) -> bool:
-        count[0] += 1
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            try:
-                return fails(example) is not None
-            except (tm.TabularMirrorError, ValueError, ZeroDivisionError, FloatingPointError):
-                return False
+        nonlocal calls, first_failure
+        calls += 1
+        try:
+            failed = _quiet_failure(fails, example) is not None
+        except (tm.TabularMirrorError, ValueError, ZeroDivisionError, FloatingPointError):
+            failed = False
+        if failed and first_failure is None:
+            first_failure = calls
+        return failed
 
     try:
         example = find(strategy, condition, settings=_settings(max_examples))
@@ -313,25 +338,26 @@ def _search(
         return SearchResult(
             name,
             False,
-            count[0],
+            calls,
             None,
             None,
-            f"no counterexample to {what} among {count[0]} generated examples (not a proof)",
+            f"no counterexample to {what} among {calls} generated examples (not a proof)",
         )
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        description = fails(example)
+    assert first_failure is not None  # find returned, so the condition held once
+    description = _quiet_failure(fails, example)
     mdp = description.pop("mdp")
     witness = mdp_witness(mdp, **description.pop("policies"))
     witness.update(description)
+    shrink_calls = calls - first_failure
     return SearchResult(
         name,
         True,
-        count[0],
+        first_failure,
         witness,
         (mdp.num_states, mdp.num_actions),
-        f"{what} fails on an MDP with S={mdp.num_states}, A={mdp.num_actions} "
-        f"(shrunk; {count[0]} examples tried)",
+        f"{what} fails on an MDP with S={mdp.num_states}, A={mdp.num_actions} (generated "
+        f"example {first_failure} failed first; shrunk in {shrink_calls} further calls)",
+        shrink_calls,
     )
 
 

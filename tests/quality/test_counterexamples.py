@@ -11,6 +11,7 @@ from fractions import Fraction
 
 import numpy as np
 import pytest
+from hypothesis import strategies as st
 
 import tabular_mirror as tm
 from proofs_check import check_step, check_trace
@@ -186,31 +187,58 @@ def test_non_monotone_shift_is_a_def_3_2_neighbourhood_without_monotonicity():
 
 
 # ---------------------------------------------------------------------------- the searches
+#: name -> (search with a budget, budget, the largest (S, A) the shrinker may stop at)
 SEARCHES = {
-    "total_variation": (lambda: ce.search_total_variation(40, iterations=4), (2, 2)),
-    "zero_sampling": (lambda: ce.search_zero_sampling(40), (2, 3)),
+    "total_variation": (lambda n: ce.search_total_variation(n, iterations=4), 40, (2, 2)),
+    "zero_sampling": (ce.search_zero_sampling, 40, (2, 3)),
     "non_monotone": (
-        lambda: ce.search_non_monotone(60, names=("lemma_3_3_monotone_values",)),
+        lambda n: ce.search_non_monotone(n, names=("lemma_3_3_monotone_values",)),
+        60,
         (2, 2),
     ),
-    "trust_region": (lambda: ce.search_trust_region(20), (3, 2)),
+    "trust_region": (ce.search_trust_region, 20, (3, 2)),
     # the shrinker reaches S = 1 or S = 2 depending on the engine's floating-point details
-    "inexact_10": (lambda: ce.search_inexact(10, 30), (2, 3)),
+    "inexact_10": (lambda n: ce.search_inexact(10, n), 30, (2, 3)),
 }
 
 
 @pytest.mark.parametrize("name", list(SEARCHES), ids=list(SEARCHES))
 def test_search_finds_a_small_counterexample(name):
-    search, size = SEARCHES[name]
-    result = search()
+    search, budget, size = SEARCHES[name]
+    result = search(budget)
     assert result.found, result.detail
     num_states, num_actions = result.size
     assert num_states <= size[0] and num_states * num_actions <= size[0] * size[1], result
     rebuilt = ce.rebuild(result.witness)
     assert (rebuilt.num_states, rebuilt.num_actions) == result.size
+    # generation stops at the first failure, within the budget; shrinking is counted apart
+    assert 1 <= result.examples_generated <= budget
+    assert result.shrink_calls >= 1  # at least hypothesis's replay of the shrunk example
+    assert f"generated example {result.examples_generated} failed first" in result.detail
+    assert f"shrunk in {result.shrink_calls} further calls" in result.detail
+
+
+def test_search_counts_generated_examples_apart_from_shrink_calls():
+    # a toy search whose condition records every call: x > 50 fails
+    mdp = tm.FiniteMDP([[[1.0]]], [[0.0]], 0.5)
+    outcomes = []
+
+    def fails(x):
+        outcomes.append(x > 50)
+        return {"mdp": mdp, "policies": {}, "x": x} if x > 50 else None
+
+    result = ce._search("toy", st.integers(0, 1000), fails, 100, "x <= 50")
+    outcomes.pop()  # _search describes the shrunk example once more, outside hypothesis
+    first = outcomes.index(True) + 1
+    assert result.found and result.witness["x"] == 51  # shrunk to the boundary
+    assert result.examples_generated == first
+    assert result.shrink_calls == len(outcomes) - first
+    assert result.shrink_calls > 0
 
 
 def test_searches_that_find_nothing_say_so():
+    # docs/counterexamples.md: the adaptive-KL search finds nothing in 150 examples
     result = ce.search_adaptive_kl(30)
-    if not result.found:
-        assert "not a proof" in result.detail and result.examples_tried >= 30
+    assert not result.found and result.witness is None and result.size is None
+    assert result.examples_generated == 30 and result.shrink_calls == 0
+    assert result.detail.endswith("among 30 generated examples (not a proof)")
