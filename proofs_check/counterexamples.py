@@ -455,6 +455,35 @@ def search_zero_sampling(max_examples: int = 60) -> SearchResult:
     return _search("zero_sampling", strategy(), fails, max_examples, "state-wise improvement")
 
 
+def _step_search(
+    name: str,
+    what: str,
+    strategy: st.SearchStrategy,
+    algorithm: MirrorAlgorithm,
+    names: tuple[str, ...],
+    max_examples: int,
+    *,
+    solver: Any = None,
+    **record: Any,
+) -> SearchResult:
+    """Search (mdp, policy) examples for one step of ``algorithm`` failing a verdict in ``names``.
+
+    The common body of the searches whose example is just (mdp, policy) and whose algorithm is
+    fixed. The step is taken by ``solver`` (None: the library's own); each keyword of ``record``
+    is stored in the witness as it is (the search's parameters, so the witness says how to redo
+    it). ``what`` names the conclusion probed in the result's ``detail``.
+    """
+
+    def fails(example: tuple) -> dict[str, Any] | None:
+        mdp, policy = example
+        found = _step_failure(mdp, algorithm, policy, solver, names)
+        if found is not None:
+            found.update(record)
+        return found
+
+    return _search(name, strategy, fails, max_examples, what)
+
+
 def search_non_monotone(
     max_examples: int = 60,
     radius: Any = Fraction(1, 4),
@@ -464,20 +493,15 @@ def search_non_monotone(
 
     ``names=("lemma_3_3_monotone_values",)`` asks the stronger question: does V decrease?
     """
-    algorithm = non_monotone_algorithm(radius)
-    strategy = mdps_and_policies(num_states=st.integers(2, 3), num_actions=2)
-
-    def fails(example: tuple) -> dict[str, Any] | None:
-        mdp, policy = example
-        return _step_failure(
-            mdp,
-            algorithm,
-            policy,
-            shift_solver,
-            names,
-        )
-
-    return _search("non_monotone", strategy, fails, max_examples, "Lemma 3.5 (state-wise)")
+    return _step_search(
+        "non_monotone",
+        "Lemma 3.5 (state-wise)",
+        mdps_and_policies(num_states=st.integers(2, 3), num_actions=2),
+        non_monotone_algorithm(radius),
+        names,
+        max_examples,
+        solver=shift_solver,
+    )
 
 
 def search_candidate_visitation(
@@ -491,61 +515,47 @@ def search_candidate_visitation(
     verdicts of :func:`proofs_check.check_step` whose failure counts (add
     "lemma_3_5_mirror_operator" to probe the hypothesis of Lemma 3.3 as well).
     """
-    algorithm = candidate_visitation_algorithm(factor)
-    strategy = mdps_and_policies(
-        interior=True, num_states=st.integers(2, 3), num_actions=st.integers(2, 3)
-    )
-
-    def fails(example: tuple) -> dict[str, Any] | None:
-        mdp, policy = example
-        return _step_failure(
-            mdp,
-            algorithm,
-            policy,
-            None,
-            names,
-        )
-
-    return _search(
-        "candidate_visitation", strategy, fails, max_examples, "state-wise improvement / (13)"
+    return _step_search(
+        "candidate_visitation",
+        "state-wise improvement / (13)",
+        mdps_and_policies(
+            interior=True, num_states=st.integers(2, 3), num_actions=st.integers(2, 3)
+        ),
+        candidate_visitation_algorithm(factor),
+        names,
+        max_examples,
     )
 
 
 def search_trust_region(max_examples: int = 20) -> SearchResult:
     """(4') Trust-region learning (nu = point mass on the max-KL state, depends on pibar):
     do Lemma 3.5 and inequality (13) hold? (V's monotonicity is searched as well.)"""
-    algorithm = tm.instances.trl()
-    strategy = mdps_and_policies(interior=True, num_states=st.integers(2, 3), num_actions=2)
-
-    def fails(example: tuple) -> dict[str, Any] | None:
-        mdp, policy = example
-        return _step_failure(
-            mdp,
-            algorithm,
-            policy,
-            None,
-            (
-                "lemma_3_5_mirror_operator",
-                "theorem_3_6_1_inequality_13",
-                "lemma_3_3_monotone_values",
-            ),
-        )
-
-    return _search("trust_region", strategy, fails, max_examples, "Lemma 3.5 / (13)")
+    return _step_search(
+        "trust_region",
+        "Lemma 3.5 / (13)",
+        mdps_and_policies(interior=True, num_states=st.integers(2, 3), num_actions=2),
+        tm.instances.trl(),
+        (
+            "lemma_3_5_mirror_operator",
+            "theorem_3_6_1_inequality_13",
+            "lemma_3_3_monotone_values",
+        ),
+        max_examples,
+    )
 
 
 def search_adaptive_kl(max_examples: int = 40) -> SearchResult:
     """(5a) PPO-KL with the adaptive coefficient: does state-wise improvement still hold?"""
-    algorithm = adaptive_kl_algorithm()
-    strategy = mdps_and_policies(
-        interior=True, num_states=st.integers(1, 3), num_actions=st.integers(2, 3)
+    return _step_search(
+        "adaptive_kl",
+        "state-wise improvement",
+        mdps_and_policies(
+            interior=True, num_states=st.integers(1, 3), num_actions=st.integers(2, 3)
+        ),
+        adaptive_kl_algorithm(),
+        ("lemma_3_3_monotone_values",),
+        max_examples,
     )
-
-    def fails(example: tuple) -> dict[str, Any] | None:
-        mdp, policy = example
-        return _step_failure(mdp, algorithm, policy, None, ("lemma_3_3_monotone_values",))
-
-    return _search("adaptive_kl", strategy, fails, max_examples, "state-wise improvement")
 
 
 def search_inexact(
@@ -557,22 +567,18 @@ def search_inexact(
     drift, N = Pi). The failure checked is the raw claim V_new(s) >= V_old(s) (the theorem does
     not cover inexact steps, so no step allowance is given).
     """
-    algorithm = inexact_algorithm(factor)
-    solver = tm.inexact_solver(steps, learning_rate)
-    strategy = mdps_and_policies(
-        interior=True, num_states=st.integers(1, 3), num_actions=st.integers(2, 3)
-    )
-
-    def fails(example: tuple) -> dict[str, Any] | None:
-        mdp, policy = example
-        found = _step_failure(mdp, algorithm, policy, solver, ("lemma_3_3_monotone_values",))
-        if found is not None:
-            found["steps"] = steps
-            found["learning_rate"] = learning_rate
-        return found
-
-    return _search(
-        f"inexact_{steps}", strategy, fails, max_examples, f"state-wise improvement ({steps} steps)"
+    return _step_search(
+        f"inexact_{steps}",
+        f"state-wise improvement ({steps} steps)",
+        mdps_and_policies(
+            interior=True, num_states=st.integers(1, 3), num_actions=st.integers(2, 3)
+        ),
+        inexact_algorithm(factor),
+        ("lemma_3_3_monotone_values",),
+        max_examples,
+        solver=tm.inexact_solver(steps, learning_rate),
+        steps=steps,
+        learning_rate=learning_rate,
     )
 
 

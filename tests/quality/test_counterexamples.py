@@ -88,16 +88,6 @@ INEXACT_10 = {
 }
 
 
-def _mdp(witness):
-    return tm.FiniteMDP(
-        witness["transitions"],
-        witness["rewards"],
-        witness["discount"],
-        witness["initial"],
-        exact=witness.get("exact", False),
-    )
-
-
 def _policy(witness):
     policy = witness["policy"]
     if witness.get("exact"):
@@ -107,7 +97,7 @@ def _policy(witness):
 
 # ---------------------------------------------------------------------------- regressions
 def test_total_variation_stalls_at_a_non_optimal_policy():
-    mdp = _mdp(TOTAL_VARIATION)
+    mdp = ce.rebuild(TOTAL_VARIATION)
     trace = tm.mirror_learning(
         mdp, ce.total_variation_algorithm(), _policy(TOTAL_VARIATION), 6, solver=ce.tv_solver
     )
@@ -121,7 +111,7 @@ def test_total_variation_stalls_at_a_non_optimal_policy():
 
 
 def test_zero_sampling_loses_state_wise_improvement():
-    mdp = _mdp(ZERO_SAMPLING)
+    mdp = ce.rebuild(ZERO_SAMPLING)
     algorithm = ce.zero_sampling_algorithm(ZERO_SAMPLING["sampling"])
     report = check_step(mdp, algorithm, _policy(ZERO_SAMPLING), solver=ce.adversarial_solver)
     verdict = report["lemma_3_3_monotone_values"]
@@ -130,7 +120,7 @@ def test_zero_sampling_loses_state_wise_improvement():
 
 
 def test_non_monotone_neighbourhood_breaks_lemma_3_5_and_monotonicity():
-    mdp = _mdp(NON_MONOTONE)
+    mdp = ce.rebuild(NON_MONOTONE)
     report = check_step(
         mdp, ce.non_monotone_algorithm(), _policy(NON_MONOTONE), solver=ce.shift_solver
     )
@@ -141,14 +131,14 @@ def test_non_monotone_neighbourhood_breaks_lemma_3_5_and_monotonicity():
 
 
 def test_candidate_visitation_breaks_lemma_3_5():
-    mdp = _mdp(CANDIDATE_VISITATION)
+    mdp = ce.rebuild(CANDIDATE_VISITATION)
     report = check_step(mdp, ce.candidate_visitation_algorithm(4), _policy(CANDIDATE_VISITATION))
     assert not report["lemma_3_5_mirror_operator"].passed
     assert report["lemma_3_5_mirror_operator"].margin < -1e-5
 
 
 def test_trust_region_learning_breaks_lemma_3_5():
-    mdp = _mdp(TRUST_REGION)
+    mdp = ce.rebuild(TRUST_REGION)
     report = check_step(mdp, tm.instances.trl(), _policy(TRUST_REGION))
     verdict = report["lemma_3_5_mirror_operator"]
     assert not verdict.passed and verdict.margin < -1e-3
@@ -159,7 +149,7 @@ def test_trust_region_learning_breaks_lemma_3_5():
     ("witness", "steps", "state"), [(INEXACT_2, 2, 1), (INEXACT_10, 10, 0)], ids=["k2", "k10"]
 )
 def test_inexact_steps_break_monotonicity(witness, steps, state):
-    mdp = _mdp(witness)
+    mdp = ce.rebuild(witness)
     report = check_step(
         mdp, ce.inexact_algorithm(), _policy(witness), solver=tm.inexact_solver(steps, 1.0)
     )
@@ -171,7 +161,10 @@ def test_one_inexact_step_is_monotone_on_the_witnesses():
     # the drift's gradient vanishes at pi, so the first step is a pure advantage step
     for witness in (INEXACT_2, INEXACT_10):
         report = check_step(
-            _mdp(witness), ce.inexact_algorithm(), _policy(witness), solver=tm.inexact_solver(1)
+            ce.rebuild(witness),
+            ce.inexact_algorithm(),
+            _policy(witness),
+            solver=tm.inexact_solver(1),
         )
         assert report["lemma_3_3_monotone_values"].passed
 
@@ -179,7 +172,7 @@ def test_one_inexact_step_is_monotone_on_the_witnesses():
 def test_non_monotone_shift_is_a_def_3_2_neighbourhood_without_monotonicity():
     from proofs_check import check_neighbourhood
 
-    mdp = _mdp(NON_MONOTONE)
+    mdp = ce.rebuild(NON_MONOTONE)
     report = check_neighbourhood(ce.NonMonotoneShift(Fraction(1, 4)), mdp, [[0.5, 0.5]] * 2)
     assert report["definition_3_2_closed_ball"].passed
     assert report["definition_3_2_compact"].passed
