@@ -45,12 +45,45 @@ def labelled(ax) -> bool:
 def test_convergence(runs, tmp_path):
     figure = plots.convergence(runs)
     assert isinstance(figure, Figure)
-    assert len(figure.axes) == 4
-    assert all(labelled(ax) or not ax.get_xlabel() for ax in figure.axes)
-    assert all(ax.get_ylabel() for ax in figure.axes)
-    assert figure.axes[0].get_legend() is not None
-    assert figure.axes[1].get_yscale() == "log"
-    assert figure.axes[3].get_yscale() == "log"
+    returns_ax, gap_ax, drift_ax, bound_ax = figure.axes
+    # every panel's labels and title as drawn (the top row shares the bottom row's x axis)
+    assert [(ax.get_xlabel(), ax.get_ylabel(), ax.get_title()) for ax in figure.axes] == [
+        ("", "expected return eta(pi_n)", "(a) return and the optimum (Thm 3.6(3))"),
+        ("", "optimality gap eta* - eta(pi_n)", "(b) optimality gap, log scale"),
+        (
+            "iteration n",
+            "cumulative drift sum_k drift_{pi_k}(pi_{k+1})",
+            "(c) drift paid (solid) <= (eta* - eta(pi_0)) / U_beta (dashed)",
+        ),
+        (
+            "iteration n",
+            "eta(pi_{n+1}) - eta(pi_n)",
+            "(d) improvement (solid) >= Thm 3.6(1) bound (dashed)",
+        ),
+    ]
+    assert figure.get_suptitle() == repr(TWO_STATES)  # every run shares the MDP
+    legend = [text.get_text() for text in returns_ax.get_legend().get_texts()]
+    assert legend == [*runs, "eta* (exact)"]
+    assert gap_ax.get_yscale() == "log" and bound_ax.get_yscale() == "log"
+    # each run's lines carry its own data
+    returns = {line.get_label(): line for line in returns_ax.lines}
+    gaps = {line.get_label(): line for line in gap_ax.lines}
+    drifts = {line.get_label(): line for line in drift_ax.lines}
+    for label, trace in runs.items():
+        steps = np.arange(trace.iterations + 1)
+        np.testing.assert_array_equal(returns[label].get_xdata(), steps)
+        np.testing.assert_allclose(returns[label].get_ydata(), np.asarray(trace.returns, float))
+        gap = np.asarray(trace.optimality_gaps, float)
+        np.testing.assert_allclose(gaps[label].get_ydata(), np.where(gap > 0, gap, np.nan))
+        np.testing.assert_allclose(
+            drifts[label].get_ydata(), np.asarray(trace.cumulative_drift, float)
+        )
+    optimum = float(next(iter(runs.values())).optimal_return)
+    np.testing.assert_allclose(returns["eta* (exact)"].get_ydata(), [optimum, optimum])
+    # (d): a solid improvement and a dashed bound line per run, one point per move
+    moves = [line.get_xdata().size for line in bound_ax.lines]
+    assert moves == [trace.iterations for trace in runs.values() for _ in "ab"]
+    assert [line.get_linestyle() for line in bound_ax.lines] == ["-", "--"] * len(runs)
     figure.savefig(tmp_path / "convergence.png")
     assert (tmp_path / "convergence.png").stat().st_size > 0
 
@@ -145,3 +178,15 @@ def test_gridworld(tmp_path):
 def test_gridworld_errors(values, policy, actions, fragment):
     with pytest.raises(InvalidParameterError, match=fragment):
         plots.gridworld(values, policy, (2, 2), actions=actions)
+
+
+def test_single_panel_plots_draw_into_a_given_axes(runs):
+    figure = Figure()
+    left, middle, right = figure.subplots(1, 3)
+    assert plots.value_polytope(TWO_STATES, runs, samples=50, ax=left) is figure
+    assert plots.simplex_trajectory(runs, ax=middle) is figure
+    assert plots.gridworld(np.zeros(4), np.full((4, 4), 0.25), (2, 2), ax=right) is figure
+    assert left.get_title() == "value polytope (3 actions, gamma=0.9)"
+    assert middle.get_title() == "policy trajectories at state 0"
+    assert right.get_title() == "V_pi with pi's action probabilities"
+    assert len(figure.axes) == 4  # no new axes but gridworld's colour bar
