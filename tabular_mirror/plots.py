@@ -48,6 +48,15 @@ def _figure(figsize: tuple[float, float], **kwargs: Any) -> Figure:
     return Figure(figsize=figsize, **kwargs)
 
 
+def _figure_and_axes(ax: Axes | None, figsize: tuple[float, float]) -> tuple[Figure, Axes]:
+    """The figure and axes to draw into: ``ax`` and its figure when given, else a new figure
+    of ``figsize`` (constrained layout) with one axes. For the single-panel plots."""
+    if ax is None:
+        figure = _figure(figsize, layout="constrained")
+        return figure, figure.subplots()
+    return ax.figure, ax
+
+
 def _floats(array: Any) -> np.ndarray:
     return np.asarray(array, dtype=float)
 
@@ -370,11 +379,7 @@ def value_polytope(
     rewards = _floats(model.rewards)
     discount = float(model.discount)
     num_actions = mdp.num_actions
-    if ax is None:
-        figure = _figure(figsize, layout="constrained")
-        ax = figure.subplots()
-    else:
-        figure = ax.figure
+    figure, ax = _figure_and_axes(ax, figsize)
     rng = np.random.default_rng(seed)
     cloud = _policy_values(
         transitions, rewards, discount, rng.dirichlet(np.ones(num_actions), size=(samples, 2))
@@ -484,11 +489,7 @@ def simplex_trajectory(
                 f"state = {state} is out of range for trace {label!r} with {shape[1]} states"
             )
     names = list(action_names) if action_names is not None else ["a=0", "a=1", "a=2"]
-    if ax is None:
-        figure = _figure(figsize, layout="constrained")
-        ax = figure.subplots()
-    else:
-        figure = ax.figure
+    figure, ax = _figure_and_axes(ax, figsize)
     outline = np.vstack([_TRIANGLE, _TRIANGLE[:1]])
     ax.plot(outline[:, 0], outline[:, 1], color="black", lw=1.2)
     for k in (0.25, 0.5, 0.75):  # iso-probability lines of each action
@@ -630,11 +631,7 @@ def gridworld(
     grid = np.full(shape, np.nan)
     for state, (i, j) in enumerate(cells):
         grid[i, j] = values[state]
-    if ax is None:
-        figure = _figure(figsize or (1.1 * columns + 2.0, 1.1 * rows + 0.8), layout="constrained")
-        ax = figure.subplots()
-    else:
-        figure = ax.figure
+    figure, ax = _figure_and_axes(ax, figsize or (1.1 * columns + 2.0, 1.1 * rows + 0.8))
     from matplotlib import colormaps
 
     cmap = colormaps["viridis"].with_extremes(bad="black")
