@@ -94,6 +94,11 @@ def _is_rational_literal(text: str) -> bool:
     return not any(marker in text.lower() for marker in (".", "e", "inf", "nan"))
 
 
+def _real(text: str) -> float:
+    """A float from a decimal literal or a fraction literal (``1/3``), as float mode reads it."""
+    return float(Fraction(text)) if "/" in text else float(text)
+
+
 def from_csv(
     path: str | os.PathLike,
     *,
@@ -154,10 +159,8 @@ def from_csv(
             probability = np.array([Fraction(p) for p, _ in numbers], dtype=object)
             reward = np.array([Fraction(q) for _, q in numbers], dtype=object)
         else:
-            probability = np.array(
-                [float(Fraction(p)) if "/" in p else float(p) for p, _ in numbers]
-            )
-            reward = np.array([float(Fraction(q)) if "/" in q else float(q) for _, q in numbers])
+            probability = np.array([_real(p) for p, _ in numbers])
+            reward = np.array([_real(q) for _, q in numbers])
     except (ValueError, ZeroDivisionError) as error:
         raise (ExactnessError if exact else InvalidMDPError)(
             f"{path}: a probability or reward is not a {'rational' if exact else 'real'} number: "

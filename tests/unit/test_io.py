@@ -73,6 +73,25 @@ def test_csv_merges_duplicates_and_reduces_rewards(tmp_path):
     assert mdp.rewards[0, 0] == 2 and mdp.rewards[1, 0] == -1
 
 
+def test_csv_float_mode_reads_fraction_literals(tmp_path):
+    # one decimal makes the table float; its fraction literals are read as their values
+    path = tmp_path / "mixed.csv"
+    path.write_text(
+        "state,action,next_state,probability,reward\n0,0,0,1/4,1/3\n0,0,1,0.75,1/3\n1,0,1,1,0.5\n"
+    )
+    mdp = mdps.from_csv(path, discount=0.5)
+    assert not mdp.is_exact
+    assert mdp.transitions[0, 0].tolist() == [0.25, 0.75]
+    assert mdp.rewards[:, 0].tolist() == [1 / 3, 0.5]
+
+
+def test_csv_float_mode_rejects_a_zero_denominator(tmp_path):
+    path = tmp_path / "zero.csv"
+    path.write_text("state,action,next_state,probability,reward\n0,0,0,1/0,0.5\n")
+    with pytest.raises(tm.InvalidMDPError, match="not a real number"):
+        mdps.from_csv(path, discount=0.5)
+
+
 def test_csv_rejects_a_wrong_header(tmp_path):
     path = tmp_path / "bad.csv"
     path.write_text("s,a,t,p,r\n0,0,0,1,0\n")
