@@ -22,9 +22,11 @@ only a fallback because it suffers catastrophic fill-in on random MDPs.
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 import scipy.linalg as la
@@ -47,6 +49,18 @@ class LinearSolution:
     method: str
 
 
+class IterativeSolution(NamedTuple):
+    """What :func:`_krylov` returns: the iterate, its certified bound, the norm of its true
+    residual, the products used, and whether rounding alone keeps the bound above the
+    tolerance (no solver can then certify it, so no fallback is tried)."""
+
+    solution: np.ndarray
+    bound: float
+    residual: float
+    iterations: int
+    rounding_limited: bool
+
+
 #: GMRES restart length m: the Krylov basis holds m + 1 vectors of length S.
 RESTART = 32
 
@@ -57,7 +71,8 @@ STATIONARY_WINDOW = 3
 
 
 def _rounding_factor(nonzeros_per_row: int) -> float:
-    k = nonzeros_per_row + 2
+    # b + gamma (P x) - x: a dot product of nnz terms, then three more roundings
+    k = nonzeros_per_row + 3
     return k * UNIT_ROUNDOFF / (1 - k * UNIT_ROUNDOFF)
 
 
@@ -212,7 +227,7 @@ def _krylov(
     tolerance: float,
     max_iterations: int,
     restart: int = RESTART,
-) -> tuple[np.ndarray, float, float, int]:
+) -> IterativeSolution:
     """Certified iterative solve until the bound <= tolerance; (x, bound, residual, iterations).
 
     Two phases, each product of P_pi counted as one iteration:
@@ -270,6 +285,10 @@ def _krylov(
         rounding = factor * _norm(magnitude, transpose)
         return (norm + rounding) / scale
 
+    def finish(bound: float, norm: float) -> IterativeSolution:
+        floor = bool(rounding >= tolerance * scale)
+        return IterativeSolution(solution, bound, norm, iterations, floor)
+
     # ---- phase 1: stationary steps, while they contract fast
     norms: list[float] = []
     while True:
@@ -285,9 +304,9 @@ def _krylov(
         if norm + rounding <= tolerance * scale or iterations >= max_iterations:
             bound = certificate(residual, norm)
             if bound <= tolerance or iterations >= max_iterations:
-                return solution, bound, norm, iterations
+                return finish(bound, norm)
             if rounding >= tolerance * scale:  # rounding alone exceeds it: report the bound
-                return solution, bound, norm, iterations
+                return finish(bound, norm)
         norms.append(norm)
         if len(norms) > STATIONARY_WINDOW and (
             norms[-1] > STATIONARY_RATE**STATIONARY_WINDOW * norms[-1 - STATIONARY_WINDOW]
@@ -323,9 +342,9 @@ def _krylov(
                 continue
             bound = certificate(residual, norm)
             if bound <= tolerance or iterations >= max_iterations:
-                return solution, bound, norm, iterations
+                return finish(bound, norm)
             if rounding >= tolerance * scale:  # rounding alone exceeds it: report the bound
-                return solution, bound, norm, iterations
+                return finish(bound, norm)
         stop = 0.5 * (tolerance * scale - rounding) / max(ratio, 1e-300)
         cycle = basis[: min(length, max_iterations - iterations) + 1]
         solution, updated, steps, updated_norm = _gmres_cycle(
@@ -344,6 +363,10 @@ def _krylov(
         if iterations % 64 < steps:  # re-anchor now and then against drift of the update
             residual = right_hand_side - apply(solution)
             true_residual = True
+            # and refresh the rounding term: a tolerance below it ends here, not at the budget
+            bound = certificate(residual, _norm(residual, transpose))
+            if rounding >= tolerance * scale:
+                return finish(bound, _norm(residual, transpose))
 
 
 #: Sparse systems with at least this many states solve the values and the visitation in two
@@ -351,13 +374,33 @@ def _krylov(
 PARALLEL_STATE_LIMIT = 20_000
 
 _WORKER: list[ThreadPoolExecutor] = []
+_WORKER_LOCK = threading.Lock()
 
 
 def _worker() -> ThreadPoolExecutor:
     """One background thread, created on first use, for the visitation's solve."""
-    if not _WORKER:
-        _WORKER.append(ThreadPoolExecutor(max_workers=1, thread_name_prefix="tabular-mirror"))
-    return _WORKER[0]
+    with _WORKER_LOCK:
+        if not _WORKER:
+            _WORKER.append(ThreadPoolExecutor(max_workers=1, thread_name_prefix="tabular-mirror"))
+        return _WORKER[0]
+
+
+def _forget_worker() -> None:
+    """In a forked child the parent's thread does not exist: start a new one on demand."""
+    global _WORKER_LOCK
+    _WORKER_LOCK = threading.Lock()
+    _WORKER.clear()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_worker)
+
+
+def _usable_cores() -> int:
+    """Cores this process may run on (CPU affinity respected where the OS reports it)."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
 
 
 def solve_sparse(
@@ -374,10 +417,12 @@ def solve_sparse(
 ) -> LinearSolution:
     """Krylov (GMRES) with certification, or sparse LU when ``method == "sparse_direct"``.
 
-    If GMRES cannot certify the tolerance within ``max_iterations``, sparse LU is tried; the
-    result always reports its real certified bounds. ``values_guess`` starts GMRES for the
-    values (policy iteration passes the previous policy's values). ``visitation=False`` skips
-    the transposed system (``visitation`` is then None and its bound NaN).
+    If the iterative solve cannot certify the tolerance within ``max_iterations``, sparse LU
+    is tried -- unless rounding alone keeps the bound above the tolerance, which LU's
+    certificate shares; the result always reports its real certified bounds.
+    ``values_guess`` starts the values' solve (policy iteration passes the previous policy's
+    values). ``visitation=False`` skips the transposed system (``visitation`` is then None and
+    its bound NaN).
     """
     num_states = len(rewards)
     policy_matrix = sp.csr_matrix(policy_matrix)
@@ -397,18 +442,30 @@ def solve_sparse(
             max_iterations,
         )
         pending = None
-        if visitation and num_states >= PARALLEL_STATE_LIMIT and (os.cpu_count() or 1) > 1:
+        if visitation and num_states >= PARALLEL_STATE_LIMIT and _usable_cores() > 1:
             # the two systems are independent and the products release the GIL
             pending = _worker().submit(_krylov, *visitation_arguments)
-        values, bound, residual, iterations = _krylov(
-            policy_matrix, rewards, guess, discount, False, tolerance, max_iterations
-        )
-        if visitation:
-            occupancy, visitation_bound, _, more = (
-                pending.result() if pending is not None else _krylov(*visitation_arguments)
+        try:
+            first = _krylov(
+                policy_matrix, rewards, guess, discount, False, tolerance, max_iterations
             )
-            iterations += more
-        if bound <= tolerance and (not visitation or visitation_bound <= visitation_tolerance):
+        except BaseException:
+            if pending is not None:  # wait: no solve keeps running unseen; this error wins
+                pending.exception()
+            raise
+        second = None
+        if visitation:
+            second = pending.result() if pending is not None else _krylov(*visitation_arguments)
+        values, bound, residual, iterations = first[:4]
+        if second is not None:
+            occupancy, visitation_bound = second.solution, second.bound
+            iterations += second.iterations
+        certified = bound <= tolerance and (
+            not visitation or visitation_bound <= visitation_tolerance
+        )
+        # sparse LU has the same rounding floor in its certificate: no point trying it then
+        limited = first.rounding_limited or (second is not None and second.rounding_limited)
+        if certified or limited:
             return LinearSolution(
                 values, occupancy, bound, visitation_bound, residual, iterations, "krylov"
             )

@@ -38,7 +38,12 @@ import scipy.sparse as sp
 from . import _exact, _linalg
 from ._validate import choice, positive_number, whole_number
 from .model import FiniteMDP, check_mdp
-from .operators import policy_rewards, policy_transitions, q_from_values
+from .operators import (
+    policy_rewards,
+    policy_transitions,
+    q_from_values,
+    solver_policy_transitions,
+)
 from .policies import check_policy
 from .results import EvaluationResult, message_for
 
@@ -227,7 +232,7 @@ def _evaluate_float(
     values_guess: np.ndarray | None = None,
     visitation: bool = True,
 ) -> EvaluationResult:
-    matrix = policy_transitions(mdp, policy, validate=False)
+    matrix = solver_policy_transitions(mdp, policy)
     rewards = policy_rewards(mdp, policy, validate=False)
     initial = np.asarray(mdp.initial, dtype=float)
     horizon = 1.0 / (1.0 - mdp.discount)

@@ -53,8 +53,9 @@ def _exact_sum_at(rows: np.ndarray, terms: np.ndarray, shape: tuple[int, ...]) -
     return out
 
 
-#: A full-support policy's P_pi keeps one stored entry per (s, a, s') term (no merging of
-#: actions that share a successor) when at least this fraction of P's entries stay distinct.
+#: For the solvers, a full-support policy's P_pi keeps one stored entry per (s, a, s') term
+#: (no merging of actions that share a successor) when at least this fraction of P's entries
+#: stay distinct (see :func:`solver_policy_transitions`).
 DISTINCT_FRACTION = 0.8
 
 
@@ -70,7 +71,9 @@ def _stacked_policy_transitions(mdp: FiniteMDP, policy: np.ndarray) -> sp.csr_ma
 
     P's rows of one state are contiguous in CSR, so this is one scaling pass over P's data
     (the read-only column indices are shared); entries of different actions into the same s'
-    stay separate, and every scipy operation sums them.
+    stay separate. Products, ``tocsc`` and ``toarray`` sum them; scipy methods that tidy the
+    matrix in place (``sum_duplicates``, ``max``) fail on the read-only indices, so this form
+    never leaves the package.
     """
     matrix = mdp.transitions
     data = np.repeat(policy.ravel(), np.diff(matrix.indptr))
@@ -84,22 +87,14 @@ def policy_transitions(
 ) -> np.ndarray | sp.csr_matrix:
     """P_pi, the (S, S) state-to-state transition matrix under ``policy`` (sparse if P is).
 
-    ``validate=False`` skips :func:`~tabular_mirror.policies.check_policy` (for callers that
-    built or checked the policy themselves).
-
-    Sparse P gives a CSR P_pi. A policy with zeros gets a merged P_pi (a sparse product,
-    nnz(P_pi) <= nnz of the rows pi uses); a full-support policy on an MDP whose actions
-    rarely share successors (Garnet) gets the cheaper stacked form, in which entries of
-    different actions into the same s' are stored separately (scipy sums them everywhere).
+    Sparse P gives a canonical CSR P_pi (sorted indices, no duplicates, nnz(P_pi) <= nnz of
+    the rows pi uses). ``validate=False`` skips
+    :func:`~tabular_mirror.policies.check_policy` (for callers that checked the policy).
     """
     if validate:
         policy = check_policy(mdp, policy)
     if mdp.is_sparse:
-        if policy.all() and (
-            mdp._derived_value("distinct_fraction", _distinct_fraction) >= DISTINCT_FRACTION
-        ):
-            return _stacked_policy_transitions(mdp, policy)
-        return (_policy_selector(mdp, policy) @ mdp.transitions).tocsr()
+        return _merged_policy_transitions(mdp, policy)
     if mdp.is_exact:  # Fraction arithmetic only where pi[s, a] P[s, a, s'] != 0
         states, actions, successors = np.nonzero(mdp.transitions)
         weights = policy[states, actions]
@@ -107,6 +102,32 @@ def policy_transitions(
         terms = weights[used] * mdp.transitions[states[used], actions[used], successors[used]]
         return _exact_sum_at((states[used], successors[used]), terms, policy.shape[:1] * 2)
     return np.einsum("sa,sat->st", policy, mdp.transitions)
+
+
+def _merged_policy_transitions(mdp: FiniteMDP, policy: np.ndarray) -> sp.csr_matrix:
+    matrix = (_policy_selector(mdp, policy) @ mdp.transitions).tocsr()
+    matrix.sort_indices()
+    return matrix
+
+
+def solver_policy_transitions(mdp: FiniteMDP, policy: np.ndarray) -> np.ndarray | sp.csr_matrix:
+    """P_pi in the form cheapest for matrix-vector products (internal: the linear solvers).
+
+    A full-support policy on a sparse MDP whose actions rarely share successors (Garnet) gets
+    the stacked form of :func:`_stacked_policy_transitions` (one scaling pass instead of a
+    sparse product; duplicate entries, the MDP's read-only indices shared): only products,
+    ``tocsc`` and ``toarray`` may be applied to it. Otherwise the same as
+    :func:`policy_transitions` with ``validate=False``.
+    """
+    if (
+        mdp.is_sparse
+        and policy.all()
+        and mdp._derived_value("distinct_fraction", _distinct_fraction) >= DISTINCT_FRACTION
+    ):
+        return _stacked_policy_transitions(mdp, policy)
+    if mdp.is_sparse:  # merged, indices left unsorted (products do not need them sorted)
+        return (_policy_selector(mdp, policy) @ mdp.transitions).tocsr()
+    return policy_transitions(mdp, policy, validate=False)
 
 
 def policy_rewards(mdp: FiniteMDP, policy: Any, *, validate: bool = True) -> np.ndarray:

@@ -8,6 +8,9 @@ over); the merged (sparse-product) P_pi against the stacked one.
 
 from __future__ import annotations
 
+import multiprocessing
+import threading
+
 import numpy as np
 import pytest
 import scipy.sparse as sp
@@ -83,10 +86,34 @@ def test_garnet_policies_of_every_support(seed):
         agree_with_sparse_lu(mdp, policy, tolerance=1e-9)
 
 
+def test_a_forked_child_evaluates_in_parallel_too():
+    # the parent's worker thread does not survive fork: the child must start its own
+    mdp = mdps.garnet(_linalg.PARALLEL_STATE_LIMIT, 3, 4, seed=2, sparse=True, discount=0.9)
+    policy = tm.uniform_policy(mdp)
+    expected = tm.evaluate(mdp, policy, method="krylov").values
+    with multiprocessing.get_context("fork").Pool(1) as pool:
+        values = pool.apply_async(_child_values, (mdp, policy)).get(timeout=120)
+    assert np.array_equal(values, expected)
+
+
+def _child_values(mdp: tm.FiniteMDP, policy: np.ndarray) -> np.ndarray:
+    return tm.evaluate(mdp, policy, method="krylov").values
+
+
+def test_public_policy_transitions_are_canonical():
+    mdp = mdps.garnet(50, 3, 4, seed=0, sparse=True)
+    matrix = tm.policy_transitions(mdp, tm.uniform_policy(mdp))
+    assert matrix.has_canonical_format
+    # methods that tidy a matrix in place (they failed on the stacked form's shared indices)
+    assert matrix.max() > 0 and (matrix > 0.3).nnz >= 0 and matrix.power(2).nnz == matrix.nnz
+    assert matrix.nnz == np.count_nonzero(matrix.toarray())
+
+
 def test_stacked_and_merged_policy_transitions_are_the_same_matrix():
     mdp = mdps.garnet(200, 4, 5, seed=3, sparse=True)
     policy = np.random.default_rng(3).dirichlet(np.ones(4), size=200)
-    stacked = operators._stacked_policy_transitions(mdp, policy)
+    stacked = operators.solver_policy_transitions(mdp, policy)
+    assert not stacked.has_canonical_format or stacked.nnz == mdp.transitions.nnz
     merged = (operators._policy_selector(mdp, policy) @ mdp.transitions).tocsr()
     assert np.abs(stacked.toarray() - merged.toarray()).max() <= 1e-15
     dense = np.einsum("sa,sat->st", policy, mdp.to_dense().transitions)
@@ -110,6 +137,15 @@ def test_actions_sharing_successors_get_a_merged_policy_matrix():
 def test_parallel_and_serial_visitation_solves_are_identical(monkeypatch):
     mdp = mdps.garnet(2500, 3, 4, seed=5, sparse=True, discount=0.95)
     policy = tm.uniform_policy(mdp)
+    monkeypatch.setattr(_linalg, "_usable_cores", lambda: 2)  # also on a one-core machine
+    threads = set()
+    original = _linalg._krylov
+
+    def recording(*arguments):
+        threads.add(threading.current_thread().name.split("_")[0])
+        return original(*arguments)
+
+    monkeypatch.setattr(_linalg, "_krylov", recording)
     monkeypatch.setattr(_linalg, "PARALLEL_STATE_LIMIT", 0)
     parallel = tm.evaluate(mdp, policy, method="krylov")
     monkeypatch.setattr(_linalg, "PARALLEL_STATE_LIMIT", 10**12)
@@ -117,15 +153,18 @@ def test_parallel_and_serial_visitation_solves_are_identical(monkeypatch):
     assert np.array_equal(parallel.values, serial.values)
     assert np.array_equal(parallel.visitation, serial.visitation)
     assert parallel.iterations == serial.iterations
+    assert threads == {"MainThread", "tabular-mirror"}, threads
 
 
 def test_an_error_in_the_visitation_thread_reaches_the_caller(monkeypatch):
     mdp = mdps.garnet(2500, 3, 4, seed=5, sparse=True, discount=0.95)
     monkeypatch.setattr(_linalg, "PARALLEL_STATE_LIMIT", 0)
+    monkeypatch.setattr(_linalg, "_usable_cores", lambda: 2)
     original = _linalg._krylov
 
     def failing(matrix, right_hand_side, guess, discount, transpose, *rest):
         if transpose:
+            assert threading.current_thread().name.startswith("tabular-mirror")
             raise FloatingPointError("visitation failed")
         return original(matrix, right_hand_side, guess, discount, transpose, *rest)
 
@@ -139,5 +178,19 @@ def test_stationary_steps_stop_when_the_budget_is_spent():
     policy = tm.uniform_policy(mdp)
     matrix = operators.policy_transitions(mdp, policy)
     rewards = operators.policy_rewards(mdp, policy)
-    _, bound, _, iterations = _linalg._krylov(matrix, rewards, rewards, 0.99, False, 1e-12, 3)
-    assert iterations == 3 and bound > 1e-12
+    result = _linalg._krylov(matrix, rewards, rewards, 0.99, False, 1e-8, 3)
+    assert result.iterations == 3 and result.bound > 1e-8 and not result.rounding_limited
+    # 1e-12 is below the rounding floor of values ~ 50 at gamma = 0.99: reported as such
+    floor = _linalg._krylov(matrix, rewards, rewards, 0.99, False, 1e-12, 3)
+    assert floor.rounding_limited and floor.bound > 1e-12
+
+
+def test_a_tolerance_below_rounding_ends_early_without_sparse_lu():
+    # sparse LU has catastrophic fill-in here (minutes); its certificate has the same rounding
+    # floor, so it must not be tried, and the iteration must not run to its budget either
+    mdp = mdps.garnet(30_000, 3, 4, seed=1, sparse=True, discount=0.99)
+    policy = tm.uniform_policy(mdp)
+    result = tm.evaluate(mdp, policy, tolerance=1e-300, max_iterations=5000)
+    assert result.method == "krylov" and result.status == "not_certified"
+    assert result.iterations < 500, result.iterations
+    assert 0 < result.error_bound < 1e-10
