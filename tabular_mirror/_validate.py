@@ -7,6 +7,7 @@ an absolute tolerance on row sums; exact checks compare Fractions exactly.
 from __future__ import annotations
 
 import numbers
+from decimal import Decimal
 from fractions import Fraction
 from typing import Any
 
@@ -69,11 +70,28 @@ def check_rows_sum_to_one(
         )
 
 
+def plain_number(value: Any) -> Any:
+    """A numpy scalar or 0-d array as a Python int / float; a Decimal as a Fraction; else as is."""
+    if isinstance(value, np.ndarray) and value.ndim == 0:
+        value = value[()]
+    if isinstance(value, np.bool_):
+        return bool(value)
+    if isinstance(value, np.integer):
+        return int(value)
+    if isinstance(value, np.floating):
+        return float(value)
+    if isinstance(value, Decimal):
+        return Fraction(value)
+    return value
+
+
 def positive_number(value: Any, name: str, allow_zero: bool = False) -> Any:
     """Check a scalar parameter is a finite real > 0 (>= 0 with ``allow_zero``); return it.
 
-    Strings such as "1/5" are read exactly as Fractions (and returned as such).
+    Strings such as "1/5" are read exactly as Fractions (and returned as such); numpy
+    scalars (and 0-d arrays) become the Python number they hold, a Decimal its exact Fraction.
     """
+    value = plain_number(value)
     if isinstance(value, str):
         try:
             value = Fraction(value.strip())
@@ -95,6 +113,7 @@ def whole_number(value: Any, name: str, minimum: int = 0) -> int:
     Integers (Python or numpy) and integral floats such as ``1e4`` are accepted; booleans,
     strings, fractional or non-finite numbers are rejected.
     """
+    value = plain_number(value)
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise InvalidParameterError(f"{name} = {value!r} must be an integer >= {minimum}")
     if not isinstance(value, numbers.Integral):

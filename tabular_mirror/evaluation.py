@@ -105,7 +105,7 @@ def evaluate(
         MDP.
     InvalidParameterError
         An unknown method, a negative or non-numeric tolerance, max_iterations not an
-        integer >= 1.
+        integer >= 0 (0: certify the starting guess, else fall back to sparse LU).
 
     Notes
     -----
@@ -115,7 +115,7 @@ def evaluate(
     """
     check_mdp(mdp)
     choice(method, "method", METHODS)
-    max_iterations = whole_number(max_iterations, "max_iterations", minimum=1)
+    max_iterations = whole_number(max_iterations, "max_iterations")
     if tolerance is not None:
         tolerance = float(positive_number(tolerance, "tolerance", allow_zero=True))
     if visitation_tolerance is not None:

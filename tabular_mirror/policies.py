@@ -156,8 +156,9 @@ def _check_q_values(q_values: Any) -> np.ndarray:
         if array.dtype.kind not in "biuf":
             raise InvalidParameterError(f"q_values has dtype {array.dtype}, expected numbers")
         array = array.astype(float, copy=False)
-        if not np.all(np.isfinite(array)):
-            raise InvalidParameterError("q_values contains NaN or inf")
+        # -inf masks an action (a common idiom); NaN and +inf have no argmax meaning
+        if np.isnan(array).any() or np.isposinf(array).any():
+            raise InvalidParameterError("q_values contains NaN or +inf")
     if array.ndim != 2 or 0 in array.shape:
         raise InvalidParameterError(f"q_values has shape {array.shape}, expected (S, A)")
     return array

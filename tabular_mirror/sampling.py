@@ -14,13 +14,14 @@ accepts ``allow_zero=True`` for that search only.
 
 from __future__ import annotations
 
+import numbers
 from dataclasses import dataclass
 from fractions import Fraction
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ._validate import DEFAULT_ROW_TOLERANCE
+from ._validate import DEFAULT_ROW_TOLERANCE, plain_number
 from .errors import InvalidParameterError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -44,10 +45,9 @@ def fixed_distribution(distribution: Any, name: str, positive: bool = True) -> t
     length is checked against S when the distribution meets an MDP.
     """
     try:
-        values = tuple(distribution)
-        array = np.array(values, dtype=object)
-        if not any(isinstance(v, float) for v in values):
-            array = np.array([Fraction(v) for v in values], dtype=object)
+        values = tuple(plain_number(v) for v in distribution)
+        exact = all(isinstance(v, str | numbers.Rational) for v in values)
+        array = distribution_array(values, exact)
     except (TypeError, ValueError, ZeroDivisionError) as error:  # a nested tuple or "abc"
         raise InvalidParameterError(
             f"{name} = {distribution!r} is not a sequence of numbers: {error}"
@@ -56,11 +56,19 @@ def fixed_distribution(distribution: Any, name: str, positive: bool = True) -> t
     return values
 
 
+def _exact_entry(value: Any) -> Fraction:
+    """An entry read exactly: strings and rationals as written, floats at their binary value."""
+    if isinstance(value, str | numbers.Rational):
+        return Fraction(value)
+    return Fraction(float(value))
+
+
 def distribution_array(distribution: tuple, exact: bool) -> np.ndarray:
     """The entries of a :func:`fixed_distribution` as Fractions (exact) or floats."""
+    entries = [_exact_entry(v) for v in distribution]
     if exact:
-        return np.array([Fraction(v) for v in distribution], dtype=object)
-    return np.array([float(Fraction(v)) for v in distribution], dtype=float)
+        return np.array(entries, dtype=object)
+    return np.array([float(v) for v in entries], dtype=float)
 
 
 def check_distribution(

@@ -29,7 +29,7 @@ CASES = {
         lambda: tm.evaluate(MDP, POLICY, max_iterations="a"),
         "max_iterations",
     ),
-    "evaluate max_iterations 0": (lambda: tm.evaluate(MDP, POLICY, max_iterations=0), ">= 1"),
+    "evaluate max_iterations -1": (lambda: tm.evaluate(MDP, POLICY, max_iterations=-1), ">= 0"),
     "evaluate tolerance str": (lambda: tm.evaluate(MDP, POLICY, tolerance="x"), "tolerance"),
     "evaluate tolerance negative": (lambda: tm.evaluate(MDP, POLICY, tolerance=-1), ">= 0"),
     "evaluate visitation_tolerance nan": (
@@ -132,3 +132,44 @@ def test_user_drift_with_a_bad_output_is_named(function, needle):
     algorithm = MirrorAlgorithm(drift, dd.SameAsSampling(), nb.Everything(), UniformSampling())
     with pytest.raises(InvalidParameterError, match=needle):
         tm.mirror_step(MDP, algorithm, POLICY)
+
+
+# ---- what the validation must keep accepting (found by the review of the validation change)
+
+
+def test_numpy_and_decimal_scalars_are_numbers():
+    from decimal import Decimal
+    from fractions import Fraction
+
+    exact = mdps.exact_garnet(4, 2, 2, seed=0)
+    policy = tm.uniform_policy(exact)
+    for tolerance in (np.float32(1e-9), np.array(1e-9), Decimal("1e-9"), np.int64(0)):
+        step = tm.mirror_step(exact, instances.ppo(), policy, tolerance=tolerance)
+        assert step.converged and isinstance(step.certificate.tolerance, Fraction)
+    assert tm.evaluate(MDP, POLICY, tolerance=np.float32(1e-6), max_iterations=np.int64(5))
+
+
+def test_fixed_distributions_of_numpy_floats_and_mixed_entries():
+    assert dd.FixedDrift(np.full(4, 0.25, np.float32)).distribution == (0.25,) * 4
+    ball = nb.AverageBall("tv", 0.1, weighting=np.full(4, 0.25, np.float32))
+    assert ball.weighting == (0.25,) * 4
+    mixed = dd.FixedDrift(["1/2", "1/4", 0.125, 0.125, 0])
+    algorithm = MirrorAlgorithm(
+        drifts.SquaredEuclidean(), mixed, nb.Everything(), UniformSampling()
+    )
+    assert tm.mirror_step(MDP, algorithm, POLICY).converged
+    exact = MDP.to_exact(limit_denominator=1000)
+    step = tm.mirror_step(exact, algorithm, tm.uniform_policy(exact))
+    assert step.converged and step.policy.dtype == object
+
+
+def test_minus_infinity_masks_an_action_in_greedy():
+    q_values = np.array([[1.0, -np.inf], [-np.inf, 0.0], [-np.inf, -np.inf]])
+    np.testing.assert_array_equal(tm.greedy_policy(q_values), [[1, 0], [0, 1], [1, 0]])
+    with pytest.raises(InvalidParameterError, match=r"\+inf"):
+        tm.greedy_policy(np.array([[np.inf, 0.0]]))
+
+
+def test_zero_iterations_certify_the_guess_or_fall_back():
+    result = tm.evaluate(MDP, POLICY, max_iterations=0, method="krylov")
+    assert result.converged and result.method in ("krylov", "sparse_direct")
