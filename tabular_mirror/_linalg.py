@@ -107,10 +107,29 @@ def certify(
     matrix = policy_matrix.T if transpose else policy_matrix
     propagated = matrix @ solution
     residual = right_hand_side - (solution - discount * propagated)
-    magnitude = np.abs(right_hand_side) + np.abs(solution) + discount * (matrix @ np.abs(solution))
-    rounding = _rounding_factor(_max_nonzeros(policy_matrix, transpose)) * magnitude
+    factor = _rounding_factor(_max_nonzeros(policy_matrix, transpose))
+    rounding = _rounding_norm(
+        right_hand_side, solution, matrix @ np.abs(solution), discount, factor, transpose
+    )
     norm = _norm(residual, transpose)
-    return (norm + _norm(rounding, transpose)) / (1.0 - discount), norm
+    return (norm + rounding) / (1.0 - discount), norm
+
+
+def _rounding_norm(
+    right_hand_side: np.ndarray,
+    solution: np.ndarray,
+    propagated_magnitude: np.ndarray,
+    discount: float,
+    factor: float,
+    transpose: bool,
+) -> float:
+    """Norm of the rounding term gamma_k (|b| + |x| + gamma P_pi |x|) of a computed residual.
+
+    ``propagated_magnitude`` is P_pi |x| (x P_pi for the transposed system).
+    """
+    magnitude = np.abs(right_hand_side) + np.abs(solution)
+    magnitude += discount * propagated_magnitude
+    return factor * _norm(magnitude, transpose)
 
 
 def solve_dense(
@@ -280,9 +299,9 @@ def _krylov(
     def certificate(residual: np.ndarray, norm: float) -> float:
         """Certified bound of ``solution`` from its true residual (sets ``rounding``)."""
         nonlocal rounding
-        magnitude = np.abs(right_hand_side) + np.abs(solution)
-        magnitude += discount * propagate(np.abs(solution))
-        rounding = factor * _norm(magnitude, transpose)
+        rounding = _rounding_norm(
+            right_hand_side, solution, propagate(np.abs(solution)), discount, factor, transpose
+        )
         return (norm + rounding) / scale
 
     def finish(bound: float, norm: float) -> IterativeSolution:
@@ -364,9 +383,10 @@ def _krylov(
             residual = right_hand_side - apply(solution)
             true_residual = True
             # and refresh the rounding term: a tolerance below it ends here, not at the budget
-            bound = certificate(residual, _norm(residual, transpose))
+            anchored = _norm(residual, transpose)
+            bound = certificate(residual, anchored)
             if rounding >= tolerance * scale:
-                return finish(bound, _norm(residual, transpose))
+                return finish(bound, anchored)
 
 
 #: Sparse systems with at least this many states solve the values and the visitation in two

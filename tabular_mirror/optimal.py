@@ -53,7 +53,13 @@ from ._validate import choice, positive_number, whole_number
 from .evaluation import _complete, _evaluate_values, evaluate
 from .model import FiniteMDP, check_mdp
 from .operators import bellman_operator, q_from_values
-from .policies import check_policy, greedy_actions, greedy_policy, policy_actions
+from .policies import (
+    check_policy,
+    deterministic_policy,
+    greedy_actions,
+    greedy_policy,
+    policy_actions,
+)
 from .results import EvaluationResult, IterationRecord, SolveResult, message_for
 
 __all__ = ["solve", "METHODS"]
@@ -238,7 +244,7 @@ def _policy_iteration(
     tie = _tie_tolerance(mdp, scale)
     if initial_policy is None:
         actions = greedy_actions(mdp.rewards)
-        policy = greedy_policy(mdp.rewards)
+        policy = deterministic_policy(mdp, actions)
     else:
         actions = policy_actions(initial_policy)
         policy = initial_policy
@@ -264,7 +270,7 @@ def _policy_iteration(
         if iteration > max_iterations:
             break
         actions = new_actions
-        policy = greedy_policy(evaluation.q_values, tie, keep=new_actions)
+        policy = deterministic_policy(mdp, new_actions)  # = greedy_policy(q, tie, keep=new)
         evaluation = _evaluate_values(mdp, policy, evaluation.values)
     evaluation = _complete(mdp, evaluation)
     return _finish(

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from . import _exact
-from ._rows import row_sum
+from ._rows import row_count, row_sum
 from ._validate import (
     DEFAULT_ROW_TOLERANCE,
     check_nonnegative,
@@ -132,6 +132,13 @@ def greedy_actions(
     """argmax_a values[s, a] per state with the documented tie rule (smallest index, or keep)."""
     values = _check_q_values(values)
     tie_tolerance = positive_number(tie_tolerance, "tie_tolerance", allow_zero=True)
+    return _greedy_actions(values, tie_tolerance, keep)
+
+
+def _greedy_actions(
+    values: np.ndarray, tie_tolerance: float, keep: np.ndarray | None
+) -> np.ndarray:
+    """:func:`greedy_actions` on checked ``values`` and ``tie_tolerance``."""
     mask = _maximisers(values, tie_tolerance)
     actions = np.argmax(mask, axis=1)
     if keep is not None:
@@ -184,21 +191,17 @@ def greedy_policy(
     (S, A) policy, Fractions if ``q_values`` is an object array, floats otherwise.
     """
     q_values = _check_q_values(q_values)
+    tie_tolerance = positive_number(tie_tolerance, "tie_tolerance", allow_zero=True)
     exact = q_values.dtype == object
-    num_states, num_actions = q_values.shape
-    if keep is not None and np.shape(keep) != (num_states,):
-        raise InvalidParameterError(f"keep has shape {np.shape(keep)}, expected ({num_states},)")
+    num_actions = q_values.shape[1]
     if split_ties:
         mask = _maximisers(q_values, tie_tolerance)
-        counts = mask.sum(axis=1)
-        if exact:
-            policy = np.empty(mask.shape, dtype=object)
-            for s in range(num_states):  # exact mode only; float path below is vectorised
-                share = Fraction(1, int(counts[s]))
-                policy[s] = [share if m else _exact.ZERO for m in mask[s]]
-            return policy
+        counts = row_count(mask)
+        if exact:  # 1/k for the k maximisers of each state, one Fraction per possible k
+            shares = np.array([_exact.ZERO] + [Fraction(1, k) for k in range(1, num_actions + 1)])
+            return np.where(mask, shares[counts][:, None], _exact.ZERO)
         return mask / counts[:, None]
-    actions = greedy_actions(q_values, tie_tolerance, keep)
+    actions = _greedy_actions(q_values, tie_tolerance, keep)
     return _one_hot(actions, num_actions, exact)
 
 

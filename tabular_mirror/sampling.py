@@ -47,7 +47,8 @@ def fixed_distribution(distribution: Any, name: str, positive: bool = True) -> t
     try:
         values = tuple(plain_number(v) for v in distribution)
         exact = all(isinstance(v, str | numbers.Rational) for v in values)
-        array = distribution_array(values, exact)
+        entries = [_exact_entry(v) for v in values]  # each entry must be one number
+        array = np.array(entries if exact else [float(v) for v in entries], dtype=object)
     except (TypeError, ValueError, ZeroDivisionError) as error:  # a nested tuple or "abc"
         raise InvalidParameterError(
             f"{name} = {distribution!r} is not a sequence of numbers: {error}"
@@ -64,11 +65,16 @@ def _exact_entry(value: Any) -> Fraction:
 
 
 def distribution_array(distribution: tuple, exact: bool) -> np.ndarray:
-    """The entries of a :func:`fixed_distribution` as Fractions (exact) or floats."""
-    entries = [_exact_entry(v) for v in distribution]
+    """The entries of a :func:`fixed_distribution` as Fractions (exact) or floats.
+
+    Called at every step: float mode converts in numpy's C loop unless a string ("1/3") needs
+    reading exactly first.
+    """
     if exact:
-        return np.array(entries, dtype=object)
-    return np.array([float(v) for v in entries], dtype=float)
+        return np.array([_exact_entry(v) for v in distribution], dtype=object)
+    if any(isinstance(v, str) for v in distribution):
+        return np.array([float(_exact_entry(v)) for v in distribution], dtype=float)
+    return np.array(distribution, dtype=float)
 
 
 def check_distribution(
