@@ -24,6 +24,7 @@ from ._exact import exact_backend, float_to_fraction_array
 from .algorithm import Context, MirrorAlgorithm, mirror_objective, mirror_operator
 from .errors import (
     ExactnessError,
+    InvalidFileError,
     InvalidMDPError,
     InvalidParameterError,
     InvalidPolicyError,
@@ -105,6 +106,7 @@ __all__ = [
     "InvalidPolicyError",
     "InvalidParameterError",
     "ExactnessError",
+    "InvalidFileError",
     "NotConvergedError",
     "MissingDependencyError",
 ]

@@ -7,6 +7,7 @@ Hierarchy (each also subclasses the built-in a caller would expect)::
       InvalidPolicyError(ValueError)       shape, negative entry, row off the simplex
       InvalidParameterError(ValueError)    epsilon <= 0, missing piece, unknown choice
       ExactnessError(ValueError)           a float where exact input is required
+      InvalidFileError(ValueError)         a damaged, truncated, hand-edited or foreign file
       NotConvergedError(RuntimeError)      raised only on request (``raise_for_status``)
       MissingDependencyError(ImportError)  an optional dependency is not installed
 
@@ -24,6 +25,7 @@ __all__ = [
     "InvalidPolicyError",
     "InvalidParameterError",
     "ExactnessError",
+    "InvalidFileError",
     "NotConvergedError",
     "MissingDependencyError",
 ]
@@ -47,6 +49,18 @@ class InvalidParameterError(TabularMirrorError, ValueError):
 
 class ExactnessError(TabularMirrorError, ValueError):
     """A floating-point value was given where exact (rational) input is required."""
+
+
+class InvalidFileError(TabularMirrorError, ValueError):
+    """A file is damaged, truncated, modified after it was written, or not in the format read.
+
+    The message names the file and what is wrong with it (a missing member, a checksum that
+    does not match, an entry that is not a number, ...). ``path`` is the file's path.
+    """
+
+    def __init__(self, message: str, path: Any = None) -> None:
+        super().__init__(message)
+        self.path = path
 
 
 class NotConvergedError(TabularMirrorError, RuntimeError):
