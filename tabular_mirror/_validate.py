@@ -131,3 +131,25 @@ def choice(value: str, name: str, valid: tuple[str, ...] | list[str]) -> str:
             f"unknown {name} {value!r}; valid choices: {', '.join(repr(v) for v in valid)}"
         )
     return value
+
+
+def random_generator(seed: Any, name: str = "seed") -> np.random.Generator:
+    """A ``numpy.random.Generator`` from None, an int >= 0, a SeedSequence or a Generator.
+
+    Anything else (a negative int, a float, a string, a bool) raises
+    :class:`InvalidParameterError` naming ``name`` and what is allowed.
+    """
+    if isinstance(seed, np.random.Generator):
+        return seed
+    if seed is not None:
+        seed = plain_number(seed)
+        if isinstance(seed, bool) or not isinstance(
+            seed, numbers.Integral | np.random.SeedSequence
+        ):
+            raise InvalidParameterError(
+                f"{name} = {seed!r} must be None, an int >= 0, a numpy.random.SeedSequence or a "
+                "numpy.random.Generator"
+            )
+        if isinstance(seed, numbers.Integral) and seed < 0:
+            raise InvalidParameterError(f"{name} = {seed} is negative, expected an int >= 0")
+    return np.random.default_rng(seed)

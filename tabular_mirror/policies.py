@@ -25,6 +25,7 @@ from ._validate import (
     check_nonnegative,
     check_rows_sum_to_one,
     positive_number,
+    random_generator,
     whole_number,
 )
 from .errors import ExactnessError, InvalidParameterError, InvalidPolicyError
@@ -103,7 +104,13 @@ def _one_hot(actions: np.ndarray, num_actions: int, exact: bool) -> np.ndarray:
 def deterministic_policy(mdp: FiniteMDP, actions: Any) -> np.ndarray:
     """The deterministic policy choosing ``actions[s]`` in state s (one-hot rows)."""
     check_mdp(mdp)
-    actions = np.asarray(actions)
+    try:
+        actions = np.asarray(actions)
+    except ValueError as error:  # ragged nested lists
+        raise InvalidPolicyError(
+            f"actions could not be read as an array of S = {mdp.num_states} integer actions: "
+            f"{error}"
+        ) from None
     if actions.shape != (mdp.num_states,) or actions.dtype.kind not in "iu":
         raise InvalidPolicyError(
             f"actions has shape {actions.shape} and dtype {actions.dtype}, expected S = "
@@ -225,7 +232,7 @@ def random_policy(
     check_mdp(mdp)
     concentration = float(positive_number(concentration, "concentration"))
     max_denominator = whole_number(max_denominator, "max_denominator", minimum=1)
-    generator = np.random.default_rng(rng)
+    generator = random_generator(rng, "rng")
     shape = (mdp.num_states, mdp.num_actions)
     if not mdp.is_exact:
         return generator.dirichlet(np.full(mdp.num_actions, concentration), size=mdp.num_states)
