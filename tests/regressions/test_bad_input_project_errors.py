@@ -121,7 +121,7 @@ def test_large_catalogue_entries_are_sparse_by_default():
 
 def test_dense_copy_of_a_huge_sparse_mdp_is_refused_before_allocating():
     mdp = mdps.make("forest:S=1000000")
-    with pytest.raises(InvalidMDPError, match="TiB.*sparse"):
+    with pytest.raises(InvalidMDPError, match=r"TiB.*sparse"):
         mdp.to_dense()
     with pytest.raises(InvalidMDPError, match="TiB"):
         mdp.to_exact()
