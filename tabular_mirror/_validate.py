@@ -107,20 +107,31 @@ def positive_number(value: Any, name: str, allow_zero: bool = False) -> Any:
     return value
 
 
-def whole_number(value: Any, name: str, minimum: int = 0) -> int:
-    """Check a count (iterations, sweeps, steps) is an integer >= ``minimum``; return an int.
+#: The largest count (iterations, sweeps, steps) any method accepts: 10^9. A count above it
+#: (``sweeps=1e300``) cannot finish and is refused instead of running forever.
+MAX_COUNT = 10**9
+
+
+def whole_number(value: Any, name: str, minimum: int = 0, maximum: int = MAX_COUNT) -> int:
+    """Check a count (iterations, sweeps, steps) is an integer in [minimum, maximum]; return it.
 
     Integers (Python or numpy) and integral floats such as ``1e4`` are accepted; booleans,
-    strings, fractional or non-finite numbers are rejected.
+    strings, fractional or non-finite numbers, and counts above ``maximum`` (10^9 by default:
+    a count that cannot finish) are rejected.
     """
     value = plain_number(value)
+    allowed = f"an integer >= {minimum}"
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise InvalidParameterError(f"{name} = {value!r} must be an integer >= {minimum}")
+        raise InvalidParameterError(f"{name} = {value!r} must be {allowed}")
     if not isinstance(value, numbers.Integral):
         if not (np.isfinite(float(value)) and float(value).is_integer()):
-            raise InvalidParameterError(f"{name} = {value!r} must be an integer >= {minimum}")
+            raise InvalidParameterError(f"{name} = {value!r} must be {allowed}")
     if value < minimum:
-        raise InvalidParameterError(f"{name} = {value!r} must be an integer >= {minimum}")
+        raise InvalidParameterError(f"{name} = {value!r} must be {allowed}")
+    if value > maximum:
+        raise InvalidParameterError(
+            f"{name} = {value!r} must be an integer <= {maximum:,}: a larger count cannot finish"
+        )
     return int(value)
 
 
