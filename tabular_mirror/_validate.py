@@ -85,6 +85,14 @@ def plain_number(value: Any) -> Any:
     return value
 
 
+def short_repr(value: Any, limit: int = 40) -> str:
+    """``repr(value)``, shortened for huge numbers (``100000000000... (1000 digits)``)."""
+    text = repr(value)
+    if len(text) <= limit:
+        return text
+    return f"{text[: limit // 2]}... ({len(text)} characters)"
+
+
 def positive_number(value: Any, name: str, allow_zero: bool = False) -> Any:
     """Check a scalar parameter is a finite real > 0 (>= 0 with ``allow_zero``); return it.
 
@@ -98,8 +106,14 @@ def positive_number(value: Any, name: str, allow_zero: bool = False) -> Any:
         except (ValueError, ZeroDivisionError) as error:
             raise InvalidParameterError(f"{name} = {value!r} is not a number") from error
     if isinstance(value, bool) or not isinstance(value, numbers.Real | Fraction):
-        raise InvalidParameterError(f"{name} = {value!r} must be a real number")
-    if not np.isfinite(float(value)):
+        raise InvalidParameterError(f"{name} = {short_repr(value)} must be a real number")
+    try:
+        finite = bool(np.isfinite(float(value)))
+    except OverflowError:  # an exact number beyond float range (e.g. "1e999" read exactly)
+        raise InvalidParameterError(
+            f"{name} = {short_repr(value)} is too large (beyond the float range, 1.8e308)"
+        ) from None
+    if not finite:
         raise InvalidParameterError(f"{name} = {value!r} must be finite")
     if value < 0 or (value == 0 and not allow_zero):
         bound = ">= 0" if allow_zero else "> 0"
