@@ -267,6 +267,14 @@ def inexact_solver(
         return candidate, Certificate("inexact", bound, None, False, detail)
 
     solver.__name__ = f"inexact({steps} {parametrisation} steps)"
+    # what rebuilds this solver (proofs_check's witnesses store it)
+    solver.spec = {  # type: ignore[attr-defined]
+        "inexact": {
+            "steps": steps,
+            "learning_rate": learning_rate,
+            "parametrisation": parametrisation,
+        }
+    }
     return solver
 
 
@@ -468,9 +476,8 @@ def _verify(
     if problems:
         status, detail = "not_certified", "verification"
         message = message_for(status, detail) + " " + "; ".join(problems)
-        # the solver's certificate spoke of an answer that failed re-verification: it no longer
-        # certifies anything (a certified=True certificate on a not_certified step made
-        # Trace.all_certified True for a run that stopped uncertified)
+        # the certificate speaks for the returned policy: a step that failed re-verification
+        # is not certified, whatever its solver's bound said (Trace.all_certified reads this)
         certificate = replace(
             certificate,
             certified=False,
