@@ -9,7 +9,7 @@ conversion is :func:`float_to_fraction_array`.
 Linear solves use python-flint's ``fmpq_mat.solve`` (a core dependency; about 17 ms for a dense
 200 x 200 system with small denominators). Where python-flint could not be installed (a
 platform without its wheels) sympy's ``DomainMatrix`` over QQ is used instead, exact too but
-about 100 times slower at S = 200; a warning says so once per session.
+much slower on large systems with large entries; a warning says so once per session.
 """
 
 from __future__ import annotations
@@ -40,8 +40,9 @@ def _warn_slow_backend() -> None:
     if not _warned_slow_backend:
         _warned_slow_backend = True
         warnings.warn(
-            "python-flint is not installed: exact linear solves use sympy, about 100x slower "
-            "at S = 200 (pip install python-flint, or pip install 'tabular-mirror[fast]')",
+            "python-flint is not installed: exact linear solves fall back to sympy, which can be "
+            "much slower on large systems (pip install python-flint, a core dependency of "
+            "tabular-mirror)",
             RuntimeWarning,
             stacklevel=3,
         )
