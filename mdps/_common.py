@@ -73,6 +73,8 @@ def zeros(shape: tuple[int, ...], exact: bool) -> np.ndarray:
 SPARSE_ABOVE = 128 * 1024**2
 #: No builder allocates a dense P larger than this (bytes): it raises, naming the size.
 DENSE_LIMIT = 2 * 1024**3
+#: Nor a sparse P larger than this (bytes: 16 per stored entry, 8 per row).
+SPARSE_LIMIT = 8 * 1024**3
 
 
 def _size_text(size: float) -> str:
@@ -83,7 +85,15 @@ def _size_text(size: float) -> str:
     raise AssertionError("unreachable")  # pragma: no cover
 
 
-def storage(name: str, S: int, A: int, sparse: Any, exact: bool, can_be_sparse: bool) -> bool:
+def storage(
+    name: str,
+    S: int,
+    A: int,
+    sparse: Any,
+    exact: bool,
+    can_be_sparse: bool,
+    nonzeros_per_row: float = 1.0,
+) -> bool:
     """Decide dense or sparse P for a builder and refuse a dense P that cannot fit.
 
     ``sparse=None`` (the default of the builders that can build CSR directly) means sparse
@@ -101,6 +111,14 @@ def storage(name: str, S: int, A: int, sparse: Any, exact: bool, can_be_sparse: 
         )
     if sparse and not can_be_sparse:  # pragma: no cover - callers only pass what they support
         raise InvalidParameterError(f"{name} has no sparse form")
+    if sparse:
+        sparse_bytes = (16.0 * nonzeros_per_row + 24.0) * S * A  # entries, row index, rewards
+        if sparse_bytes > SPARSE_LIMIT:
+            raise InvalidParameterError(
+                f"{name} with S = {S}, A = {A}: even sparse, P would need "
+                f"{_size_text(sparse_bytes)} (more than {_size_text(SPARSE_LIMIT)}); use fewer "
+                "states"
+            )
     if not sparse and dense_bytes > DENSE_LIMIT:
         alternative = (
             "build it with sparse=true (CSR, O(S A b) memory)"

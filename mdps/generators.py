@@ -146,7 +146,7 @@ def garnet(
     600
     """
     S, A, b = _sizes(S, A, b)
-    sparse = storage("garnet", S, A, sparse, False, can_be_sparse=True)
+    sparse = storage("garnet", S, A, sparse, False, can_be_sparse=True, nonzeros_per_row=b)
     generator = rng(seed)
     rows = S * A
     columns = _distinct_columns(generator, rows, S, b)

@@ -142,7 +142,7 @@ def forest(
     """
     S = positive_int(S, "S", minimum=2)
     exact = flag(exact, "exact")
-    sparse = storage("forest", S, 2, sparse, exact, can_be_sparse=True)
+    sparse = storage("forest", S, 2, sparse, exact, can_be_sparse=True, nonzeros_per_row=1.5)
     p = probability(p, exact, "p")
     one = ONE if exact else 1.0
     rewards = zeros((S, 2), exact)
@@ -204,6 +204,7 @@ def riverswim(n: int = 6, *, discount: Any = "9/10", exact: bool = False) -> Fin
     Sampling", NeurIPS 2013, Figure 2.
     """
     n = positive_int(n, "n", minimum=2)
+    storage("riverswim", n, 2, False, bool(exact), can_be_sparse=False)
 
     def q(text: str) -> Any:
         return scalar(text, exact, "probability")
@@ -303,6 +304,7 @@ def chain(
     Fraction(10, 1)
     """
     n = positive_int(n, "n")
+    storage("chain", n, 2, False, bool(exact), can_be_sparse=False)
     p = probability(p, exact, "p")
     one = ONE if exact else 1.0
     states = np.arange(n)
@@ -411,6 +413,7 @@ def deep_sea(
     Osband, Van Roy, Russo, Wen, "Deep Exploration via Randomized Value Functions", JMLR 2019.
     """
     N = positive_int(N, "N")
+    storage("deep_sea", N * N + 1, 2, False, bool(exact), can_be_sparse=False)
     mapping = rng(seed).integers(0, 2, size=(N, N)).ravel()
     one = ONE if exact else 1.0
     fail = one / N if not deterministic else 0 * one
