@@ -151,7 +151,7 @@ def whole_number(value: Any, name: str, minimum: int = 0, maximum: int = MAX_COU
 
 def choice(value: str, name: str, valid: tuple[str, ...] | list[str]) -> str:
     """Check ``value`` is one of ``valid``; the error lists the valid choices."""
-    if value not in valid:
+    if not isinstance(value, str) or value not in valid:
         raise InvalidParameterError(
             f"unknown {name} {value!r}; valid choices: {', '.join(repr(v) for v in valid)}"
         )
@@ -178,3 +178,15 @@ def random_generator(seed: Any, name: str = "seed") -> np.random.Generator:
         if isinstance(seed, numbers.Integral) and seed < 0:
             raise InvalidParameterError(f"{name} = {seed} is negative, expected an int >= 0")
     return np.random.default_rng(seed)
+
+
+def reward_scale(rewards: np.ndarray) -> float:
+    """max |r[s, a]| as a float; inf when an exact reward is beyond the float range."""
+    rewards = np.asarray(rewards)
+    if rewards.dtype != object:
+        return float(np.abs(rewards).max(initial=0.0))
+    largest = max((abs(v) for v in rewards.ravel()), default=0)
+    try:
+        return float(largest)
+    except OverflowError:
+        return float("inf")

@@ -33,7 +33,7 @@ import numpy as np
 
 from ._progress import progress_bar
 from ._validate import choice as check_choice
-from ._validate import positive_number, whole_number
+from ._validate import positive_number, reward_scale, whole_number
 from .algorithm import MirrorAlgorithm, drift_penalty
 from .errors import InvalidParameterError
 from .evaluation import evaluate
@@ -102,7 +102,7 @@ class LearningStep:
 
 def _default_tolerance(mdp: FiniteMDP, tol: Any) -> Any:
     if tol is None:
-        scale = max(1.0, float(np.abs(np.asarray(mdp.rewards, dtype=float)).max()))
+        scale = max(1.0, reward_scale(mdp.rewards))
         tol = 0 if mdp.is_exact else 1e-10 * scale / (1 - float(mdp.discount))
     tol = positive_number(tol, "tol", allow_zero=True)
     return Fraction(tol) if mdp.is_exact else float(tol)  # in the run's arithmetic

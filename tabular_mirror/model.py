@@ -97,7 +97,7 @@ def _float_array(value: Any, name: str) -> np.ndarray:
         raise InvalidMDPError(f"{name} has complex entries, expected real numbers")
     try:
         array = np.array(value, dtype=float)
-    except (TypeError, ValueError) as error:
+    except (TypeError, ValueError, OverflowError) as error:
         raise InvalidMDPError(f"{name} could not be read as a numeric array: {error}") from error
     check_finite(array, name, InvalidMDPError)
     return array
@@ -111,7 +111,10 @@ def _check_row_tolerance(value: Any) -> float:
             f"row_tolerance = {value!r} must be a real number >= 0 (default "
             f"{DEFAULT_ROW_TOLERANCE:g})"
         )
-    value = float(value)
+    try:
+        value = float(value)
+    except OverflowError:  # an integer beyond the float range: as good as infinite
+        value = float("inf") if value > 0 else -1.0
     if np.isnan(value) or value < 0:
         raise InvalidParameterError(
             f"row_tolerance = {value!r} must be a real number >= 0 (default "

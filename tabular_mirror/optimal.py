@@ -50,7 +50,7 @@ import scipy.sparse as sp
 from scipy.optimize import linprog
 
 from . import _exact
-from ._validate import choice, positive_number, whole_number
+from ._validate import choice, positive_number, reward_scale, whole_number
 from .errors import InvalidParameterError
 from .evaluation import _complete, _evaluate_values, evaluate
 from .model import FiniteMDP, check_mdp
@@ -156,7 +156,7 @@ def solve(
         raise InvalidParameterError(f"progress = {progress!r} must be a callable or None")
     if max_iterations is not None:
         max_iterations = whole_number(max_iterations, "max_iterations", minimum=1)
-    scale = max(1.0, float(np.abs(np.asarray(mdp.rewards, dtype=float)).max()))
+    scale = max(1.0, reward_scale(mdp.rewards))
     scale /= 1.0 - float(mdp.discount)
     if tolerance is None:
         exact_optimum = mdp.is_exact and method in ("policy_iteration", "linear_programming")

@@ -69,7 +69,7 @@ def check_policy(
             raise InvalidPolicyError(f"{name} has complex entries, expected probabilities")
         try:
             array = np.array(policy, dtype=float)
-        except (TypeError, ValueError) as error:
+        except (TypeError, ValueError, OverflowError) as error:
             raise InvalidPolicyError(f"{name} could not be read as an array: {error}") from error
         bad = ~np.isfinite(array)
         if bad.any():
