@@ -385,6 +385,7 @@ _READ_ERRORS = (
     RecursionError,
     UnicodeDecodeError,
     OverflowError,
+    RuntimeError,  # zipfile: "encrypted, password required", NotImplementedError for odd flags
 )
 
 
