@@ -4,8 +4,8 @@ Subcommands: ``demo``, ``run`` (a mirror-learning run saved as a trace), ``check
 claims on a trace or on generated MDPs), ``plot`` (a trace to PNG/SVG/PDF), ``solve`` (optimal
 values), ``reproduce`` (the paper's Figure 3 with verdicts, a CSV and a comparison), ``sweep``
 (a grid of batched runs on Dask, Parquet results) and ``sweep-report`` (its tables and
-heatmaps). Bad
-arguments print one line on stderr and return 2; a failed claim in ``check`` returns 1.
+heatmaps). Bad arguments print one line on stderr and return 2; a failed claim in ``check``
+returns 1.
 """
 
 from __future__ import annotations
