@@ -196,6 +196,12 @@ def phase_diagram(
         ax = axes[k // columns][k % columns]
         xs = sorted(group[x].dropna().unique().tolist())
         ys = sorted(group[y].dropna().unique().tolist()) if y else [None]
+        key = key if isinstance(key, tuple) else (key,)
+        title = ", ".join(f"{p}={_label(v)}" for p, v in zip(panels, key, strict=True))
+        if not xs or not ys:  # this panel's runs do not have the axis (e.g. gpi has no epsilon)
+            ax.set_axis_off()
+            ax.set_title(f"{title} (no {x if not xs else y})", fontsize=9)
+            continue
         grid = np.full((len(ys), len(xs)), np.nan)
         for _, row in group.iterrows():
             if row[x] not in xs or (y and row[y] not in ys):
@@ -210,9 +216,7 @@ def phase_diagram(
         ax.set_yticks(range(len(ys)), [_label(v) for v in ys] if y else [""])
         ax.set_xlabel(x)
         ax.set_ylabel(y or "")
-        key = key if isinstance(key, tuple) else (key,)
-        ax.set_title(", ".join(f"{p}={_label(v)}" for p, v in zip(panels, key, strict=True)),
-                     fontsize=9)  # fmt: skip
+        ax.set_title(title, fontsize=9)
     for k in range(len(groups), rows * columns):
         axes[k // columns][k % columns].set_visible(False)
     if image is not None:

@@ -151,7 +151,7 @@ def _client(scheduler: str | None, workers: int | None) -> tuple[Any, Any]:
         return Client(scheduler), None
     count = workers or os.cpu_count() or 1
     cluster = LocalCluster(
-        n_workers=count, threads_per_worker=1, processes=True, dashboard_address=None
+        n_workers=count, threads_per_worker=1, processes=True, dashboard_address=":0"
     )
     return Client(cluster), cluster
 
