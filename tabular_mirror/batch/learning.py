@@ -23,7 +23,7 @@ Examples
 >>> batch = MDPBatch.repeat(small, 3)
 >>> trace = mirror_learning_batch(batch, "gpi", uniform_policies(batch), 10)
 >>> trace.stop_reason.tolist(), trace.iterations_run.tolist()
-(['optimal', 'optimal', 'optimal'], [2, 2, 2])
+(['optimal', 'optimal', 'optimal'], [1, 1, 1])
 """
 
 from __future__ import annotations
@@ -47,9 +47,10 @@ __all__ = ["BatchTrace", "mirror_learning_batch", "STOP_REASONS"]
 #: Why a member stopped.
 STOP_REASONS = ("optimal", "fixed_point", "iterations")
 
-#: A certified step whose objective exceeds staying by at most this (relative to max(1,
-#: max |A|)) returned a fixed point of the update up to rounding.
-FIXED_POINT_RELATIVE = 1e-12
+#: A certified step whose objective plus gap exceeds staying by at most this many units of
+#: rounding (u max(1, max |A|) per term of the S A-term objective) returned a fixed point of
+#: the update up to rounding: staying at pi attains the certified maximum.
+FIXED_POINT_ROUNDINGS = 8
 
 
 @dataclass(frozen=True, eq=False)
@@ -280,10 +281,11 @@ def mirror_learning_batch(
         iterations_run[index] += 1
         optimal = top <= tolerance[index]
         scale = np.maximum(1.0, np.abs(sub_evaluation.advantages).max(axis=(1, 2)))
+        rounding = FIXED_POINT_ROUNDINGS * num_states * num_actions * np.finfo(float).eps
         with np.errstate(invalid="ignore"):
             fixed = (
                 step.certified
-                & (step.objective + step.bound <= step.staying + FIXED_POINT_RELATIVE * scale)
+                & (step.objective + step.bound <= step.staying + rounding * scale)
                 & ~optimal
             )
         stop[index[optimal]] = "optimal"

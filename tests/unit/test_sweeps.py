@@ -265,3 +265,13 @@ def test_report_summarises_per_cell_and_draws_heatmaps(reference, tmp_path):
     assert np.all(inexact_only.table["failure_rate"] == 0)
     with pytest.raises(tm.InvalidParameterError, match="unknown quantity"):
         sweep_report(directory, output=tmp_path, values=("colour",))
+
+
+def test_command_line_report_and_lazy_python_entry_point(reference, tmp_path, capsys):
+    from tabular_mirror.cli import main
+
+    directory, _ = reference
+    assert main(["sweep-report", str(directory), "-o", str(tmp_path), "--value", "stall_rate"]) == 0
+    printed = capsys.readouterr().out
+    assert "stall_rate" in printed and "stall_rate.png" in printed
+    assert tm.sweep is sweep and tm.sweep_report is sweep_report
