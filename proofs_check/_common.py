@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from fractions import Fraction
 from typing import Any
 
@@ -32,39 +33,86 @@ def evaluation_error(mdp: tm.FiniteMDP) -> float:
 def step_tolerance(
     mdp: tm.FiniteMDP, certificate: Any, sampling: Any, *, propagate: bool = True
 ) -> Any:
-    """The float tolerance of a state-wise claim about one step (0 in exact mode).
+    """The allowance of a state-wise claim about one step: when it passes, when it fails.
 
-    Two certified evaluations (2 x their error bound), plus, when the step is certified, the
-    effect of a delta-suboptimal argmax: Lemma 3.5's swap argument gives
-    [M V](s) >= V(s) - delta / beta[s], and Lemma 3.3 propagates it through
-    (I - gamma P_new)^{-1}, i.e. a factor 1 / (1 - gamma) (``propagate``).
+    A claim that holds for the exact argmax (Lemma 3.5, Lemma 3.3, inequality (13)) is decided
+    on the computed step as follows. Two evaluations enter it (2 x their certified error bound,
+    plus rounding); a step that is delta-suboptimal moves the claim by at most
+    delta / beta[s] (Lemma 3.5's swap argument: swapping row s back to pi would otherwise gain
+    more than delta), and Lemma 3.3 propagates that through (I - gamma P_new)^{-1}, a factor
+    1 / (1 - gamma) (``propagate``).
+
+    - certified step (bound delta within its tolerance): passes and fails at
+      evaluation error + delta / beta_min (x 1/(1-gamma));
+    - step not certified but with a valid bound delta (a Frank-Wolfe or duality gap above its
+      tolerance): passes within the evaluation error only, fails only beyond the allowance for
+      delta; in between the verdict is inconclusive;
+    - step with no valid bound (``local``, a failed re-verification): a violation is never a
+      failure (fail allowance +inf): the computed step may simply not be the argmax;
+    - an inexact step *by design* (certificate kind ``"inexact"``: k gradient steps) is the
+      algorithm itself, so its claims are decided on the iterates with the evaluation error
+      only;
+    - beta with a zero: no gap allowance exists (the swap argument needs beta > 0).
+
+    Exact MDPs: evaluation error 0; an exactly certified step (bound 0) is decided exactly.
     """
-    if mdp.is_exact:
-        return EXACT
-    scale = value_scale(mdp)
-    value = 2 * evaluation_error(mdp) + ROUNDING_RELATIVE * scale
-    reason = "2 x certified evaluation error + rounding"
+    exact = mdp.is_exact
+    base: Any = 0 if exact else 2 * evaluation_error(mdp) + ROUNDING_RELATIVE * value_scale(mdp)
+    reason = "exact arithmetic" if exact else "2 x certified evaluation error + rounding"
+    if certificate is None:
+        return EXACT if exact else Tolerance(base, reason)
     bound = getattr(certificate, "bound", None)
-    if certificate is not None and certificate.certified and bound is not None:
-        beta = float(np.min(np.asarray(sampling, dtype=float)))
-        if beta > 0:
-            factor = 1.0 / (1.0 - float(mdp.discount)) if propagate else 1.0
-            value += float(bound) / beta * factor
-            reason += " + certified step gap / beta_min" + (" / (1 - gamma)" if propagate else "")
-    elif certificate is not None and not certificate.certified:
-        reason += " (uncertified step: its gap is not covered)"
-    return Tolerance(value, reason)
+    valid_bound = bound is not None and not _is_nan(bound) and bound >= 0
+    beta_min = min(sampling) if sampling is not None and len(sampling) else 0
+    factor: Any = 1
+    if propagate:
+        factor = 1 / (1 - mdp.discount) if exact else 1.0 / (1.0 - float(mdp.discount))
+    if certificate.kind == "inexact":
+        reason += "; an inexact step by design (the algorithm itself), decided on its iterates"
+        return Tolerance(base, reason)
+    allowance: Any = None
+    if valid_bound and beta_min > 0:
+        allowance = (bound / beta_min if exact else float(bound) / float(beta_min)) * factor
+    gap_text = " + step gap / beta_min" + (" / (1 - gamma)" if propagate else "")
+    if certificate.certified:
+        if allowance is None:
+            if valid_bound:  # beta has a zero: the swap argument gives nothing
+                reason += "; beta has a zero, so the step's gap gives no allowance"
+            return Tolerance(base, reason)
+        if exact and allowance == 0:
+            return EXACT
+        return Tolerance(base + allowance, reason + gap_text + " (certified)")
+    if allowance is None:
+        return Tolerance(
+            base,
+            reason + "; the step is not certified as the argmax and has no valid gap bound, "
+            "so a violation cannot be told from a solver artefact",
+            math.inf,
+        )
+    return Tolerance(
+        base,
+        reason + "; the step is not certified: a violation beyond the allowance for its gap "
+        f"bound {float(bound):.3g}{gap_text} fails, a smaller one is undecided",
+        base + allowance,
+    )
+
+
+def _is_nan(value: Any) -> bool:
+    return isinstance(value, float | np.floating) and math.isnan(value)
 
 
 def run_tolerance(mdp: tm.FiniteMDP, certificates: Any, samplings: Any) -> Any:
-    """The largest step tolerance over a run (0 in exact mode)."""
-    if mdp.is_exact:
-        return EXACT
+    """The widest step tolerance over a run (pass and fail allowances taken separately)."""
     tolerances = [
         step_tolerance(mdp, c, b) for c, b in zip(certificates, samplings, strict=True)
     ] or [step_tolerance(mdp, None, None)]
-    worst = max(tolerances, key=lambda t: t.value)
-    return worst
+    if all(not isinstance(t, Tolerance) for t in tolerances):
+        return EXACT
+    as_tolerances = [t if isinstance(t, Tolerance) else Tolerance(0, "exact") for t in tolerances]
+    widest = max(as_tolerances, key=lambda t: t.value)
+    fail = max(as_tolerances, key=lambda t: t.fail_threshold)
+    return Tolerance(widest.value, fail.reason if fail is not widest else widest.reason,
+                     fail.fail_threshold)  # fmt: skip
 
 
 def ratio_times(weights: Any, sampling: Any, values: Any) -> np.ndarray:

@@ -26,7 +26,10 @@ form, see known_rates.md section 5]. Szepesvari, RL theory lecture notes, lectur
 
 from __future__ import annotations
 
+import functools
 import math
+from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -35,7 +38,8 @@ import tabular_mirror as tm
 from tabular_mirror import instances
 
 from ._common import evaluation_error, optimum, value_scale
-from .verdicts import EXACT, Tolerance, Verdict, decide, mdp_witness
+from .verdicts import EXACT, Tolerance, Verdict, decide, held
+from .witness import call_witness, with_expected
 
 __all__ = [
     "performance_difference",
@@ -46,12 +50,24 @@ __all__ = [
 ]
 
 
+def _recorded(check: Callable[..., Verdict]) -> Callable[..., Verdict]:
+    """Record the verdict's outcome in its witness (what :func:`proofs_check.replay` must give)."""
+
+    @functools.wraps(check)
+    def wrapper(*args: Any, **kwargs: Any) -> Verdict:
+        verdict = check(*args, **kwargs)
+        return replace(verdict, witness=with_expected(verdict.witness, verdict))
+
+    return wrapper
+
+
 def _tolerance(mdp: tm.FiniteMDP, reason: str = "certified evaluation errors + rounding") -> Any:
     if mdp.is_exact:
         return EXACT
     return Tolerance(4 * evaluation_error(mdp) + 1e-12 * value_scale(mdp), reason)
 
 
+@_recorded
 def performance_difference(mdp: tm.FiniteMDP, policy: Any, candidate: Any) -> Verdict:
     """The performance-difference identity (known_rates.md section 1), as -|lhs - rhs| >= 0.
 
@@ -66,11 +82,13 @@ def performance_difference(mdp: tm.FiniteMDP, policy: Any, candidate: Any) -> Ve
         [-abs(lhs - rhs)],
         _tolerance(mdp),
         "eta(pibar) - eta(pi) = sum_s rho_pibar[s] sum_a pibar A_pi (Kakade & Langford 2002)",
-        mdp_witness(mdp, policy=old.policy, candidate=new.policy),
+        call_witness(performance_difference, {"mdp": mdp, "policy": old.policy,
+                                              "candidate": new.policy}, ""),
         states=False,
-    )
+    )  # fmt: skip
 
 
+@_recorded
 def trpo_lower_bound(mdp: tm.FiniteMDP, policy: Any, candidate: Any) -> Verdict:
     """Schulman et al. (2015) Theorem 1: eta(pit) - L_pi(pit) + 4 eps gamma alpha^2/(1-gamma)^2.
 
@@ -91,11 +109,13 @@ def trpo_lower_bound(mdp: tm.FiniteMDP, policy: Any, candidate: Any) -> Verdict:
         [new.expected_return - surrogate + penalty],
         _tolerance(mdp),
         "eta(pit) >= L_pi(pit) - 4 eps gamma alpha^2 / (1-gamma)^2 (Schulman et al. 2015, Thm 1)",
-        mdp_witness(mdp, policy=old.policy, candidate=new.policy),
+        call_witness(trpo_lower_bound, {"mdp": mdp, "policy": old.policy,
+                                        "candidate": new.policy}, ""),
         states=False,
-    )
+    )  # fmt: skip
 
 
+@_recorded
 def policy_iteration_count(mdp: tm.FiniteMDP, policy0: Any = None) -> Verdict:
     """GPI with the closest tie rule (Howard's PI) reaches the optimum within
     (|S||A| - |S|)(ceil(H) + 1) iterations, H = ln(1/(1-gamma))/(1-gamma) (known_rates.md 8).
@@ -113,11 +133,11 @@ def policy_iteration_count(mdp: tm.FiniteMDP, policy0: Any = None) -> Verdict:
     optimal = trace.stop_reason == "optimal"
     return Verdict(
         "classic_policy_iteration_count",
-        bool(optimal and used <= bound),
+        held(optimal and used <= bound),
         bound - used,
         None,
         used,
-        mdp_witness(mdp, policy0=policy0),
+        call_witness(policy_iteration_count, {"mdp": mdp, "policy0": policy0}, ""),
         EXACT,
         f"policy iteration optimal after {used} iterations <= (|S||A|-|S|)(ceil(H)+1) = {bound}",
     )
@@ -128,6 +148,7 @@ def _unit_rewards(mdp: tm.FiniteMDP) -> tuple[float, float]:
     return float(rewards.min()), float(rewards.max())
 
 
+@_recorded
 def npg_rate(mdp: tm.FiniteMDP, step: float = 1.0, iterations: int = 10) -> Verdict:
     """Agarwal et al. (2021), NPG rate with uniform pi_0 (known_rates.md 4a) on pmd(step).
 
@@ -145,23 +166,29 @@ def npg_rate(mdp: tm.FiniteMDP, step: float = 1.0, iterations: int = 10) -> Verd
     )
     _, optimal_return, _ = optimum(float_mdp)
     slacks = []
-    for t in range(1, trace.iterations + 1):
+    # a run that stopped at an optimal policy stays there (PMD keeps an optimal policy
+    # optimal), so every T up to ``iterations`` is decided
+    last = iterations if trace.stop_reason == "optimal" else trace.iterations
+    for t in range(1, last + 1):
         bound = math.log(float_mdp.num_actions) / (eta * t) + width / ((1 - gamma) ** 2 * t)
-        slacks.append(bound - (float(optimal_return) - float(trace.returns[t])))
+        reached = trace.returns[min(t, trace.iterations)]
+        slacks.append(bound - (float(optimal_return) - float(reached)))
     verdict = decide(
         "classic_npg_rate",
         slacks,
         _tolerance(float_mdp),
         f"V*(d) - V^(T)(d) <= log|A|/(eta T) + (r_max-r_min)/((1-gamma)^2 T), eta_NPG = "
         f"(1-gamma) x {step} (Agarwal et al. 2021, Thm 16)",
-        mdp_witness(float_mdp),
+        call_witness(npg_rate, {"mdp": mdp, "step": step, "iterations": iterations}, ""),
         states=False,
+        empty="no iteration to check",
     )
     if verdict.worst_iteration is not None:
-        verdict = Verdict(**{**verdict.__dict__, "worst_iteration": verdict.worst_iteration + 1})
+        verdict = replace(verdict, worst_iteration=verdict.worst_iteration + 1)
     return verdict
 
 
+@_recorded
 def xiao_theorem_8(mdp: tm.FiniteMDP, step: float = 1.0, iterations: int = 10) -> Verdict:
     """Xiao (2022) Theorem 8 [reconstructed], KL PMD with constant eta = step from uniform pi_0:
     delta_k <= (1/(k+1)) [D*_0/((1-gamma) eta) + (r_max - r_min)/(1-gamma)^2], with
@@ -188,6 +215,6 @@ def xiao_theorem_8(mdp: tm.FiniteMDP, step: float = 1.0, iterations: int = 10) -
         _tolerance(float_mdp),
         "delta_k <= [D*_0/((1-gamma) eta) + 1/(1-gamma)^2]/(k+1) (Xiao 2022, Thm 8, "
         "[reconstructed])",
-        mdp_witness(float_mdp),
+        call_witness(xiao_theorem_8, {"mdp": mdp, "step": step, "iterations": iterations}, ""),
         states=False,
     )

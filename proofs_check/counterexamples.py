@@ -32,9 +32,7 @@ from fractions import Fraction
 from typing import Any
 
 import numpy as np
-from hypothesis import HealthCheck, find, settings
 from hypothesis import strategies as st
-from hypothesis.errors import NoSuchExample
 
 import tabular_mirror as tm
 from tabular_mirror.algorithm import Context, MirrorAlgorithm
@@ -56,10 +54,11 @@ from tabular_mirror.neighbourhoods import Everything, Neighbourhood
 from tabular_mirror.results import Certificate
 from tabular_mirror.sampling import FixedSampling, UniformSampling, VisitationSampling
 
-from .fundamental import check_trace
+from ._search import run_find
+from .fundamental import check_fundamental_theorem
 from .lemmas import check_step
 from .strategies import mdps, mdps_and_policies, policies
-from .verdicts import array_text, mdp_witness
+from .verdicts import Verdict, mdp_witness
 
 __all__ = [
     "SearchResult",
@@ -90,14 +89,21 @@ __all__ = [
 class SearchResult:
     """The outcome of one counterexample search.
 
-    ``found``: whether one of the generated examples fails;
+    ``found``: whether one of the generated examples fails (a *decided* failure: an example on
+    which the claim is inconclusive does not count);
     ``examples_generated``: how many examples hypothesis generated, the last of them the first
     failure when ``found`` (otherwise all it generated: the budget, or fewer distinct ones);
-    ``witness``: the shrunk counterexample (MDP arrays, policies, what failed) or None;
+    ``max_examples``: the budget asked for;
+    ``witness``: the shrunk counterexample (MDP arrays, policies, what failed, and the
+    ``call``/``arguments`` that :func:`proofs_check.replay` re-runs) or None;
     ``size``: (S, A) of the witness; ``detail``: one sentence;
     ``shrink_calls``: how many times the condition was evaluated after the first failure, i.e.
-    the shrinker's candidates and hypothesis's replay of the result (0 when nothing was found).
-    These are not generated examples: the budget ``max_examples`` bounds only the generation.
+    the shrinker's candidates and hypothesis's replay of the result (0 when nothing was found);
+    these are not generated examples: the budget bounds only the generation;
+    ``shrink_finished``: True when hypothesis's shrinker reached a local minimum, False when it
+    stopped early (its 500-shrink cap or 5-minute limit: the witness may not be minimal), None
+    when nothing was found; ``seed``: the same call with this seed generates the same examples
+    (hypothesis's constants harvested from imported modules are switched off).
     """
 
     name: str
@@ -107,6 +113,9 @@ class SearchResult:
     size: tuple[int, int] | None
     detail: str
     shrink_calls: int = 0
+    shrink_finished: bool | None = None
+    seed: int = 0
+    max_examples: int = 0
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -285,16 +294,6 @@ def inexact_algorithm(factor: Any = 50) -> MirrorAlgorithm:
 
 
 # ---------------------------------------------------------------------------- search engine
-def _settings(max_examples: int) -> settings:
-    return settings(
-        max_examples=max_examples,
-        derandomize=True,
-        database=None,
-        deadline=None,
-        suppress_health_check=list(HealthCheck),
-    )
-
-
 def _quiet_failure(
     fails: Callable[[Any], dict[str, Any] | None], example: Any
 ) -> dict[str, Any] | None:
@@ -306,70 +305,100 @@ def _quiet_failure(
 
 def _search(
     name: str,
-    strategy: st.SearchStrategy,
+    strategy: st.SearchStrategy | Callable[[int], st.SearchStrategy],
     fails: Callable[[Any], dict[str, Any] | None],
     max_examples: int,
     what: str,
+    seed: int = 0,
 ) -> SearchResult:
     """``find`` the smallest example whose ``fails`` returns a description (not None).
 
     An example on which the library raises one of its own errors (or a numerical one) does not
     count as a failure. Hypothesis evaluates the condition first on generated examples, stops
     generating at the first failure and then on the shrinker's candidates; the two counts are
-    kept apart (see :class:`SearchResult`).
+    kept apart (see :class:`SearchResult`). ``fails`` may return its description with a
+    ``"redo"`` callable: it is called once on the shrunk example to build the final witness
+    (with the diagnosis the search itself skips).
+
+    ``strategy`` may be a function ``max_states -> strategy``: hypothesis's shrinker cannot
+    delete a state of an MDP (every array depends on S), so after a failure on S states the
+    search runs again on at most S - 1 states, with the same budget, until nothing smaller
+    fails; the detail says so.
     """
-    calls = 0
-    first_failure: int | None = None  # the call that first failed
 
     def condition(example: Any) -> bool:
-        nonlocal calls, first_failure
-        calls += 1
         try:
-            failed = _quiet_failure(fails, example) is not None
+            return _quiet_failure(fails, example) is not None
         except (tm.TabularMirrorError, ValueError, ZeroDivisionError, FloatingPointError):
-            failed = False
-        if failed and first_failure is None:
-            first_failure = calls
-        return failed
+            return False
 
-    try:
-        example = find(strategy, condition, settings=_settings(max_examples))
-    except NoSuchExample:
+    sized = callable(strategy) and not isinstance(strategy, st.SearchStrategy)
+    outcome = run_find(strategy(None) if sized else strategy, condition, max_examples, seed)
+    generated, shrink_calls = outcome.generated, outcome.shrink_calls
+    if outcome.example is None:
         return SearchResult(
             name,
             False,
-            calls,
+            generated,
             None,
             None,
-            f"no counterexample to {what} among {calls} generated examples (not a proof)",
+            f"no counterexample to {what} among {generated} generated examples (seed "
+            f"{seed}; not a proof)",
+            seed=seed,
+            max_examples=max_examples,
         )
-    assert first_failure is not None  # find returned, so the condition held once
-    description = _quiet_failure(fails, example)
+    smaller_note = ""
+    while sized and strategy(outcome.example[0].num_states - 1) is not None:
+        smaller = run_find(
+            strategy(outcome.example[0].num_states - 1), condition, max_examples, seed
+        )
+        generated += smaller.generated
+        shrink_calls += smaller.shrink_calls
+        if smaller.example is None:
+            smaller_note = (
+                f"; nothing failed among {smaller.generated} examples with S <= "
+                f"{outcome.example[0].num_states - 1}"
+            )
+            break
+        outcome = smaller
+    description = _quiet_failure(fails, outcome.example)
+    redo = description.pop("redo", None)
+    if redo is not None:
+        description = _quiet_failure(redo, outcome.example)
     mdp = description.pop("mdp")
     witness = mdp_witness(mdp, **description.pop("policies"))
     witness.update(description)
-    shrink_calls = calls - first_failure
+    witness["search"] = {"name": name, "seed": seed, "max_examples": max_examples}
     return SearchResult(
         name,
         True,
-        first_failure,
+        generated,
         witness,
         (mdp.num_states, mdp.num_actions),
-        f"{what} fails on an MDP with S={mdp.num_states}, A={mdp.num_actions} (generated "
-        f"example {first_failure} failed first; shrunk in {shrink_calls} further calls)",
+        f"{what} fails on an MDP with S={mdp.num_states}, A={mdp.num_actions} (after "
+        f"{generated} generated examples and {shrink_calls} shrink calls; "
+        f"{outcome.shrink_note}{smaller_note}; seed {seed})",
         shrink_calls,
+        outcome.shrink_finished,
+        seed,
+        max_examples,
     )
 
 
 def rebuild(witness: dict[str, Any]) -> tm.FiniteMDP:
-    """The MDP of a stored witness."""
-    return tm.FiniteMDP(
-        witness["transitions"],
-        witness["rewards"],
-        witness["discount"],
-        witness["initial"],
-        exact=witness.get("exact", False),
-    )
+    """The MDP of a stored witness (dense or sparse, exact or float)."""
+    from .witness import rebuild_mdp
+
+    return rebuild_mdp(witness)
+
+
+def _replayable(verdict: Verdict) -> dict[str, Any]:
+    """The parts of a verdict's witness that :func:`proofs_check.replay` needs, plus what the
+    diagnosis found (the violated hypotheses, by name and detail)."""
+    witness = verdict.witness if isinstance(verdict.witness, dict) else {}
+    kept = {k: witness[k] for k in ("call", "arguments", "claim", "expected") if k in witness}
+    kept["diagnosis"] = {v.name: v.detail for v in verdict.violated_hypotheses()}
+    return kept
 
 
 def _step_failure(
@@ -378,55 +407,92 @@ def _step_failure(
     policy: np.ndarray,
     solver: Any,
     names: tuple[str, ...],
+    diagnose_failures: bool = False,
 ) -> dict[str, Any] | None:
-    report = check_step(mdp, algorithm, policy, solver=solver)
-    failed = [v for v in report.verdicts if v.name in names and not v.passed]
+    """A description of the decided failure of one of ``names`` on this step, or None.
+
+    Only *failed* verdicts count: a claim the step's certificate cannot decide (inconclusive)
+    is not a counterexample. The description can ``redo`` itself with the diagnosis.
+    """
+    report = check_step(mdp, algorithm, policy, diagnose_failures=diagnose_failures, solver=solver)
+    failed = [v for v in report.verdicts if v.name in names and v.failed]
     if not failed:
         return None
     step_policy = report.verdicts[0].witness["new_policy"]
-    return {
+    description = {
         "mdp": mdp,
         "policies": {"policy": policy, "new_policy": np.asarray(step_policy, dtype=object)
                      if mdp.is_exact else np.asarray(step_policy)},
         "failed": {v.name: float(v.margin) for v in failed},
         "worst_state": failed[0].worst_state,
         "algorithm": algorithm.name,
+        **_replayable(failed[0]),
     }  # fmt: skip
+    if not diagnose_failures:
+        description["redo"] = lambda example: _step_failure(
+            mdp, algorithm, policy, solver, names, diagnose_failures=True
+        )
+    return description
 
 
 # ---------------------------------------------------------------------------- the searches
-def search_total_variation(max_examples: int = 60, iterations: int = 6) -> SearchResult:
+def _sized(low: int, high: int, **options: Any) -> Callable[[int | None], st.SearchStrategy | None]:
+    """max_states -> (mdp, policy) pairs with low <= S <= min(high, max_states); None when
+    max_states < low (no smaller MDP to try)."""
+
+    def strategy(max_states: int | None) -> st.SearchStrategy | None:
+        top = high if max_states is None else min(high, max_states)
+        if top < low:
+            return None
+        return mdps_and_policies(num_states=st.integers(low, top), **options)
+
+    return strategy
+
+
+def search_total_variation(
+    max_examples: int = 60, iterations: int = 6, seed: int = 0
+) -> SearchResult:
     """(1) TV as the drift: does mirror learning still converge to an optimal policy?
 
-    Exact MDPs and the exact TV solver; a counterexample is a run that reaches a fixed point of
-    the update at a non-optimal policy (Thm 3.6(2) verdict fails as "stalled").
+    Exact MDPs and the exact TV solver; a counterexample is a run with a certified fixed point
+    of the update at a non-optimal policy (Thm 3.6(2) decided failed, exactly).
     """
     algorithm = total_variation_algorithm()
-    strategy = mdps_and_policies(
-        num_states=st.integers(1, 3), num_actions=st.integers(2, 3), exact=True
-    )
+    strategy = _sized(1, 3, num_actions=st.integers(2, 3), exact=True)
 
-    def fails(example: tuple) -> dict[str, Any] | None:
+    def fails(example: tuple, diagnose_failures: bool = False) -> dict[str, Any] | None:
         mdp, policy = example
-        trace = tm.mirror_learning(mdp, algorithm, policy, iterations, solver=tv_solver)
-        verdict = check_trace(trace)["theorem_3_6_2_value_convergence"]
-        if verdict.passed or "fixed point" not in verdict.detail:
+        report = check_fundamental_theorem(
+            mdp, algorithm, policy, iterations, solver=tv_solver,
+            diagnose_failures=diagnose_failures,
+        )  # fmt: skip
+        verdict = report["theorem_3_6_2_value_convergence"]
+        if not verdict.failed:
             return None
-        return {
+        final = verdict.witness.get("policy") if isinstance(verdict.witness, dict) else None
+        description = {
             "mdp": mdp,
-            "policies": {"policy": policy, "final_policy": trace.policies[-1]},
+            "policies": {"policy": policy},
+            "fixed_point": final,
             "failed": {verdict.name: str(verdict.margin)},
-            "optimal_values": array_text(trace.optimal_values),
-            "final_values": array_text(trace.values[-1]),
             "algorithm": algorithm.name,
+            **_replayable(verdict),
         }
+        if not diagnose_failures:
+            description["redo"] = lambda example: fails(example, diagnose_failures=True)
+        return description
 
     return _search(
-        "total_variation", strategy, fails, max_examples, "convergence to V* (Thm 3.6(2))"
+        "total_variation",
+        strategy,
+        fails,
+        max_examples,
+        "convergence to V* (Thm 3.6(2))",
+        seed,
     )
 
 
-def search_zero_sampling(max_examples: int = 60) -> SearchResult:
+def search_zero_sampling(max_examples: int = 60, seed: int = 0) -> SearchResult:
     """(2) beta with a zero: does state-wise improvement (Lemma 3.3/3.5) survive?
 
     Float MDPs (exact ones hit a library ZeroDivisionError, see the report); the step is
@@ -452,18 +518,19 @@ def search_zero_sampling(max_examples: int = 60) -> SearchResult:
             found["sampling"] = list(distribution)
         return found
 
-    return _search("zero_sampling", strategy(), fails, max_examples, "state-wise improvement")
+    return _search("zero_sampling", strategy(), fails, max_examples, "state-wise improvement", seed)
 
 
 def _step_search(
     name: str,
     what: str,
-    strategy: st.SearchStrategy,
+    strategy: Any,
     algorithm: MirrorAlgorithm,
     names: tuple[str, ...],
     max_examples: int,
     *,
     solver: Any = None,
+    seed: int = 0,
     **record: Any,
 ) -> SearchResult:
     """Search (mdp, policy) examples for one step of ``algorithm`` failing a verdict in ``names``.
@@ -481,13 +548,14 @@ def _step_search(
             found.update(record)
         return found
 
-    return _search(name, strategy, fails, max_examples, what)
+    return _search(name, strategy, fails, max_examples, what, seed)
 
 
 def search_non_monotone(
     max_examples: int = 60,
     radius: Any = Fraction(1, 4),
     names: tuple[str, ...] = ("lemma_3_5_mirror_operator", "lemma_3_3_monotone_values"),
+    seed: int = 0,
 ) -> SearchResult:
     """(3) A neighbourhood not monotone in per-state distances: does Lemma 3.5 fail?
 
@@ -496,11 +564,12 @@ def search_non_monotone(
     return _step_search(
         "non_monotone",
         "Lemma 3.5 (state-wise)",
-        mdps_and_policies(num_states=st.integers(2, 3), num_actions=2),
+        _sized(2, 3, num_actions=2),
         non_monotone_algorithm(radius),
         names,
         max_examples,
         solver=shift_solver,
+        seed=seed,
     )
 
 
@@ -508,6 +577,7 @@ def search_candidate_visitation(
     max_examples: int = 40,
     factor: Any = 4,
     names: tuple[str, ...] = ("lemma_3_3_monotone_values", "theorem_3_6_1_inequality_13"),
+    seed: int = 0,
 ) -> SearchResult:
     """(4) nu = rhobar_pibar (depends on pibar): does state-wise improvement still hold?
 
@@ -518,22 +588,21 @@ def search_candidate_visitation(
     return _step_search(
         "candidate_visitation",
         "state-wise improvement / (13)",
-        mdps_and_policies(
-            interior=True, num_states=st.integers(2, 3), num_actions=st.integers(2, 3)
-        ),
+        _sized(2, 3, interior=True, num_actions=st.integers(2, 3)),
         candidate_visitation_algorithm(factor),
         names,
         max_examples,
+        seed=seed,
     )
 
 
-def search_trust_region(max_examples: int = 20) -> SearchResult:
+def search_trust_region(max_examples: int = 20, seed: int = 0) -> SearchResult:
     """(4') Trust-region learning (nu = point mass on the max-KL state, depends on pibar):
     do Lemma 3.5 and inequality (13) hold? (V's monotonicity is searched as well.)"""
     return _step_search(
         "trust_region",
         "Lemma 3.5 / (13)",
-        mdps_and_policies(interior=True, num_states=st.integers(2, 3), num_actions=2),
+        _sized(2, 3, interior=True, num_actions=2),
         tm.instances.trl(),
         (
             "lemma_3_5_mirror_operator",
@@ -541,42 +610,46 @@ def search_trust_region(max_examples: int = 20) -> SearchResult:
             "lemma_3_3_monotone_values",
         ),
         max_examples,
+        seed=seed,
     )
 
 
-def search_adaptive_kl(max_examples: int = 40) -> SearchResult:
+def search_adaptive_kl(max_examples: int = 40, seed: int = 0) -> SearchResult:
     """(5a) PPO-KL with the adaptive coefficient: does state-wise improvement still hold?"""
     return _step_search(
         "adaptive_kl",
         "state-wise improvement",
-        mdps_and_policies(
-            interior=True, num_states=st.integers(1, 3), num_actions=st.integers(2, 3)
-        ),
+        _sized(1, 3, interior=True, num_actions=st.integers(2, 3)),
         adaptive_kl_algorithm(),
         ("lemma_3_3_monotone_values",),
         max_examples,
+        seed=seed,
     )
 
 
 def search_inexact(
-    steps: int, max_examples: int = 40, learning_rate: float = 1.0, factor: Any = 50
+    steps: int,
+    max_examples: int = 40,
+    learning_rate: float = 1.0,
+    factor: Any = 50,
+    seed: int = 0,
 ) -> SearchResult:
     """(5b) ``steps`` softmax-logit gradient steps instead of the argmax: monotone still?
 
     Uses :func:`tabular_mirror.inexact_solver` on :func:`inexact_algorithm` (the paper's L2 x50
-    drift, N = Pi). The failure checked is the raw claim V_new(s) >= V_old(s) (the theorem does
-    not cover inexact steps, so no step allowance is given).
+    drift, N = Pi). The failure checked is the raw claim V_new(s) >= V_old(s): an inexact step
+    is the algorithm itself (certificate kind "inexact"), so its iterates are decided with the
+    evaluation error only; the diagnosis names the dropped hypothesis (the exact argmax).
     """
     return _step_search(
         f"inexact_{steps}",
         f"state-wise improvement ({steps} steps)",
-        mdps_and_policies(
-            interior=True, num_states=st.integers(1, 3), num_actions=st.integers(2, 3)
-        ),
+        _sized(1, 3, interior=True, num_actions=st.integers(2, 3)),
         inexact_algorithm(factor),
         ("lemma_3_3_monotone_values",),
         max_examples,
         solver=tm.inexact_solver(steps, learning_rate),
+        seed=seed,
         steps=steps,
         learning_rate=learning_rate,
     )
@@ -597,5 +670,5 @@ SEARCHES: dict[str, Callable[..., SearchResult]] = {
     "candidate_visitation": search_candidate_visitation,
     "trust_region": search_trust_region,
     "adaptive_kl": search_adaptive_kl,
-    "inexact": lambda max_examples=30: search_inexact(2, max_examples),
+    "inexact": lambda max_examples=30, seed=0: search_inexact(2, max_examples, seed=seed),
 }

@@ -41,7 +41,7 @@ from tabular_mirror.neighbourhoods import Neighbourhood
 from tabular_mirror.sampling import Sampling
 
 from ._common import value_scale
-from .verdicts import EXACT, Report, Tolerance, Verdict, decide, mdp_witness
+from .verdicts import EXACT, Report, Tolerance, Verdict, decide, held, mdp_witness
 
 __all__ = [
     "check_drift",
@@ -160,15 +160,15 @@ def _zero_gradient(drift: Drift, mdp: tm.FiniteMDP, policy: np.ndarray) -> Verdi
     witness = mdp_witness(mdp, policy=policy)
     if worst is None:
         return Verdict(
-            "definition_3_1_zero_gradient", True, np.inf, None, None, witness, tolerance,
+            "definition_3_1_zero_gradient", "passed", np.inf, None, None, witness, tolerance,
             "no simplex direction (one action): vacuous",
         )  # fmt: skip
     excess, quotient, state, label = worst
     witness["direction"] = label
-    passed = bool(not np.isnan(excess) and excess <= 0)
+    outcome = "inconclusive" if np.isnan(excess) else held(excess <= 0)
     return Verdict(
         "definition_3_1_zero_gradient",
-        passed,
+        outcome,
         -excess,
         state,
         None,
@@ -176,6 +176,7 @@ def _zero_gradient(drift: Drift, mdp: tm.FiniteMDP, policy: np.ndarray) -> Verdi
         tolerance,
         f"one-sided quotients along simplex directions tend to 0 (Def. 3.1(2)); worst "
         f"{label}: quotient {quotient:.3g} at t={QUOTIENT_STEPS[-1]:g}",
+        reason="a difference quotient is NaN" if outcome == "inconclusive" else "",
     )
 
 
@@ -224,7 +225,7 @@ def _continuity(
     )
     return Verdict(
         name,
-        bool(jump <= limit),
+        "inconclusive" if np.isnan(jump) else held(jump <= limit),
         limit - jump,
         None,
         None,
@@ -232,6 +233,7 @@ def _continuity(
         tolerance,
         f"{what} is continuous along {len(pairs)} sampled segments (largest jump {jump:.3g} "
         f"at t={position:.6g})",
+        reason="NaN along a segment" if np.isnan(jump) else "",
     )
 
 
@@ -404,7 +406,7 @@ def check_neighbourhood(
             confirmed = False
     ball = Verdict(
         "definition_3_2_closed_ball",
-        bool(radius > 1e-9 and confirmed and inside_pi.passed),
+        held(radius > 1e-9 and confirmed and inside_pi.passed),
         radius,
         None,
         None,
@@ -443,12 +445,12 @@ def check_neighbourhood(
             f"monotone={declared}): Lemma 3.5's swap argument does not apply"
         )
         monotone = Verdict(
-            "lemma_3_5_monotone_neighbourhood", False, -len(violations), s, None,
+            "lemma_3_5_monotone_neighbourhood", "failed", -len(violations), s, None,
             monotone_witness, EXACT, detail,
         )  # fmt: skip
     else:
         monotone = Verdict(
-            "lemma_3_5_monotone_neighbourhood", True, 0, None, None, witness, EXACT, detail
+            "lemma_3_5_monotone_neighbourhood", "passed", 0, None, None, witness, EXACT, detail
         )
     return Report((inside_pi, ball, compact, monotone), f"Definition 3.2: {neighbourhood!r}")
 
@@ -472,7 +474,7 @@ def check_sampling(
     smallest = min(positive_margins.reshape(-1))
     positive = Verdict(
         "sampling_positive",
-        bool(smallest > 0),
+        held(smallest > 0),
         smallest,
         None,
         None,
@@ -525,7 +527,7 @@ def check_drift_distribution(
     depends = bool(distribution.depends_on_candidate)
     independent = Verdict(
         "drift_distribution_independent",
-        not depends,
+        held(not depends),
         -1 if depends else 0,
         None,
         None,

@@ -8,11 +8,15 @@ For any drift, neighbourhood operator and continuous sampling distribution, and 
 4. every limit point of (pi_n) is optimal: max_{s,a} A_{pi_n} -> 0 and the mass pi_n puts on
    non-optimal actions -> 0.
 
-A finite run cannot prove a limit. The convergence verdicts therefore decide what a run can
-decide: *reached* (the gap is within tolerance), *stalled* (the update returned the same policy
-at a non-optimal point: a deterministic update then stays there forever, which contradicts
-(2)-(4)), or *in progress* (passes when the gap shrank; the detail gives the observed rate
-(gap_n / gap_0)^(1/n)).
+A finite run cannot prove a limit. The convergence verdicts therefore decide only what a run
+can decide: *passed* when the run reached the optimum (within its stopping tolerance);
+*failed* at a certified fixed point of the update that is not optimal (staying at pi_k attains
+the certified maximum of the mirror objective, decided exactly: then pi_k, pi_k, ... is a
+mirror-learning sequence that never converges, contradicting (2)-(4)); *inconclusive*
+otherwise, with the observed rate (gap_n / gap_0)^(1/n) and, for a float fixed point up to
+rounding, the advice to decide it exactly. A failure is diagnosed: the hypotheses are checked
+at the fixed point (:mod:`proofs_check.diagnosis`), so a boundary stall of exact PPO reads "the
+PPO clip drift violates Def. 3.1(2) at pi_k".
 
 :func:`check_trace` runs every run-level check on a :class:`tabular_mirror.Trace`;
 :func:`check_fundamental_theorem` runs :func:`tabular_mirror.mirror_learning` first.
@@ -44,10 +48,26 @@ import numpy as np
 import tabular_mirror as tm
 from tabular_mirror.algorithm import MirrorAlgorithm
 
-from ._common import as_float, evaluation_error, optimum, ratio_times, value_scale
+from ._common import (
+    ROUNDING_RELATIVE,
+    as_float,
+    evaluation_error,
+    optimum,
+    ratio_times,
+    value_scale,
+)
+from .diagnosis import CONVERGENCE
 from .drift_bounds import drift_bound_8, drift_bound_9
-from .lemmas import _subtract, lemma_3_3_on_trace, lemma_3_5_on_trace, over_steps
-from .verdicts import EXACT, Report, Tolerance, Verdict, mdp_witness
+from .lemmas import (
+    RunInfo,
+    _run,
+    _subtract,
+    lemma_3_3_on_trace,
+    lemma_3_5_on_trace,
+    over_steps,
+    user_tolerance,
+)
+from .verdicts import EXACT, Report, Tolerance, Verdict
 
 __all__ = [
     "check_trace",
@@ -57,30 +77,35 @@ __all__ = [
     "value_convergence",
     "return_convergence",
     "limit_optimal",
+    "fixed_points",
 ]
 
 
-def inequality_13(trace: tm.Trace) -> Verdict:
+def inequality_13(trace: tm.Trace | RunInfo) -> Verdict:
     """Theorem 3.6(1), inequality (13), state by state at every step.
 
     Slack: V_{n+1}(s) - V_n(s) - (nu[s]/beta[s]) D_{pi_n}(pi_{n+1} | s).
     """
+    run = _run(trace)
+    trace = run.trace
 
     def slack(n: int) -> np.ndarray:
         bound = ratio_times(trace.drift_weights[n], trace.sampling[n], trace.state_drifts[n])
         return _subtract(trace.values[n + 1] - trace.values[n], bound)
 
     return over_steps(
-        trace,
+        run,
         "theorem_3_6_1_inequality_13",
         "V_{n+1}(s) >= V_n(s) + (nu/beta)(s) D_{pi_n}(pi_{n+1}|s) for every n, s (ineq. (13))",
         slack,
     )
 
 
-def return_inequality(trace: tm.Trace) -> Verdict:
+def return_inequality(trace: tm.Trace | RunInfo) -> Verdict:
     """Theorem 3.6(1) for eta: eta_{n+1} >= eta_n + sum_s d (nu/beta) D (the recorded
     ``improvement_bounds``): monotone returns with the drift term."""
+    run = _run(trace)
+    trace = run.trace
 
     def slack(n: int) -> np.ndarray:
         return np.array(
@@ -89,7 +114,7 @@ def return_inequality(trace: tm.Trace) -> Verdict:
         )
 
     verdict = over_steps(
-        trace,
+        run,
         "theorem_3_6_1_return_monotone",
         "eta_{n+1} >= eta_n + sum_s d (nu/beta) D at every step (Thm 3.6(1))",
         slack,
@@ -97,26 +122,17 @@ def return_inequality(trace: tm.Trace) -> Verdict:
     return replace(verdict, worst_state=None)
 
 
-def _convergence_tolerance(trace: tm.Trace) -> Any:
+def _convergence_tolerance(trace: tm.Trace, user: Any = None) -> Any:
     if trace.exact:
         return EXACT
     gamma = float(trace.mdp.discount)
     stop = float(trace.tolerance or 0)
     value = stop / (1 - gamma) + 2 * evaluation_error(trace.mdp) + 1e-12 * value_scale(trace.mdp)
-    return Tolerance(
+    tolerance = Tolerance(
         value,
         "run's stopping tolerance on max A / (1 - gamma) + 2 x certified evaluation error",
     )
-
-
-def _stalled(trace: tm.Trace) -> bool:
-    """Did the last step return the policy it started from (a fixed point of the update)?"""
-    if trace.iterations == 0:
-        return False
-    last, before = trace.policies[-1], trace.policies[-2]
-    if trace.exact:
-        return bool(np.all(last == before))
-    return bool(np.max(np.abs(np.asarray(last, float) - np.asarray(before, float))) <= 1e-13)
+    return user_tolerance(tolerance, user)
 
 
 def _rate(gaps: list[float]) -> str:
@@ -128,122 +144,201 @@ def _rate(gaps: list[float]) -> str:
     return f"observed rate (gap_n/gap_0)^(1/n) = {(last / first) ** (1 / n):.4g}"
 
 
-def _convergence(trace: tm.Trace, name: str, gaps: list[Any], what: str, tolerance: Any) -> Verdict:
-    limit = tolerance.value if isinstance(tolerance, Tolerance) else 0
-    witness = {
-        "gaps": [as_float(g) for g in gaps],
-        "stop_reason": trace.stop_reason,
-        "iterations": trace.iterations,
-        "final_policy": mdp_witness(trace.mdp, final_policy=trace.policies[-1])["final_policy"],
-    }
-    final = gaps[-1]
-    rate = _rate([as_float(g) for g in gaps])
-    n = trace.iterations
-    if final <= limit:
-        return Verdict(
-            name, True, limit - final, None, n, witness, tolerance, f"{what} reached; {rate}"
+def fixed_points(run: RunInfo) -> tuple[int | None, str]:
+    """The first iteration k at which pi_k is a fixed point of the update, and how it is known.
+
+    pi_k is a fixed point when staying at pi_k attains the maximum of the mirror objective over
+    N(pi_k): the step from pi_k certifies max <= objective(pi_{k+1}) + gap, and staying scores
+    exactly 0 (sum_a pi A_pi = 0 and D_pi(pi) = 0). Then pi_k, pi_k, pi_k, ... is a
+    mirror-learning sequence (the update may return any maximiser).
+
+    Returns (k, "exact") when decided in rational arithmetic (an exact trace, or a float trace
+    whose MDP, pi_k and algorithm lift exactly to rationals and whose exact step confirms it),
+    (k, "numerical") when a float step finds no improvement beyond rounding but the fixed
+    point cannot be decided exactly, and (None, "") otherwise.
+    """
+    trace = run.trace
+    floor = 0 if trace.exact else ROUNDING_RELATIVE * value_scale(trace.mdp)
+    numerical: int | None = None
+    for k in range(trace.iterations):
+        certificate = trace.certificates[k]
+        if not certificate.certified or certificate.bound is None:
+            continue
+        upper = trace.objectives[k] + certificate.bound
+        if trace.exact:
+            if upper <= 0:
+                return k, "exact"
+            continue
+        if upper <= floor:
+            if _exact_fixed_point(run, k):
+                return k, "exact"
+            if numerical is None:
+                numerical = k
+    return (numerical, "numerical") if numerical is not None else (None, "")
+
+
+def _exact_fixed_point(run: RunInfo, k: int) -> bool:
+    """Lift a float trace's pi_k to rationals and decide the fixed point exactly: the MDP and
+    pi_k must convert exactly (every float is a binary fraction; rows must sum to exactly 1)
+    and the algorithm must have an exact step (rational pieces)."""
+    from fractions import Fraction
+
+    if run.algorithm is None:
+        return False
+    trace = run.trace
+    try:
+        exact_mdp = trace.mdp.to_exact()
+        policy = np.array(
+            [[Fraction(float(x)) for x in row] for row in trace.policies[k]], dtype=object
         )
-    if _stalled(trace):
-        return Verdict(
-            name,
-            False,
-            limit - final,
-            None,
-            n,
-            witness,
-            tolerance,
-            f"the update is at a fixed point with {what} gap {as_float(final):.4g} > 0: the "
-            "sequence stays there, contradicting convergence",
-        )
-    progress = gaps[0] - final
-    return Verdict(
-        name,
-        bool(progress > 0 or gaps[0] <= limit),
-        progress,
-        None,
-        n,
-        witness,
-        tolerance,
-        f"{what} not reached after {n} iterations (a finite run decides progress only, margin "
-        f"= gap_0 - gap_n); {rate}",
+        options = {key: run.options[key] for key in ("choice", "solver") if key in run.options}
+        step = tm.mirror_step(exact_mdp, run.algorithm, policy, **options)
+    except (tm.TabularMirrorError, ValueError, ZeroDivisionError):
+        return False
+    certificate = step.certificate
+    return bool(
+        certificate.certified
+        and certificate.bound is not None
+        and step.objective + certificate.bound <= 0
     )
 
 
-def value_convergence(trace: tm.Trace, optimal_values: Any = None) -> Verdict:
-    """Theorem 3.6(2): ||V* - V_{pi_n}||_inf -> 0 (reached / stalled / in progress)."""
-    if optimal_values is None:
-        optimal_values = trace.optimal_values
-    if optimal_values is None:
-        optimal_values = optimum(trace.mdp)[0]
-    gaps = [max(optimal_values - v) for v in trace.values]
+def _convergence(run: RunInfo, name: str, gaps: list[Any], what: str, tolerance: Any) -> Verdict:
+    """reached (passed) / certified non-optimal fixed point (failed) / otherwise inconclusive."""
+    trace = run.trace
+    limit = tolerance.value if isinstance(tolerance, Tolerance) else 0
+    final = gaps[-1]
+    floats = [as_float(g) for g in gaps]
+    rate = _rate(floats)
+    n = trace.iterations
+    point, how = fixed_points(run)
+    if point is not None and how == "exact" and gaps[point] > 0:
+        verdict = Verdict(
+            name, "failed", -gaps[point], None, point, None, tolerance,
+            f"pi_{point} is a fixed point of the update (staying there attains the certified "
+            f"maximum of the mirror objective, decided exactly) with {what} gap "
+            f"{floats[point]:.4g} > 0: the mirror-learning sequence pi_{point}, pi_{point}, "
+            "... never converges",
+        )  # fmt: skip
+        return run.finish(verdict, CONVERGENCE)
+    if final <= limit:
+        verdict = Verdict(
+            name, "passed", limit - final, None, n, None, tolerance, f"{what} reached; {rate}"
+        )
+        return run.finish(verdict, CONVERGENCE)
+    if point is not None:
+        reason = (
+            f"pi_{point} is a fixed point up to rounding (the step finds no improvement beyond "
+            f"{ROUNDING_RELATIVE:g} x the value scale) with {what} gap {floats[point]:.4g}, but a "
+            "float run cannot prove an exact fixed point; run it in exact arithmetic to decide"
+        )
+    else:
+        reason = (
+            "a finite run decides a limit only when it reaches the optimum or a certified fixed "
+            f"point: {what} gap {floats[-1]:.4g} after {n} iterations (from "
+            f"{floats[0]:.4g}); {rate}"
+        )
+    verdict = Verdict(
+        name, "inconclusive", limit - final, None, n, None, tolerance,
+        f"{what} not reached after {n} iterations", reason=reason,
+    )  # fmt: skip
+    return run.finish(verdict, CONVERGENCE)
+
+
+def _optimal(run: RunInfo, optimal_values: Any) -> Any:
+    if optimal_values is not None:
+        return optimal_values
+    if run.trace.optimal_values is not None:
+        return run.trace.optimal_values
+    return optimum(run.trace.mdp)[0]
+
+
+def value_convergence(trace: tm.Trace | RunInfo, optimal_values: Any = None) -> Verdict:
+    """Theorem 3.6(2): ||V* - V_{pi_n}||_inf -> 0.
+
+    Passed when the run reached V* (within the run's stopping tolerance), failed at a certified
+    non-optimal fixed point of the update, inconclusive otherwise (with the observed rate).
+    """
+    run = _run(trace)
+    optimal_values = _optimal(run, optimal_values)
+    gaps = [max(optimal_values - v) for v in run.trace.values]
     return _convergence(
-        trace,
+        run,
         "theorem_3_6_2_value_convergence",
         gaps,
         "V*",
-        _convergence_tolerance(trace),
+        _convergence_tolerance(run.trace, run.tolerance),
     )
 
 
-def return_convergence(trace: tm.Trace, optimal_return: Any = None) -> Verdict:
-    """Theorem 3.6(3): eta* - eta(pi_n) -> 0 (reached / stalled / in progress)."""
+def return_convergence(trace: tm.Trace | RunInfo, optimal_return: Any = None) -> Verdict:
+    """Theorem 3.6(3): eta* - eta(pi_n) -> 0 (reached / certified fixed point / inconclusive)."""
+    run = _run(trace)
     if optimal_return is None:
-        optimal_return = trace.optimal_return
+        optimal_return = run.trace.optimal_return
     if optimal_return is None:
-        optimal_return = optimum(trace.mdp)[1]
-    gaps = [optimal_return - r for r in trace.returns]
+        optimal_return = optimum(run.trace.mdp)[1]
+    gaps = [optimal_return - r for r in run.trace.returns]
     return _convergence(
-        trace, "theorem_3_6_3_return_convergence", gaps, "eta*", _convergence_tolerance(trace)
+        run,
+        "theorem_3_6_3_return_convergence",
+        gaps,
+        "eta*",
+        _convergence_tolerance(run.trace, run.tolerance),
     )
 
 
-def limit_optimal(trace: tm.Trace, optimal_values: Any = None) -> Verdict:
+def limit_optimal(trace: tm.Trace | RunInfo, optimal_values: Any = None) -> Verdict:
     """Theorem 3.6(4): max_{s,a} A_{pi_n} -> 0 and the mass on non-optimal actions -> 0.
 
     An action is non-optimal at s when Q*(s, a) < V*(s) (exactly, or by more than the
-    convergence tolerance in float mode). The "gap" followed is
-    max(max_{s,a} A_{pi_n}[s,a], (1-gamma) * max_s mass_n(s) * min action gap) -- in words: both
-    the largest advantage and the non-optimal mass (in value units) must vanish.
+    convergence tolerance in float mode). The gap followed is
+    max(max_{s,a} A_{pi_n}[s,a], max_s mass_n(s) x smallest action gap): both the largest
+    advantage and the non-optimal mass (in value units) must vanish. Decided like (2)-(3).
     """
-    mdp = trace.mdp
-    if optimal_values is None:
-        optimal_values = trace.optimal_values
-    if optimal_values is None:
-        optimal_values = optimum(mdp)[0]
+    run = _run(trace)
+    mdp = run.trace.mdp
+    optimal_values = _optimal(run, optimal_values)
     q_star = tm.q_from_values(mdp, optimal_values)
-    tolerance = _convergence_tolerance(trace)
+    tolerance = _convergence_tolerance(run.trace, run.tolerance)
     limit = tolerance.value if isinstance(tolerance, Tolerance) else 0
-    suboptimal = np.asarray(q_star < optimal_values[:, None] - limit, dtype=bool)
+    action_gaps = optimal_values[:, None] - q_star
+    suboptimal = np.asarray(action_gaps > limit, dtype=bool)
+    zero = 0 * run.trace.returns[0]
+    smallest_gap = min(
+        (g for g, m in zip(action_gaps.flat, suboptimal.flat, strict=True) if m), default=zero
+    )
     masses = [
-        max(sum((p * m for p, m in zip(row, mask, strict=True) if m), 0 * row[0])
+        max(sum((p * m for p, m in zip(row, mask, strict=True) if m), zero)
             for row, mask in zip(policy, suboptimal, strict=True))
-        for policy in trace.policies
+        for policy in run.trace.policies
     ]  # fmt: skip
-    largest = list(trace.max_advantages)
+    gaps = [
+        max(max(a, zero), mass * smallest_gap)
+        for a, mass in zip(run.trace.max_advantages, masses, strict=True)
+    ]
     verdict = _convergence(
-        trace,
+        run,
         "theorem_3_6_4_convergence_to_optimal_policy",
-        [max(a, 0 * a) for a in largest],
-        "max advantage 0",
+        gaps,
+        "max advantage and non-optimal mass 0",
         tolerance,
     )
-    final_mass = masses[-1]
     detail = (
         f"{verdict.detail}; mass on non-optimal actions {as_float(masses[0]):.3g} -> "
-        f"{as_float(final_mass):.3g}"
+        f"{as_float(masses[-1]):.3g}"
     )
-    witness = dict(verdict.witness, non_optimal_mass=[as_float(m) for m in masses])
-    # the largest advantage is not monotone along a run (it can grow while every value
-    # improves), so a run in progress also counts as progress a shrinking non-optimal mass;
-    # only a stall at a non-optimal fixed point refutes the limit statement
-    in_progress = not verdict.passed and not _stalled(trace)
-    if in_progress and masses[-1] < masses[0]:
-        detail += " (progress: the non-optimal mass shrank)"
-        return replace(verdict, passed=True, detail=detail, witness=witness)
-    return replace(verdict, detail=detail, witness=witness)
+    return replace(verdict, detail=detail)
 
 
-def check_trace(trace: tm.Trace, *, tolerance: Any = None) -> Report:
+def check_trace(
+    trace: tm.Trace,
+    *,
+    tolerance: Any = None,
+    algorithm: MirrorAlgorithm | None = None,
+    options: dict[str, Any] | None = None,
+    diagnose_failures: bool = True,
+) -> Report:
     """Every run-level check of the paper on a recorded :class:`tabular_mirror.Trace`.
 
     Parameters
@@ -251,8 +346,18 @@ def check_trace(trace: tm.Trace, *, tolerance: Any = None) -> Report:
     trace : Trace
         From :func:`tabular_mirror.mirror_learning` (or :func:`tabular_mirror.load_trace`).
     tolerance : float, optional
-        Override every float tolerance with this value (the reason then says "user").
-        Ignored for exact traces, which are decided exactly.
+        A user override of when a float claim passes (the reason then says "user"). A failure
+        still needs a violation beyond the evidence's own allowance, so an override never turns
+        an uncertified step into a failure. Ignored for exact traces, decided exactly.
+    algorithm : MirrorAlgorithm, optional
+        The run's algorithm: failures are then diagnosed (the paper's hypotheses checked at the
+        offending policy), witnesses replay (:func:`proofs_check.replay`), and a float fixed
+        point can be lifted to rationals and decided exactly.
+    options : dict, optional
+        The keywords the run was made with (``choice``, ``solver``, ``tol``, ``strict``), for
+        the witnesses.
+    diagnose_failures : bool
+        Diagnose failed conclusions (sample-based checks; the searches switch it off).
 
     Returns
     -------
@@ -264,40 +369,35 @@ def check_trace(trace: tm.Trace, *, tolerance: Any = None) -> Report:
 
     Notes
     -----
-    Exact traces (Fractions) are decided with tolerance 0. Float tolerances are per step: two
-    certified evaluation errors plus the step's certified optimality gap / (beta_min (1-gamma))
-    (a delta-suboptimal argmax moves Lemma 3.5 by delta / beta[s], and Lemma 3.3 propagates
-    it through (I - gamma P)^{-1}). An uncertified step gets no allowance for its gap.
+    Per-step claims hold for the exact argmax and are decided with each step's certificate
+    (see :func:`proofs_check._common.step_tolerance`): a certified step within its allowance, an
+    uncertified one fails only beyond what its gap bound explains and is otherwise
+    inconclusive. Convergence claims are limits: a finite run passes them by reaching the
+    optimum, fails them at a certified fixed point of the update that is not optimal, and is
+    otherwise inconclusive with its observed rate.
     """
+    run = RunInfo(trace, algorithm, options, None if trace.exact else tolerance)
+    run.diagnose_failures = diagnose_failures
     if trace.optimal_values is None:
         optimal_values, optimal_return, _ = optimum(trace.mdp)
     else:
         optimal_values, optimal_return = trace.optimal_values, trace.optimal_return
     verdicts = [
-        lemma_3_5_on_trace(trace),
-        lemma_3_3_on_trace(trace),
-        inequality_13(trace),
-        return_inequality(trace),
-        drift_bound_8(trace),
-        drift_bound_9(trace, optimal_return),
-        value_convergence(trace, optimal_values),
-        return_convergence(trace, optimal_return),
-        limit_optimal(trace, optimal_values),
+        lemma_3_5_on_trace(run),
+        lemma_3_3_on_trace(run),
+        inequality_13(run),
+        return_inequality(run),
+        drift_bound_8(run),
+        drift_bound_9(run, optimal_return),
+        value_convergence(run, optimal_values),
+        return_convergence(run, optimal_return),
+        limit_optimal(run, optimal_values),
     ]
-    if tolerance is not None and not trace.exact:
-        user = Tolerance(float(tolerance), "user")
-        verdicts = [_retolerate(v, user) for v in verdicts]
-    return Report(tuple(verdicts), f"{trace.algorithm} ({trace.iterations} iterations)")
+    return Report(tuple(verdicts), f"{trace.algorithm} ({_count(trace.iterations, 'iteration')})")
 
 
-def _retolerate(verdict: Verdict, tolerance: Tolerance) -> Verdict:
-    margin = verdict.margin
-    passed = bool(margin >= -tolerance.value) if not _is_progress(verdict) else verdict.passed
-    return replace(verdict, passed=passed, tolerance=tolerance)
-
-
-def _is_progress(verdict: Verdict) -> bool:
-    return "decides progress only" in verdict.detail or "vacuous" in verdict.detail
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}" + ("" if number == 1 else "s")
 
 
 def check_fundamental_theorem(
@@ -305,6 +405,9 @@ def check_fundamental_theorem(
     algorithm: MirrorAlgorithm,
     policy0: Any,
     iterations: int,
+    *,
+    tolerance: Any = None,
+    diagnose_failures: bool = True,
     **mirror_learning_kwargs: Any,
 ) -> Report:
     """Run :func:`tabular_mirror.mirror_learning` and :func:`check_trace` on the result.
@@ -313,14 +416,24 @@ def check_fundamental_theorem(
     ----------
     mdp, algorithm, policy0, iterations
         As for :func:`tabular_mirror.mirror_learning`.
+    tolerance : float, optional
+        Passed to :func:`check_trace`.
+    diagnose_failures : bool
+        Passed to :func:`check_trace`.
     **mirror_learning_kwargs
-        Passed on (``choice``, ``solver``, ``tol``, ...); ``tolerance`` goes to
-        :func:`check_trace`.
+        Passed on (``choice``, ``solver``, ``tol``, ``strict``); recorded in the witnesses.
 
     Returns
     -------
     Report
+        Failed verdicts carry a diagnosis and a witness that :func:`proofs_check.replay`
+        re-runs.
     """
-    tolerance = mirror_learning_kwargs.pop("tolerance", None)
     trace = tm.mirror_learning(mdp, algorithm, policy0, iterations, **mirror_learning_kwargs)
-    return check_trace(trace, tolerance=tolerance)
+    return check_trace(
+        trace,
+        tolerance=tolerance,
+        algorithm=algorithm,
+        options=mirror_learning_kwargs,
+        diagnose_failures=diagnose_failures,
+    )

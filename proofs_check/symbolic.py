@@ -33,7 +33,7 @@ from typing import Any
 
 from tabular_mirror.drifts import SympyDrift
 
-from .verdicts import EXACT, Report, Verdict
+from .verdicts import EXACT, Report, Verdict, worst
 
 __all__ = ["prove_drift", "NON_SMOOTH"]
 
@@ -52,6 +52,27 @@ def _non_smooth(expression: Any) -> list[str]:
     return sorted(found)
 
 
+#: Rational points of the open simplex tried when an expression does not simplify to 0.
+_PROBES = ((1, 1, 1, 1, 1), (1, 2, 3, 4, 5), (5, 1, 2, 7, 3), (2, 9, 1, 1, 4))
+
+
+def _nonzero_point(expression: Any, symbols: tuple) -> dict | None:
+    """A rational point of the open simplex (in ``symbols``) where ``expression`` is provably
+    nonzero (exactly, or by a float value far from rounding), else None."""
+    import sympy
+
+    for weights in _PROBES:
+        row = [sympy.Rational(weights[k % len(weights)]) for k in range(len(symbols))]
+        total = sum(row)
+        point = {symbol: w / total for symbol, w in zip(symbols, row, strict=True)}
+        value = sympy.simplify(expression.subs(point))
+        if value.is_number and value.is_zero is False:
+            approximate = complex(sympy.N(value, 30))
+            if abs(approximate) > 1e-20:
+                return {str(k): str(v) for k, v in point.items()} | {"value": str(value)}
+    return None
+
+
 def prove_drift(drift: SympyDrift) -> Report:
     """Prove D(p, p) = 0 and the zero-gradient property of Def. 3.1(2) symbolically.
 
@@ -63,9 +84,12 @@ def prove_drift(drift: SympyDrift) -> Report:
     -------
     Report
         ``definition_3_1_zero_at_policy_proved`` and ``definition_3_1_zero_gradient_proved``.
-        ``passed`` means *proved*; a failure is either a refutation (the simplified expression
-        is nonzero, given in the witness) or "not proved" (non-smooth expression; see detail).
-        Nonnegativity is not attempted symbolically (use the numerical check).
+        ``passed`` means *proved* (the expression simplifies to 0); ``failed`` means
+        *refuted*: the expression is nonzero at an exhibited rational point of the simplex
+        (in the witness); ``inconclusive`` means neither: sympy could not simplify it to 0 and
+        no sampled point refutes it, or the expression is non-smooth (sympy cannot
+        differentiate at a kink; use the numerical check). Nonnegativity is not attempted
+        symbolically (use :func:`proofs_check.definitions.check_drift`).
     """
     import sympy
 
@@ -73,24 +97,18 @@ def prove_drift(drift: SympyDrift) -> Report:
     at_policy = {b: a for a, b in zip(p, q, strict=True)}
     expression = drift.expression
     value = sympy.simplify(expression.subs(at_policy, simultaneous=True))
-    zero_proved = value == 0
-    zero = Verdict(
+    zero = _decided(
         "definition_3_1_zero_at_policy_proved",
-        bool(zero_proved),
-        0 if zero_proved else None,
-        None,
-        None,
-        {"D(p, p)": str(value)},
-        EXACT,
-        "proved: D(p, p) simplifies to 0"
-        if zero_proved
-        else f"D(p, p) simplifies to {value}, not 0",
+        value,
+        p,
+        "proved: D(p, p) simplifies to 0",
+        f"D(p, p) simplifies to {value}",
     )
     kinks = _non_smooth(expression)
     if kinks:
         gradient = Verdict(
             "definition_3_1_zero_gradient_proved",
-            False,
+            "inconclusive",
             None,
             None,
             None,
@@ -98,27 +116,46 @@ def prove_drift(drift: SympyDrift) -> Report:
             EXACT,
             f"not proved: the expression uses {', '.join(kinks)} (not differentiable at a "
             "kink); use definitions.check_drift's one-sided quotients",
+            reason="sympy cannot differentiate at a kink: neither proved nor refuted",
         )
         return Report((zero, gradient), f"symbolic Def. 3.1: {drift.name}")
     derivatives = [sympy.diff(expression, b).subs(at_policy, simultaneous=True) for b in q]
+    # on the simplex: the directions e_a - e_0 span the tangent space
     differences = [sympy.simplify(d - derivatives[0]) for d in derivatives[1:]]
-    nonzero = [(a + 1, d) for a, d in enumerate(differences) if d != 0]
-    # also on the simplex: substitute p_0 = 1 - sum of the others where sympy needs it
-    if nonzero:
-        constraint = {p[0]: 1 - sum(p[1:])}
-        nonzero = [(a, d) for a, d in nonzero if sympy.simplify(d.subs(constraint)) != 0]
-    proved = not nonzero
-    gradient = Verdict(
-        "definition_3_1_zero_gradient_proved",
-        proved,
-        0 if proved else None,
-        None,
-        None,
-        {"differences": [str(d) for d in differences]},
-        EXACT,
-        "proved: dD/dq_a - dD/dq_0 at q = p simplifies to 0 for every a, so every simplex "
-        "directional derivative vanishes"
-        if proved
-        else f"refuted: dD/dq_{nonzero[0][0]} - dD/dq_0 at q = p is {nonzero[0][1]}, not 0",
-    )
+    verdicts = [
+        _decided(
+            "definition_3_1_zero_gradient_proved",
+            difference,
+            p,
+            "proved: dD/dq_a - dD/dq_0 at q = p simplifies to 0 for every a, so every simplex "
+            "directional derivative vanishes",
+            f"dD/dq_{a + 1} - dD/dq_0 at q = p is {difference}",
+        )
+        for a, difference in enumerate(differences)
+    ]
+    if not verdicts:  # one action: no simplex direction
+        gradient = Verdict(
+            "definition_3_1_zero_gradient_proved", "passed", 0, None, None, {}, EXACT,
+            "one action: no simplex direction (vacuous)",
+        )  # fmt: skip
+    else:
+        gradient = worst(verdicts)
     return Report((zero, gradient), f"symbolic Def. 3.1: {drift.name}")
+
+
+def _decided(name: str, value: Any, symbols: tuple, proved: str, observed: str) -> Verdict:
+    """passed if ``value`` simplified to 0, failed at a point where it is nonzero, else
+    inconclusive."""
+    if value == 0:
+        return Verdict(name, "passed", 0, None, None, {"simplified": "0"}, EXACT, proved)
+    point = _nonzero_point(value, symbols)
+    if point is not None:
+        return Verdict(
+            name, "failed", None, None, None, {"simplified": str(value), "point": point}, EXACT,
+            f"refuted: {observed}, nonzero at p = ({', '.join(point[str(s)] for s in symbols)})",
+        )  # fmt: skip
+    return Verdict(
+        name, "inconclusive", None, None, None, {"simplified": str(value)}, EXACT,
+        f"not proved: {observed}",
+        reason="sympy did not simplify the expression to 0 and no sampled point refutes it",
+    )  # fmt: skip

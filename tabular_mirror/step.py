@@ -263,6 +263,14 @@ def inexact_solver(
         return candidate, Certificate("inexact", bound, None, False, detail)
 
     solver.__name__ = f"inexact({steps} {parametrisation} steps)"
+    # what rebuilds this solver (proofs_check's witnesses store it)
+    solver.spec = {  # type: ignore[attr-defined]
+        "inexact": {
+            "steps": steps,
+            "learning_rate": learning_rate,
+            "parametrisation": parametrisation,
+        }
+    }
     return solver
 
 
@@ -464,6 +472,13 @@ def _verify(
     if problems:
         status, detail = "not_certified", "verification"
         message = message_for(status, detail) + " " + "; ".join(problems)
+        # the certificate speaks for the returned policy: a step that failed re-verification
+        # is not certified, whatever its solver's bound said (Trace.all_certified reads this)
+        certificate = replace(
+            certificate,
+            certified=False,
+            detail=f"{certificate.detail}; failed re-verification: {'; '.join(problems)}",
+        )
     elif certificate.certified:
         status, message = "converged", message_for("converged", "step")
     elif certificate.kind == "inexact":

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 from hypothesis import strategies as st
 
+import proofs_check
 import tabular_mirror as tm
 from proofs_check import check_step, check_trace
 from proofs_check import counterexamples as ce
@@ -101,11 +102,16 @@ def test_total_variation_stalls_at_a_non_optimal_policy():
     trace = tm.mirror_learning(
         mdp, ce.total_variation_algorithm(), _policy(TOTAL_VARIATION), 6, solver=ce.tv_solver
     )
-    report = check_trace(trace)
+    report = check_trace(
+        trace, algorithm=ce.total_variation_algorithm(), options={"solver": ce.tv_solver}
+    )
     verdict = report["theorem_3_6_2_value_convergence"]
-    assert not verdict.passed and "fixed point" in verdict.detail
+    assert verdict.failed and "fixed point" in verdict.detail
     assert verdict.margin == -1 and verdict.exact  # V*(1) - V(1) = 1, decided exactly
-    assert not report["theorem_3_6_4_convergence_to_optimal_policy"].passed
+    assert verdict.worst_iteration == 0  # pi_0 itself is the fixed point
+    assert report["theorem_3_6_4_convergence_to_optimal_policy"].failed
+    # the diagnosis names the violated hypothesis: TV is not a drift (Def. 3.1(2))
+    assert [v.name for v in verdict.violated_hypotheses()] == ["hypothesis_definition_3_1"]
     # every monotonicity claim still holds: TV breaks convergence, not improvement
     assert report["lemma_3_3_monotone_values"].passed
 
@@ -115,8 +121,10 @@ def test_zero_sampling_loses_state_wise_improvement():
     algorithm = ce.zero_sampling_algorithm(ZERO_SAMPLING["sampling"])
     report = check_step(mdp, algorithm, _policy(ZERO_SAMPLING), solver=ce.adversarial_solver)
     verdict = report["lemma_3_3_monotone_values"]
-    assert not verdict.passed and verdict.worst_state == 0
+    assert verdict.failed and verdict.worst_state == 0
     assert verdict.margin == pytest.approx(-2.0)
+    violated = {v.name for v in verdict.violated_hypotheses()}
+    assert violated == {"hypothesis_sampling_positive"}, verdict.explanation()
 
 
 def test_non_monotone_neighbourhood_breaks_lemma_3_5_and_monotonicity():
@@ -124,25 +132,33 @@ def test_non_monotone_neighbourhood_breaks_lemma_3_5_and_monotonicity():
     report = check_step(
         mdp, ce.non_monotone_algorithm(), _policy(NON_MONOTONE), solver=ce.shift_solver
     )
-    assert not report["lemma_3_5_mirror_operator"].passed
+    assert report["lemma_3_5_mirror_operator"].failed
     verdict = report["lemma_3_3_monotone_values"]
-    assert not verdict.passed and verdict.worst_state == 0
+    assert verdict.failed and verdict.worst_state == 0
     assert verdict.margin == pytest.approx(-1.5)
+    violated = {v.name for v in verdict.violated_hypotheses()}
+    assert violated == {"hypothesis_definition_3_2"}, verdict.explanation()
+    assert "monotone" in verdict.violated_hypotheses()[0].detail
 
 
-def test_candidate_visitation_breaks_lemma_3_5():
+def test_candidate_visitation_violation_on_an_uncertified_step_is_inconclusive():
+    # was FAIL: the SLSQP step is only a local point (no gap bound), so a violation of Lemma 3.5
+    # by 6e-5 cannot be told from a solver artefact: inconclusive, never failed
     mdp = ce.rebuild(CANDIDATE_VISITATION)
     report = check_step(mdp, ce.candidate_visitation_algorithm(4), _policy(CANDIDATE_VISITATION))
-    assert not report["lemma_3_5_mirror_operator"].passed
-    assert report["lemma_3_5_mirror_operator"].margin < -1e-5
+    verdict = report["lemma_3_5_mirror_operator"]
+    assert verdict.inconclusive and verdict.margin < -1e-5
+    assert "not certified" in verdict.reason or "not certified" in str(verdict.tolerance)
 
 
 def test_trust_region_learning_breaks_lemma_3_5():
     mdp = ce.rebuild(TRUST_REGION)
     report = check_step(mdp, tm.instances.trl(), _policy(TRUST_REGION))
     verdict = report["lemma_3_5_mirror_operator"]
-    assert not verdict.passed and verdict.margin < -1e-3
+    assert verdict.failed and verdict.margin < -1e-3
     assert verdict.tolerance.value < 1e-6  # the step is certified: not a solver artefact
+    violated = {v.name for v in verdict.violated_hypotheses()}
+    assert violated == {"hypothesis_nu_independent"}, verdict.explanation()
 
 
 @pytest.mark.parametrize(
@@ -154,7 +170,9 @@ def test_inexact_steps_break_monotonicity(witness, steps, state):
         mdp, ce.inexact_algorithm(), _policy(witness), solver=tm.inexact_solver(steps, 1.0)
     )
     verdict = report["lemma_3_3_monotone_values"]
-    assert not verdict.passed and verdict.worst_state == state
+    assert verdict.failed and verdict.worst_state == state
+    # decided on the iterates (an inexact step is the algorithm); the diagnosis says why
+    assert "hypothesis_exact_argmax" in {v.name for v in verdict.violated_hypotheses()}
 
 
 def test_one_inexact_step_is_monotone_on_the_witnesses():
@@ -176,39 +194,51 @@ def test_non_monotone_shift_is_a_def_3_2_neighbourhood_without_monotonicity():
     report = check_neighbourhood(ce.NonMonotoneShift(Fraction(1, 4)), mdp, [[0.5, 0.5]] * 2)
     assert report["definition_3_2_closed_ball"].passed
     assert report["definition_3_2_compact"].passed
-    assert not report["lemma_3_5_monotone_neighbourhood"].passed
+    assert report["lemma_3_5_monotone_neighbourhood"].failed
 
 
 # ---------------------------------------------------------------------------- the searches
-#: name -> (search with a budget, budget, the largest (S, A) the shrinker may stop at)
+#: name -> (search with a budget, budget, the smallest S found, the largest S x A accepted)
 SEARCHES = {
-    "total_variation": (lambda n: ce.search_total_variation(n, iterations=4), 40, (2, 2)),
-    "zero_sampling": (ce.search_zero_sampling, 40, (2, 3)),
+    "total_variation": (lambda n: ce.search_total_variation(n, iterations=4), 40, 1, 2),
+    "zero_sampling": (ce.search_zero_sampling, 40, 2, 6),
     "non_monotone": (
         lambda n: ce.search_non_monotone(n, names=("lemma_3_3_monotone_values",)),
         60,
-        (2, 2),
+        2,
+        4,
     ),
-    "trust_region": (ce.search_trust_region, 20, (3, 2)),
-    # the shrinker reaches S = 1 or S = 2 depending on the engine's floating-point details
-    "inexact_10": (lambda n: ce.search_inexact(10, n), 30, (2, 3)),
+    "trust_region": (ce.search_trust_region, 20, 2, 6),
+    "inexact_10": (lambda n: ce.search_inexact(10, n), 30, 1, 3),
 }
 
 
 @pytest.mark.parametrize("name", list(SEARCHES), ids=list(SEARCHES))
 def test_search_finds_a_small_counterexample(name):
-    search, budget, size = SEARCHES[name]
+    search, budget, states, cells = SEARCHES[name]
     result = search(budget)
     assert result.found, result.detail
     num_states, num_actions = result.size
-    assert num_states <= size[0] and num_states * num_actions <= size[0] * size[1], result
+    assert num_states == states and num_states * num_actions <= cells, result
     rebuilt = ce.rebuild(result.witness)
     assert (rebuilt.num_states, rebuilt.num_actions) == result.size
-    # generation stops at the first failure, within the budget; shrinking is counted apart
-    assert 1 <= result.examples_generated <= budget
+    # generation stops at the first failure in each size pass, within the budget per pass
+    assert 1 <= result.examples_generated <= 3 * budget
     assert result.shrink_calls >= 1  # at least hypothesis's replay of the shrunk example
-    assert f"generated example {result.examples_generated} failed first" in result.detail
-    assert f"shrunk in {result.shrink_calls} further calls" in result.detail
+    assert result.shrink_finished is True and "shrinking finished" in result.detail
+    assert f"after {result.examples_generated} generated examples" in result.detail
+    assert f"{result.shrink_calls} shrink calls" in result.detail
+    assert result.seed == 0 and result.max_examples == budget
+    # the witness replays: the same check, the same decided failure, at the same place
+    replayed = proofs_check.replay(result.witness)
+    expected = result.witness["expected"]
+    assert replayed.outcome == expected["outcome"] == "failed"
+    assert (replayed.worst_iteration, replayed.worst_state) == (
+        expected["iteration"],
+        expected["state"],
+    )
+    # and the diagnosis names the dropped hypothesis
+    assert result.witness["diagnosis"], result.witness
 
 
 def test_search_counts_generated_examples_apart_from_shrink_calls():
@@ -227,6 +257,7 @@ def test_search_counts_generated_examples_apart_from_shrink_calls():
     assert result.examples_generated == first
     assert result.shrink_calls == len(outcomes) - first
     assert result.shrink_calls > 0
+    assert result.shrink_finished is True
 
 
 def test_searches_that_find_nothing_say_so():
@@ -234,4 +265,5 @@ def test_searches_that_find_nothing_say_so():
     result = ce.search_adaptive_kl(30)
     assert not result.found and result.witness is None and result.size is None
     assert result.examples_generated == 30 and result.shrink_calls == 0
-    assert result.detail.endswith("among 30 generated examples (not a proof)")
+    assert result.detail.endswith("among 30 generated examples (seed 0; not a proof)")
+    assert result.shrink_finished is None

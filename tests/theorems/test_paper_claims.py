@@ -45,9 +45,33 @@ INSTANCES = {
 }
 
 
+#: The convergence conclusions of Theorem 3.6.
+CONVERGENCE = (
+    "theorem_3_6_2_value_convergence",
+    "theorem_3_6_3_return_convergence",
+    "theorem_3_6_4_convergence_to_optimal_policy",
+)
+
+#: Why a claim may be left undecided on a short run of a valid algorithm.
+UNDECIDED = ("the run took no steps", "not applicable", "a finite run decides a limit only")
+
+
 def assert_passed(report: proofs_check.Report, ignore: tuple[str, ...] = ()) -> None:
+    """No claim failed, and every undecided one says why in one of the expected ways."""
     failed = [v for v in report.failed() if v.name not in ignore]
-    assert not failed, report.render()
+    assert not failed, report.render(None)
+    for verdict in report.inconclusive():
+        assert verdict.reason, verdict
+
+
+def assert_ppo_boundary_stall(report: proofs_check.Report) -> None:
+    """Exact PPO may stall at a boundary policy (spec section 3): then only the convergence
+    claims fail, each decided exactly and diagnosed as a violation of Def. 3.1(2) there."""
+    for verdict in report.failed():
+        assert verdict.name in CONVERGENCE, report.render(None)
+        violated = [v.name for v in verdict.violated_hypotheses()]
+        assert violated == ["hypothesis_definition_3_1"], verdict.explanation()
+        assert "a boundary policy" in verdict.violated_hypotheses()[0].detail
 
 
 def run_checks(mdp, algorithm, policy, iterations):
@@ -61,7 +85,12 @@ def run_checks(mdp, algorithm, policy, iterations):
 @given(problem=problems(max_states=3, max_actions=3))
 def test_named_instance_satisfies_every_claim(name, problem):
     mdp, policy = problem
-    assert_passed(run_checks(mdp, INSTANCES[name](), policy, 3))
+    report = run_checks(mdp, INSTANCES[name](), policy, 3)
+    if name == "ppo":
+        assert_ppo_boundary_stall(report)
+        assert_passed(report, ignore=CONVERGENCE)
+    else:
+        assert_passed(report)
 
 
 @settings(max_examples=4)
@@ -90,11 +119,18 @@ EXACT_INSTANCES = {
 def test_exact_runs_decide_every_claim_exactly(name, problem):
     mdp, policy = problem
     report = run_checks(mdp, EXACT_INSTANCES[name](), policy, 3)
-    assert_passed(report)
-    assert all(v.exact for v in report.verdicts), report.render()
-    assert all(
-        isinstance(v.margin, Fraction | int) or v.margin == float("inf") for v in report.verdicts
-    ), report.render()
+    if name == "ppo":
+        assert_ppo_boundary_stall(report)
+        assert_passed(report, ignore=CONVERGENCE)
+    else:
+        assert_passed(report)
+    decided = [v for v in report.verdicts if not v.inconclusive]
+    assert all(v.exact for v in decided), report.render(None)
+    assert all(isinstance(v.margin, Fraction | int) or v.margin == float("inf") for v in decided), (
+        report.render(None)
+    )
+    for verdict in report.inconclusive():
+        assert verdict.reason.startswith(UNDECIDED), verdict
 
 
 @settings(max_examples=10)
@@ -122,7 +158,7 @@ def test_shipped_drifts_satisfy_definition_3_1(name, problem):
 def test_negative_controls_fail_definition_3_1(name):
     mdp = tm.FiniteMDP([[[1, 0], [0, 1]], [[0, 1], [1, 0]]], [[0, 1], [1, 0]], 0.5)
     report = proofs_check.check_drift(drifts.NEGATIVE_CONTROLS[name](), mdp)
-    assert not report.passed, report.render()
+    assert report.outcome == "failed", report.render()
 
 
 def test_exact_drift_checks_are_exact():
@@ -154,7 +190,7 @@ def test_ratio_box_contains_no_ball_at_a_boundary_policy():
 
     mdp = tm.FiniteMDP([[[1, 0], [0, 1]], [[0, 1], [1, 0]]], [[0, 1], [1, 0]], 0.5)
     report = proofs_check.check_neighbourhood(RatioBox(0.2), mdp, [[1, 0], [0.5, 0.5]])
-    assert not report["definition_3_2_closed_ball"].passed
+    assert report["definition_3_2_closed_ball"].failed
 
 
 def test_sampling_and_drift_distribution_checks():
@@ -162,7 +198,7 @@ def test_sampling_and_drift_distribution_checks():
     assert_passed(proofs_check.check_sampling(VisitationSampling(), mdp))
     report = proofs_check.check_drift_distribution(CandidateVisitation(), drifts.ForwardKL(), mdp)
     assert report["drift_distribution_continuity"].passed
-    assert not report["drift_distribution_independent"].passed
+    assert report["drift_distribution_independent"].failed
 
 
 def _symbols(num_actions):
@@ -180,9 +216,11 @@ def test_symbolic_proofs():
     assert symbolic.prove_drift(squared).passed
     assert symbolic.prove_drift(kl).passed
     refuted = symbolic.prove_drift(linear)["definition_3_1_zero_gradient_proved"]
-    assert not refuted.passed and "refuted" in refuted.detail
+    assert refuted.failed and "refuted" in refuted.detail
+    assert refuted.witness["point"]  # the rational point where the derivative is nonzero
     not_proved = symbolic.prove_drift(tv)["definition_3_1_zero_gradient_proved"]
-    assert not not_proved.passed and "not proved" in not_proved.detail
+    assert not_proved.inconclusive and "not proved" in not_proved.detail
+    assert "kink" in not_proved.reason
 
 
 # ---------------------------------------------------------------------------- classic results
@@ -217,7 +255,12 @@ def test_npg_rate_and_xiao_theorem_8(problem, step):
 # ---------------------------------------------------------------------------- the user API
 def test_check_algorithm_one_call():
     report = proofs_check.check_algorithm(instances.gpi(), examples=5)
-    assert report.passed and report.verdicts[0].name == "check_algorithm", report.render()
+    assert report.passed, report.render()
+    # one verdict per claim over the examples; GPI converges in a few steps, so the
+    # convergence claims are decided (passed) on every example
+    assert report.names()[0] == "lemma_3_5_mirror_operator"
+    for name in CONVERGENCE:
+        assert report[name].passed, report.render(None)
 
 
 def test_check_algorithm_shrinks_a_failure():
@@ -226,8 +269,10 @@ def test_check_algorithm_shrinks_a_failure():
     report = proofs_check.check_algorithm(
         total_variation_algorithm(), examples=30, iterations=4, solver=tv_solver
     )
-    assert not report.passed
+    assert report.outcome == "failed"
     assert "shrunk failure" in report.title
+    verdict = report.failed()[0]
+    assert proofs_check.replay(verdict.witness).outcome == "failed"
 
 
 test_user_suite_on_pmd = proofs_check.paper_claims_test(instances.pmd(2.0))
