@@ -28,8 +28,12 @@ TV with N = Pi): an exact fixed point that is not optimal is a decided failure; 
 inconclusive with the observed rate (eta* - eta_n)/(eta* - eta_0))^(1/n).
 
 Every member with a failed claim gets a replayable witness: a plain dict with ``mdp`` (the
-arrays, and the generator's provenance), ``policy0``, ``algorithm`` (a spec string), ``iteration``,
-``options`` and ``claim``.
+arrays, and the generator's provenance), ``policy0``, ``algorithm`` (a spec string),
+``iteration``, ``options`` and ``claim`` (proofs_check's name of the claim; ``batch_claim`` the
+short one), plus ``call`` / ``arguments`` / ``expected`` in the format of
+:mod:`proofs_check.witness`, so ``proofs_check.replay(witness)`` re-runs the member on the
+per-MDP path (``check_fundamental_theorem``) in float. A stall decided here in exact arithmetic
+replays there as a float run, where it is a numerical fixed point (inconclusive).
 """
 
 from __future__ import annotations
@@ -48,6 +52,14 @@ __all__ = ["CLAIMS", "OUTCOMES", "BatchClaims", "check_batch"]
 
 #: The claims decided per member, in order.
 CLAIMS = ("lemma_3_5", "lemma_3_3", "inequality_13", "convergence")
+
+#: The names of the same claims in proofs_check's reports (a witness's ``claim``).
+PROOFS_CHECK_NAMES = {
+    "lemma_3_5": "lemma_3_5_mirror_operator",
+    "lemma_3_3": "lemma_3_3_monotone_values",
+    "inequality_13": "theorem_3_6_1_inequality_13",
+    "convergence": "theorem_3_6_3_return_convergence",
+}
 
 #: The three outcomes (as in proofs_check's verdicts).
 OUTCOMES = ("passed", "failed", "inconclusive")
@@ -131,13 +143,36 @@ class BatchClaims:
         provenance = batch.member_provenance(index)
         if provenance:
             mdp["provenance"] = provenance
+        options = dict(trace.options)
+        arguments: dict[str, Any] = {
+            "mdp": {"mdp": {**{k: v for k, v in mdp.items() if k != "provenance"},
+                            "exact": False}},
+            "algorithm": {"algorithm": trace.algorithm_repr, "name": trace.algorithm,
+                          "rebuildable": True},
+            "policy0": {"array": trace.policy0[index].tolist(), "exact": False},
+            "iterations": int(options["iterations"]),
+            "choice": options["choice"],
+        }  # fmt: skip
+        if "inexact" in options:
+            arguments["solver"] = {"solver": {"inexact": dict(options["inexact"])}}
+        if "tol" in options:
+            arguments["tol"] = options["tol"]
         return {
+            "format": "tabular-mirror witness 1",
             "mdp": mdp,
             "policy0": trace.policy0[index].tolist(),
             "algorithm": trace.spec if trace.spec is not None else trace.algorithm,
             "iteration": iteration if iteration >= 0 else None,
-            "options": dict(trace.options),
-            "claim": claim,
+            "options": options,
+            "claim": PROOFS_CHECK_NAMES[claim],
+            "batch_claim": claim,
+            "call": "proofs_check.fundamental:check_fundamental_theorem",
+            "arguments": arguments,
+            "expected": {
+                "outcome": "failed",
+                "margin": _number(self.margin[claim][index]),
+                "iteration": iteration if iteration >= 0 else None,
+            },
             "margin": _number(self.margin[claim][index]),
             "tolerance": _number(self.tolerance[claim][index]),
             "state": int(self.worst_state[claim][index])

@@ -71,6 +71,7 @@ class BatchTrace:
     tolerance : (B,) the stopping tolerance on max A.
     optimum : BatchOptimum or None.
     options : dict, the step options (choice, inexact steps, ...), for witnesses.
+    algorithm_repr : str, the algorithm's repr (proofs_check's witnesses rebuild it).
     """
 
     algorithm: str
@@ -101,6 +102,7 @@ class BatchTrace:
     tolerance: np.ndarray
     optimum: BatchOptimum | None
     options: dict = field(default_factory=dict)
+    algorithm_repr: str = ""
 
     @property
     def size(self) -> int:
@@ -326,6 +328,7 @@ def mirror_learning_batch(
         tolerance=tolerance,
         optimum=solution,
         options=options,
+        algorithm_repr=repr(algorithm),
     )
 
 
