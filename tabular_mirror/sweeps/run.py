@@ -215,9 +215,10 @@ def sweep(
     if pending:
         from dask.distributed import as_completed
 
-        own = None
+        own = created = None
         if client is None:
             client, own = _client(scheduler, workers)
+            created = client
         try:
             count = len(client.scheduler_info().get("workers", {}))
             started = time.perf_counter()
@@ -247,8 +248,9 @@ def sweep(
             finally:
                 bar.close()
         finally:
+            if created is not None:  # a client (and a LocalCluster) started for this run
+                created.close()
             if own is not None:
-                client.close()
                 own.close()
     seconds = time.perf_counter() - started
     missing = [t["id"] for t in pending if t["id"] not in errors and not task_path(

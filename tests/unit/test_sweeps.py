@@ -275,3 +275,11 @@ def test_command_line_report_and_lazy_python_entry_point(reference, tmp_path, ca
     printed = capsys.readouterr().out
     assert "stall_rate" in printed and "stall_rate.png" in printed
     assert tm.sweep is sweep and tm.sweep_report is sweep_report
+
+
+def test_an_existing_scheduler_by_address(client, tmp_path):
+    small = _with(runs=10, discounts=[0.9], algorithms=[{"spec": "pmd", "step": [1, 10]}])
+    result = sweep(small, tmp_path / "out", scheduler=client.scheduler.address, progress=False)
+    assert result.finished and result.completed == 2 and result.workers == 2
+    frame = load_results(tmp_path / "out")
+    assert sorted(set(frame["step"])) == [1.0, 10.0] and len(frame) == 20
