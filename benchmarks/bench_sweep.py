@@ -40,25 +40,26 @@ def spec(runs: int, task_size: int) -> dict:
     }
 
 
-def timed(workers: int, grid: dict, repeats: int) -> tuple[float, float, int]:
+def timed(workers: int, grid: dict, repeats: int) -> tuple[float, float, int, float]:
     started = time.perf_counter()
     cluster = LocalCluster(n_workers=workers, threads_per_worker=1, dashboard_address=":0")
     client = Client(cluster)
     startup = time.perf_counter() - started
-    best, runs = float("inf"), 0
+    best, runs, busy = float("inf"), 0, 0.0
     try:
         for _ in range(repeats):
             directory = Path(tempfile.mkdtemp(prefix="bench-sweep-"))
             try:
                 result = sweep(grid, directory / "out", client=client, progress=False)
-                best = min(best, result.seconds)
+                if result.seconds < best:
+                    best, busy = result.seconds, result.task_seconds
                 runs = result.runs
             finally:
                 shutil.rmtree(directory, ignore_errors=True)
     finally:
         client.close()
         cluster.close()
-    return best, startup, runs
+    return best, startup, runs, busy
 
 
 def main() -> None:
@@ -75,10 +76,15 @@ def main() -> None:
         f"in {tasks} tasks; load average before: {os.getloadavg()[0]:.2f} on "
         f"{os.cpu_count()} cores"
     )
-    one, startup_one, runs = timed(1, grid, arguments.repeats)
-    two, startup_two, _ = timed(2, grid, arguments.repeats)
-    print(f"1 worker : {one:6.2f} s  ({runs / one:,.0f} runs/s; cluster start {startup_one:.1f} s)")
-    print(f"2 workers: {two:6.2f} s  ({runs / two:,.0f} runs/s; cluster start {startup_two:.1f} s)")
+    one, startup_one, runs, busy_one = timed(1, grid, arguments.repeats)
+    two, startup_two, _, busy_two = timed(2, grid, arguments.repeats)
+    for workers, seconds, startup, busy in ((1, one, startup_one, busy_one),
+                                            (2, two, startup_two, busy_two)):  # fmt: skip
+        print(
+            f"{workers} worker{'s' if workers > 1 else ' '}: {seconds:6.2f} s  "
+            f"({runs / seconds:,.0f} runs/s; tasks busy {busy:.1f} s = "
+            f"{busy / seconds / workers:.0%} of {workers} worker(s); cluster start {startup:.1f} s)"
+        )
     print(f"speed-up : {one / two:.2f}x")
     print(f"load average after: {os.getloadavg()[0]:.2f}")
 

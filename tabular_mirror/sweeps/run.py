@@ -34,7 +34,8 @@ class SweepResult:
     """What a sweep did: ``directory``, ``tasks`` (all), ``skipped`` (already on disk),
     ``completed`` (run now), ``errors`` (task id -> message of tasks that raised), ``runs``
     (rows written now), ``failed_runs`` (runs with a failed claim), ``stalled_runs``,
-    ``seconds`` (wall clock, without starting the cluster), ``workers``."""
+    ``seconds`` (wall clock, without starting the cluster), ``workers``, ``task_seconds``
+    (the tasks' own wall clock, summed: busy worker time)."""
 
     directory: Path
     tasks: int
@@ -46,6 +47,7 @@ class SweepResult:
     stalled_runs: int
     seconds: float
     workers: int
+    task_seconds: float = 0.0
 
     @property
     def finished(self) -> bool:
@@ -268,4 +270,5 @@ def sweep(
         stalled_runs=sum(s["stalled"] for s in summaries),
         seconds=seconds,
         workers=count,
+        task_seconds=sum(s["seconds"] for s in summaries),
     )
