@@ -126,14 +126,23 @@ def _finite_key(value: Any) -> Any:
         return float("inf")
 
 
-def _default_exact(algorithm: MirrorAlgorithm, options: dict[str, Any]) -> bool:
+def _default_exact(algorithm: MirrorAlgorithm, options: dict[str, Any]) -> tuple[bool, str]:
+    """Exact when every piece is rational and N = Pi and one exact step on a small exact MDP
+    is taken and certified (a user's solver may be float-only); else float, with the reason."""
+    import tabular_mirror as tm
     from tabular_mirror.neighbourhoods import Everything
 
-    return bool(
-        algorithm.drift.rational
-        and isinstance(algorithm.neighbourhood, Everything)
-        and options.get("solver") is None
-    )
+    if not (algorithm.drift.rational and isinstance(algorithm.neighbourhood, Everything)):
+        return False, ""
+    mdp = tm.FiniteMDP([[[1, 0], [0, 1]], [[0, 1], [1, 0]]], [[0, 1], [1, 0]], "1/2")
+    step_options = {k: options[k] for k in ("choice", "solver") if options.get(k) is not None}
+    try:
+        step = tm.mirror_step(mdp, algorithm, tm.uniform_policy(mdp), **step_options)
+    except ExactnessError as error:
+        return False, f"; run in float: {error}"
+    if not step.converged:
+        return False, f"; run in float: an exact step was not certified ({step.message})"
+    return True, ""
 
 
 def _starts(algorithm: MirrorAlgorithm) -> Any:
@@ -163,8 +172,8 @@ def check_algorithm(
         How many (MDP, pi_0) examples (default 30; 10^4 with TABULAR_MIRROR_PROFILE=thorough).
     exact : bool, optional
         Exact MDPs. Default: exact when every piece is rational (GPI, PPO clip, squared L2/TV
-        with N = Pi) and no ``solver`` is given, else float. An exact run that the algorithm
-        cannot take (no rational step) falls back to float, and the title says so.
+        with N = Pi) and one exact step (with ``solver`` if given) is taken and certified;
+        otherwise float, and the title says why.
     iterations : int
         Steps per run (10).
     ignore : verdict names not to count (e.g. a claim your algorithm is known not to satisfy).
@@ -190,13 +199,7 @@ def check_algorithm(
         examples = default_examples()
     note = ""
     if exact is None:
-        exact = _default_exact(algorithm, mirror_learning_kwargs)
-        if exact:
-            try:  # a rational-looking algorithm whose step is not rational: run it in float
-                probe = problems(True, 1, 2, interior=True).example()
-                _run(algorithm, probe, 1, ignore, diagnose_failures=False, **mirror_learning_kwargs)
-            except ExactnessError as error:
-                exact, note = False, f"; run in float: {error}"
+        exact, note = _default_exact(algorithm, mirror_learning_kwargs)
 
     def strategy(at_most: int | None) -> st.SearchStrategy | None:
         if at_most is not None and at_most < 1:
