@@ -28,14 +28,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import re
 import reprlib
 import secrets
-import struct
 import zipfile
-import zlib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, fields
 from fractions import Fraction
 from pathlib import Path
@@ -240,13 +240,13 @@ def _describe(value: Any) -> str:
 
 
 def _size(num_bytes: int) -> str:
-    """``3.2 GiB``; sizes beyond PiB in bytes with an exponent."""
-    value = float(num_bytes)
-    for unit in ("bytes", "KiB", "MiB", "GiB", "TiB", "PiB"):
-        if value < 1024:
-            return f"{value:.3g} {unit}"
-        value /= 1024
-    return f"{float(num_bytes):.3g} bytes"
+    """``3.2 GiB``; beyond 1024 PiB, ``1.2e+40 bytes`` (declared sizes can have 1000s of digits,
+    too many for a float or for ``str``)."""
+    for power, unit in enumerate(("bytes", "KiB", "MiB", "GiB", "TiB", "PiB")):
+        if num_bytes < 1024 ** (power + 1):
+            return f"{num_bytes} bytes" if power == 0 else f"{num_bytes / 1024**power:.3g} {unit}"
+    exponent = int(math.log10(num_bytes))
+    return f"{num_bytes / 10**exponent:.2f}e+{exponent} bytes"
 
 
 def _index(name: str, index: tuple[int, ...]) -> str:
@@ -826,22 +826,19 @@ class _MemoryMembers:
         return self.arrays[name]
 
 
-# what zipfile, zlib and numpy's .npy reader raise on a damaged archive
-_ARCHIVE_ERRORS = (
-    OSError,
-    EOFError,
-    ValueError,
-    TypeError,
-    KeyError,
-    IndexError,
-    OverflowError,
-    NotImplementedError,
-    RuntimeError,
-    SyntaxError,
-    zipfile.BadZipFile,
-    zlib.error,
-    struct.error,
-)
+@contextmanager
+def _archive_errors(what: str) -> Iterator[None]:
+    """Turn whatever zipfile, zlib and numpy's .npy reader raise on damaged bytes into a _Bad
+    saying ``what`` failed. That set is open-ended (BadZipFile, zlib.error, EOFError,
+    struct.error, tokenize.TokenError from a header, NotImplementedError for a compression
+    method, RuntimeError for an encrypted member, ...); sizes are checked before any of these
+    calls allocates, so a MemoryError is not one of them and is not caught."""
+    try:
+        yield
+    except (_Bad, MemoryError):
+        raise
+    except Exception as error:
+        raise _Bad(f"{what}: {type(error).__name__}: {error}") from None
 
 
 class _ZipMembers:
@@ -862,7 +859,7 @@ class _ZipMembers:
 
     def header(self, name: str) -> tuple[tuple[int, ...], np.dtype[Any]]:
         member = f"{name}.npy"
-        try:
+        with _archive_errors(f"member {member!r} has no readable .npy header"):
             with self.archive.open(member) as stream:
                 version = np.lib.format.read_magic(stream)
                 if version == (1, 0):
@@ -872,8 +869,6 @@ class _ZipMembers:
                 else:
                     raise _Bad(f"member {member!r} has .npy version {version}, expected 1.0 or 2.0")
                 offset = stream.tell()
-        except _ARCHIVE_ERRORS as error:
-            raise _Bad(f"member {member!r} has no readable .npy header: {error}") from None
         self.headers[name] = (tuple(shape), dtype, bool(fortran), offset)
         return tuple(shape), dtype
 
@@ -888,10 +883,8 @@ class _ZipMembers:
                 f"member {member!r} holds {size} bytes, expected {expected} for a {dtype} array "
                 f"of shape {shape}"
             )
-        try:
+        with _archive_errors(f"member {member!r} is damaged"):
             raw = self.archive.read(member)  # checks the CRC-32 of the whole member
-        except _ARCHIVE_ERRORS as error:
-            raise _Bad(f"member {member!r} is damaged: {error}") from None
         if len(raw) != expected:
             raise _Bad(f"member {member!r} holds {len(raw)} bytes, expected {expected}")
         if count == 0:
@@ -922,6 +915,8 @@ def _member(
     if name not in members.names:
         raise _Bad(f"has no member {member!r}")
     found, dtype = members.header(name)
+    if any(d < 0 for d in found):
+        raise _Bad(f"member {member!r} has shape {tuple(found)}, with a negative length")
     sizes = {"f": (8,), "i": (4, 8), "U": None}[kind]
     if not _is_dtype(dtype, kind, sizes):
         raise _Bad(f"member {member!r} has dtype {dtype}, expected {_DTYPES[kind]}")
@@ -1164,12 +1159,8 @@ def _assemble(
 
 # ---------------------------------------------------------------------------- load_trace
 def _read_npz(path: Path, budget: _Budget) -> Trace:
-    try:
+    with _archive_errors("is not a zip archive (an .npz trace is a zip of .npy arrays)"):
         archive = zipfile.ZipFile(path)
-    except _ARCHIVE_ERRORS as error:
-        raise _Bad(
-            f"is not a zip archive (an .npz trace is a zip of .npy arrays): {error}"
-        ) from None
     with archive:
         members = _ZipMembers(archive)
         if "metadata" not in members.names:
