@@ -283,3 +283,27 @@ def test_an_existing_scheduler_by_address(client, tmp_path):
     assert result.finished and result.completed == 2 and result.workers == 2
     frame = load_results(tmp_path / "out")
     assert sorted(set(frame["step"])) == [1.0, 10.0] and len(frame) == 20
+
+
+def test_the_readme_spec_is_valid(tmp_path):
+    import re
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    (tmp_path / "spec.toml").write_text(re.search(r"```toml\n(.*?)```", readme, re.S).group(1))
+    spec = load_spec(tmp_path / "spec.toml")
+    assert len(spec.cells) == (4 + 3 * 3) * 2 and set(spec.parameters) >= {"epsilon", "steps"}
+
+
+def test_progress_lines_off_a_terminal():
+    import io
+
+    from tabular_mirror.sweeps.run import _ProgressBar
+
+    stream = io.StringIO()
+    bar = _ProgressBar(20, True, stream)
+    for _ in range(20):
+        bar.update({"runs": 5, "failed": 1})
+    bar.close()
+    lines = stream.getvalue().splitlines()
+    assert 5 <= len(lines) <= 12 and lines[-1].startswith("[" + "#" * 30 + "] 20/20 tasks")
+    assert "100 runs, 20 with a failed claim" in lines[-1]
