@@ -31,7 +31,9 @@ seed, split into tasks of at most ``task_size`` runs (one batch each). Example::
     b = [2, 5]
 
 Every key is checked (unknown keys, empty lists, bad values, pieces the batched engine cannot
-run, parameter names used by both an algorithm and an MDP): the first problem is one
+run, parameter names used by both an algorithm and an MDP), and every (algorithm, MDP, discount)
+takes one step on one member (so e.g. a sampling distribution that is zero on that MDP is found
+now, not by every task): the first problem is one
 :class:`~tabular_mirror.errors.InvalidParameterError` naming where it is
 (``algorithms[1].epsilon = 0``).
 """
@@ -391,7 +393,34 @@ def _grid(normal: dict) -> SweepSpec:
                     "iterations": iterations,
                 }
             )
+    _probe(cells, normal["policy0"])
     return SweepSpec(normal, tuple(cells), parameters)
+
+
+def _probe(cells: list[dict], policy0: str) -> None:
+    """One step of every (algorithm, MDP, discount) on one member: errors that only show when
+    the pieces meet an MDP (a sampling distribution with a zero on an MDP whose d has zeros)
+    are reported now, before anything starts, not by every task."""
+    from mdps import make_batch
+
+    from ..batch import mirror_learning_batch, random_policies, uniform_policies
+    from ..errors import TabularMirrorError
+
+    seen = set()
+    for cell in cells:
+        key = (cell["algorithm"], json.dumps(cell["inexact"]), cell["mdp"], cell["discount"])
+        if key in seen:
+            continue
+        seen.add(key)
+        batch = make_batch(cell["mdp"], 1, seed=0, discount=cell["discount"])
+        start = uniform_policies(batch) if policy0 == "uniform" else random_policies(batch, 0)
+        try:
+            mirror_learning_batch(
+                batch, cell["algorithm"], start, 1, inexact=cell["inexact"], optimum=False
+            )
+        except (TabularMirrorError, ValueError) as error:
+            where = f"{cell['algorithm']} on {cell['mdp']} (discount {cell['discount']})"
+            raise _fail(where, f"cannot run: {error}") from None
 
 
 def _digest(value: Any) -> str:

@@ -92,11 +92,16 @@ def _with(**changes):
         (_with(mdps=[{"spec": "garnet", "S": 4, "A": 2, "b": 2, "seed": 1}]), r"set by the sweep"),
         (_with(mdps=[{"spec": "nowhere"}]), r"mdps\[0\].spec = 'nowhere' is unknown"),
         (_with(policy0="greedy"), r"policy0 = 'greedy'; valid: random, uniform"),
+        (
+            _with(algorithms=[{"spec": "pmd"}], mdps=[{"spec": "deep-sea"}]),
+            r"pmd on deep-sea \(discount 0.8\) cannot run: sampling \(normalized visitation\)",
+        ),
     ],
     ids=[
         "unknown-key", "missing", "empty-grid", "bad-discount", "repeated-seed", "task-size",
         "empty-parameter", "unknown-algorithm", "foreign-parameter", "bad-value", "unsupported",
         "options-without-steps", "bad-mdp-value", "mdp-seed", "unknown-mdp", "policy0",
+        "fails-on-its-mdp",
     ],
 )  # fmt: skip
 def test_the_spec_is_validated_before_anything_runs(spec, message, tmp_path):
