@@ -12,7 +12,8 @@ seed, split into tasks of at most ``task_size`` runs (one batch each). Example::
     discounts = [0.9, 0.99]
     policy0 = "random"         # or "uniform"
     choice = "closest"         # maximiser rule when the argmax is a set
-    # epsilon = 1e-6           # eps of eps-optimality (default 1e-6 max(1, ||r||/(1-gamma)))
+    # eps_optimality = 1e-6    # eps of "iterations to eps-optimality" (default 1e-6 x the
+                               # value scale max(1, ||r||/(1-gamma)) of each MDP)
     confirm_stalls = true      # replay stalls exactly (GPI, PPO clip, squared L2 / TV)
 
     [[algorithms]]
@@ -68,7 +69,7 @@ TOP_LEVEL_KEYS = {
     "discounts": [0.9],
     "policy0": "random",
     "choice": "closest",
-    "epsilon": None,
+    "eps_optimality": None,
     "confirm_stalls": True,
     "algorithms": REQUIRED,
     "mdps": REQUIRED,
@@ -218,10 +219,10 @@ def load_spec(source: Any) -> SweepSpec:
     if data["choice"] not in CHOICES:
         raise _fail("choice", f"= {data['choice']!r}; valid: {', '.join(CHOICES)}")
     normal["choice"] = data["choice"]
-    epsilon = data["epsilon"]
+    epsilon = data["eps_optimality"]
     if epsilon is not None and not (_number(epsilon) is not None and _number(epsilon) > 0):
-        raise _fail("epsilon", f"= {epsilon!r}, expected a number > 0")
-    normal["epsilon"] = None if epsilon is None else float(epsilon)
+        raise _fail("eps_optimality", f"= {epsilon!r}, expected a number > 0")
+    normal["eps_optimality"] = None if epsilon is None else float(epsilon)
     if not isinstance(data["confirm_stalls"], bool):
         raise _fail("confirm_stalls", f"= {data['confirm_stalls']!r}, expected true or false")
     normal["confirm_stalls"] = data["confirm_stalls"]
@@ -454,7 +455,7 @@ def plan_tasks(spec: SweepSpec) -> list[dict]:
                     "policy_seed": int(state[1]),
                     "policy0": data["policy0"],
                     "choice": data["choice"],
-                    "epsilon": data["epsilon"],
+                    "eps_optimality": data["eps_optimality"],
                     "confirm_stalls": data["confirm_stalls"],
                     "parameters": spec.parameters,
                 }

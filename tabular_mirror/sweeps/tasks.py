@@ -118,7 +118,9 @@ def task_table(task: dict) -> Any:
         choice=task["choice"],
         inexact=task["inexact"],
     )
-    claims = check_batch(trace, epsilon=task["epsilon"], confirm_stalls=task["confirm_stalls"])
+    claims = check_batch(
+        trace, epsilon=task["eps_optimality"], confirm_stalls=task["confirm_stalls"]
+    )
     columns = claims.columns()
     size = batch.size
     data: dict[str, Any] = {
