@@ -78,6 +78,7 @@ __all__ = [
     "return_convergence",
     "limit_optimal",
     "fixed_points",
+    "verify_trace",
 ]
 
 
@@ -338,6 +339,7 @@ def check_trace(
     algorithm: MirrorAlgorithm | None = None,
     options: dict[str, Any] | None = None,
     diagnose_failures: bool = True,
+    verify: bool = True,
 ) -> Report:
     """Every run-level check of the paper on a recorded :class:`tabular_mirror.Trace`.
 
@@ -358,6 +360,11 @@ def check_trace(
         the witnesses.
     diagnose_failures : bool
         Diagnose failed conclusions (sample-based checks; the searches switch it off).
+    verify : bool
+        First check that the trace is evidence about its MDP: no NaN, every policy on the
+        simplex, and every recorded V_{pi_k} and eta(pi_k) equal to a fresh evaluation of
+        pi_k (exactly, or within the certified evaluation errors). A trace that is not raises
+        InvalidParameterError instead of producing verdicts. Costs n + 1 evaluations.
 
     Returns
     -------
@@ -376,6 +383,8 @@ def check_trace(
     optimum, fails them at a certified fixed point of the update that is not optimal, and is
     otherwise inconclusive with its observed rate.
     """
+    if verify:
+        verify_trace(trace)
     run = RunInfo(trace, algorithm, options, None if trace.exact else tolerance)
     run.diagnose_failures = diagnose_failures
     if trace.optimal_values is None:
@@ -394,6 +403,50 @@ def check_trace(
         limit_optimal(run, optimal_values),
     ]
     return Report(tuple(verdicts), f"{trace.algorithm} ({_count(trace.iterations, 'iteration')})")
+
+
+def verify_trace(trace: tm.Trace) -> None:
+    """Raise InvalidParameterError unless the trace is evidence about its own MDP.
+
+    Checked: the per-policy and per-step arrays have no NaN (infinities only where a drift
+    can be infinite); every pi_k is a policy of the MDP; V_{pi_k} and eta(pi_k) as recorded
+    equal a fresh evaluation of pi_k, exactly in exact mode and within twice the certified
+    evaluation error plus rounding in float mode. A trace edited by hand, produced by other
+    code, or run on another MDP is refused before any verdict is made of it.
+    """
+    if not isinstance(trace, tm.Trace):
+        raise tm.InvalidParameterError(f"trace = {trace!r} is not a tabular_mirror.Trace")
+    mdp = trace.mdp
+    for name in ("values", "returns", "max_advantages", "drifts", "state_drifts",
+                 "drift_weights", "sampling", "mirror_values", "improvement_bounds",
+                 "objectives"):  # fmt: skip
+        array = getattr(trace, name)
+        if array.dtype != object and array.size and np.isnan(array).any():
+            index = tuple(int(i) for i in np.argwhere(np.isnan(array))[0])
+            raise tm.InvalidParameterError(
+                f"trace.{name}{list(index)} is NaN: a trace with NaN is no evidence for any claim"
+            )
+    tolerance = 0 if trace.exact else 2 * evaluation_error(mdp) + 1e-12 * value_scale(mdp)
+    for k, policy in enumerate(trace.policies):
+        try:
+            evaluation = tm.evaluate(mdp, policy)
+        except tm.InvalidPolicyError as error:
+            raise tm.InvalidParameterError(
+                f"trace.policies[{k}] is not a policy: {error}"
+            ) from None
+        difference = evaluation.values - trace.values[k]
+        worst = max(abs(d) for d in difference)
+        if worst > tolerance:
+            raise tm.InvalidParameterError(
+                f"trace.values[{k}] differs from the evaluation of trace.policies[{k}] by "
+                f"{float(worst):.3g} (allowed {float(tolerance):.3g}): the trace is not a run "
+                "on its MDP"
+            )
+        if abs(evaluation.expected_return - trace.returns[k]) > tolerance:
+            raise tm.InvalidParameterError(
+                f"trace.returns[{k}] = {trace.returns[k]} is not eta(pi_{k}) = "
+                f"{evaluation.expected_return}: the trace is not a run on its MDP"
+            )
 
 
 def _count(number: int, noun: str) -> str:
