@@ -42,7 +42,6 @@ from __future__ import annotations
 import ast
 import importlib
 import json
-import math
 import os
 import tempfile
 from collections.abc import Callable
@@ -58,7 +57,7 @@ from tabular_mirror import drift_distributions, drifts, neighbourhoods, sampling
 from tabular_mirror.algorithm import MirrorAlgorithm
 from tabular_mirror.errors import InvalidFileError, InvalidParameterError
 
-from .verdicts import Report, Verdict, array_text, mdp_witness
+from .verdicts import Report, Verdict, array_text, json_default, mdp_witness
 
 __all__ = [
     "WITNESS_FORMAT",
@@ -398,7 +397,7 @@ def replay(
 def save_witness(witness: dict[str, Any], path: str | Path) -> Path:
     """Write a witness as JSON (atomically: a temporary file, then a rename)."""
     path = Path(path)
-    text = json.dumps(witness, indent=1, default=_default)
+    text = json.dumps(witness, indent=1, default=json_default)
     directory = path.parent if str(path.parent) else Path(".")
     handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=directory)
     try:
@@ -431,17 +430,3 @@ def load_witness(path: str | Path) -> dict[str, Any]:
     if not isinstance(witness["arguments"], dict):
         raise InvalidFileError(f"{path}: the witness's 'arguments' is not an object", path)
     return witness
-
-
-def _default(value: Any) -> Any:
-    if isinstance(value, Fraction):
-        return str(value)
-    if isinstance(value, np.integer):
-        return int(value)
-    if isinstance(value, np.floating):
-        return float(value)
-    if isinstance(value, np.ndarray):
-        return array_text(value)
-    if isinstance(value, float) and not math.isfinite(value):
-        return repr(value)
-    raise TypeError(f"cannot store {type(value).__name__} in a witness")
