@@ -51,9 +51,9 @@ from tabular_mirror.algorithm import MirrorAlgorithm
 from ._common import (
     ROUNDING_RELATIVE,
     as_float,
-    evaluation_error,
     optimum,
     ratio_times,
+    recorded_error,
     value_scale,
 )
 from .diagnosis import CONVERGENCE
@@ -128,7 +128,8 @@ def _convergence_tolerance(trace: tm.Trace, user: Any = None) -> Any:
         return EXACT
     gamma = float(trace.mdp.discount)
     stop = float(trace.tolerance or 0)
-    value = stop / (1 - gamma) + 2 * evaluation_error(trace.mdp) + 1e-12 * value_scale(trace.mdp)
+    error = recorded_error(trace, *range(trace.iterations + 1))
+    value = stop / (1 - gamma) + 2 * error + 1e-12 * value_scale(trace.mdp)
     tolerance = Tolerance(
         value,
         "run's stopping tolerance on max A / (1 - gamma) + 2 x certified evaluation error",
@@ -385,6 +386,11 @@ def check_trace(
     """
     if verify:
         verify_trace(trace)
+    note = ""
+    if algorithm is None or options is None:
+        recorded_algorithm, recorded_options, note = _from_provenance(trace)
+        algorithm = recorded_algorithm if algorithm is None else algorithm
+        options = recorded_options if options is None else options
     run = RunInfo(trace, algorithm, options, None if trace.exact else tolerance)
     run.diagnose_failures = diagnose_failures
     if trace.optimal_values is None:
@@ -402,7 +408,33 @@ def check_trace(
         return_convergence(run, optimal_return),
         limit_optimal(run, optimal_values),
     ]
-    return Report(tuple(verdicts), f"{trace.algorithm} ({_count(trace.iterations, 'iteration')})")
+    title = f"{trace.algorithm} ({_count(trace.iterations, 'iteration')}){note}"
+    return Report(tuple(verdicts), title)
+
+
+def _from_provenance(trace: tm.Trace) -> tuple[Any, dict[str, Any] | None, str]:
+    """The algorithm and run options a trace records (see :class:`tabular_mirror.traces.
+    Provenance`), rebuilt where they can be: (algorithm or None, options or None, a note for
+    the report's title when something could not be rebuilt)."""
+    from .witness import rebuild_algorithm, solver_from_text
+
+    provenance = getattr(trace, "provenance", None)
+    if provenance is None:
+        return None, None, ""
+    algorithm, notes = None, []
+    if provenance.algorithm is not None:
+        try:
+            algorithm = rebuild_algorithm({"algorithm": provenance.algorithm})
+        except tm.TabularMirrorError:
+            notes.append("its algorithm cannot be rebuilt (no diagnosis, witnesses not replayable)")
+    options: dict[str, Any] = {"choice": provenance.choice, "strict": provenance.strict}
+    if provenance.solver is not None:
+        try:
+            options["solver"] = solver_from_text(provenance.solver)
+        except tm.TabularMirrorError:
+            algorithm = None  # a run without its solver cannot be replayed
+            notes.append(f"its solver {provenance.solver} cannot be rebuilt")
+    return algorithm, options, f"; {'; '.join(notes)}" if notes else ""
 
 
 def verify_trace(trace: tm.Trace) -> None:
@@ -426,7 +458,6 @@ def verify_trace(trace: tm.Trace) -> None:
             raise tm.InvalidParameterError(
                 f"trace.{name}{list(index)} is NaN: a trace with NaN is no evidence for any claim"
             )
-    tolerance = 0 if trace.exact else 2 * evaluation_error(mdp) + 1e-12 * value_scale(mdp)
     for k, policy in enumerate(trace.policies):
         try:
             evaluation = tm.evaluate(mdp, policy)
@@ -434,6 +465,12 @@ def verify_trace(trace: tm.Trace) -> None:
             raise tm.InvalidParameterError(
                 f"trace.policies[{k}] is not a policy: {error}"
             ) from None
+        # the recorded values carry their own certified error, the fresh ones theirs
+        tolerance = (
+            0
+            if trace.exact
+            else recorded_error(trace, k) + float(evaluation.error_bound) + 1e-12 * value_scale(mdp)
+        )
         difference = evaluation.values - trace.values[k]
         worst = max(abs(d) for d in difference)
         if worst > tolerance:
