@@ -36,7 +36,7 @@ import secrets
 import zipfile
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, fields
+from dataclasses import asdict, dataclass, fields
 from fractions import Fraction
 from pathlib import Path
 from typing import IO, Any
@@ -49,7 +49,7 @@ from .errors import InvalidFileError, InvalidParameterError, TabularMirrorError
 from .model import FiniteMDP
 from .results import CERTIFICATE_KINDS, Certificate
 
-__all__ = ["Trace", "save_trace", "load_trace"]
+__all__ = ["Trace", "Provenance", "save_trace", "load_trace"]
 
 _ARRAY_FIELDS = (
     "policies",
@@ -67,6 +67,23 @@ _ARRAY_FIELDS = (
 )
 
 
+@dataclass(frozen=True)
+class Provenance:
+    """How a run was made, so that a saved trace can be replayed and diagnosed.
+
+    ``algorithm`` is the algorithm's ``repr`` (a rebuildable description for the library's
+    pieces: ``proofs_check.witness`` parses it without evaluating code), ``choice`` the
+    maximiser rule, ``solver`` a description of a custom step solver (``"module:function"``,
+    the JSON parameters of an inexact solver, or its name; None for the library's own),
+    ``strict`` whether the run stopped at the first uncertified step.
+    """
+
+    algorithm: str | None = None
+    choice: str = "closest"
+    solver: str | None = None
+    strict: bool = False
+
+
 @dataclass(frozen=True, repr=False)
 class Trace:
     """The record of one mirror-learning run (see :func:`tabular_mirror.mirror_learning`).
@@ -76,9 +93,11 @@ class Trace:
     ``max_advantages``), (n, ...) for per-step ones (``drifts``, ``state_drifts``,
     ``drift_weights`` nu, ``sampling`` beta, ``mirror_values``, ``improvement_bounds``,
     ``objectives``, ``step_times``). ``optimal_values``/``optimal_return`` are V*, eta* when
-    computed. ``stop_reason`` is "iterations" (the budget ran out), "optimal" (a GPI fixed point:
-    max_{s,a} A <= tolerance) or "not_certified" (a step could not be certified and
-    ``strict=True``).
+    computed. ``evaluation_error_bounds`` (n+1,) is the certified sup-norm error of each
+    recorded V_{pi_k} (0 in exact mode; None when not recorded, e.g. a version-1 file), and
+    ``provenance`` (a :class:`Provenance`) how the run was made. ``stop_reason`` is
+    "iterations" (the budget ran out), "optimal" (a GPI fixed point: max_{s,a} A <=
+    tolerance) or "not_certified" (a step could not be certified and ``strict=True``).
     """
 
     algorithm: str
@@ -101,6 +120,8 @@ class Trace:
     optimal_return: Any
     stop_reason: str
     tolerance: Any
+    provenance: Provenance | None = None
+    evaluation_error_bounds: np.ndarray | None = None
 
     @property
     def iterations(self) -> int:
@@ -205,6 +226,9 @@ _TOP_KEYS = (
     "shapes",
 )
 _EXACT_KEYS = ("arrays", "optimal_values", "optimal_return")
+_VERSION_2_KEYS = ("checksum", "provenance", "evaluation_error_bounds")
+_PROVENANCE_KEYS = ("algorithm", "choice", "solver", "strict")
+_CHOICES = ("closest", "vertex", "adversarial")
 _CERTIFICATE_KEYS = ("kind", "bound", "tolerance", "certified", "detail")
 _EXACT_MDP_KEYS = ("transitions", "rewards", "discount", "initial", "shape")
 _RATIONAL = re.compile(r"[+-]?[0-9]+(/[0-9]+)?")
@@ -321,6 +345,12 @@ def _payload(trace: Trace) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         "shapes": {
             name: [int(d) for d in np.shape(getattr(trace, name))] for name in _ARRAY_FIELDS
         },
+        "provenance": None if trace.provenance is None else asdict(trace.provenance),
+        "evaluation_error_bounds": (
+            None
+            if trace.evaluation_error_bounds is None
+            else [_number_text(b) for b in trace.evaluation_error_bounds]
+        ),
     }
     if exact:
         metadata["arrays"] = {name: _exact_strings(getattr(trace, name)) for name in _ARRAY_FIELDS}
@@ -759,7 +789,7 @@ def _exact_trace(metadata: Any, budget: _Budget) -> Trace:
         if "checksum" not in metadata:
             raise _Bad("has no key 'checksum' (format version 2 is checksummed)")
         _verify_checksum(metadata, {}, version)
-    keys = _TOP_KEYS + _EXACT_KEYS + (("checksum",) if version >= 2 else ())
+    keys = _TOP_KEYS + _EXACT_KEYS + (_VERSION_2_KEYS if version >= 2 else ())
     metadata = _object(metadata, "the document", keys)
     if _boolean(metadata["exact"], "exact") is not True:
         raise _Bad("exact is false, but a .json trace holds an exact run (float traces are .npz)")
@@ -967,7 +997,7 @@ def _float_trace(metadata: Any, members: Any, budget: _Budget) -> Trace:
     if version >= 2 and "checksum" not in metadata:
         raise _Bad("has no key 'checksum' in its metadata (format version 2 is checksummed)")
     metadata = _object(
-        metadata, "the metadata", _TOP_KEYS + (("checksum",) if version >= 2 else ())
+        metadata, "the metadata", _TOP_KEYS + (_VERSION_2_KEYS if version >= 2 else ())
     )
     record = _object(
         metadata["mdp"], "mdp", ("discount", "shape", "row_tolerance")[: 3 if version >= 2 else 2]
@@ -1107,6 +1137,48 @@ def _check_policies(policies: np.ndarray, exact: bool) -> None:
         )
 
 
+def _provenance(record: Any) -> Provenance | None:
+    """The run's provenance (None when the file has none: version 1)."""
+    if record is None:
+        return None
+    record = _object(record, "provenance", _PROVENANCE_KEYS)
+    algorithm = record["algorithm"]
+    if algorithm is not None:
+        algorithm = _string(algorithm, "provenance.algorithm")
+    choice = _string(record["choice"], "provenance.choice")
+    if choice not in _CHOICES:
+        raise _Bad(f"provenance.choice is {choice!r}, expected one of {', '.join(_CHOICES)}")
+    solver = record["solver"]
+    if solver is not None:
+        solver = _string(solver, "provenance.solver")
+    strict = _boolean(record["strict"], "provenance.strict")
+    return Provenance(algorithm, choice, solver, strict)
+
+
+def _error_bounds(record: Any, steps: int, exact: bool) -> np.ndarray | None:
+    """The certified evaluation error of each V_{pi_k}: n + 1 numbers >= 0 (0 if exact)."""
+    if record is None:
+        return None
+    items = _list(record, "evaluation_error_bounds")
+    if len(items) != steps + 1:
+        raise _Bad(
+            f"evaluation_error_bounds has {len(items)} entries, expected {steps + 1} (one per "
+            "policy)"
+        )
+    bounds = [
+        _real_text(b, f"evaluation_error_bounds[{k}]", exact=exact) for k, b in enumerate(items)
+    ]
+    for k, bound in enumerate(bounds):
+        if not bound >= 0 or (exact and bound != 0):
+            expected = "0 (an exact evaluation)" if exact else "a number >= 0"
+            raise _Bad(f"evaluation_error_bounds[{k}] is {bound}, expected {expected}")
+    if exact:
+        array = np.empty(len(bounds), dtype=object)
+        array[:] = bounds
+        return array
+    return np.array(bounds, dtype=float)
+
+
 def _assemble(
     metadata: dict[str, Any],
     exact: bool,
@@ -1144,7 +1216,11 @@ def _assemble(
     if (optimal_values is None) != (optimal_return is None):
         given = "optimal_values" if optimal_return is None else "optimal_return"
         raise _Bad(f"{given} is stored without its partner (V* and eta* are saved together)")
+    provenance = _provenance(metadata.get("provenance"))
+    bounds = _error_bounds(metadata.get("evaluation_error_bounds"), steps, exact)
     return Trace(
+        provenance=provenance,
+        evaluation_error_bounds=bounds,
         algorithm=algorithm,
         mdp=mdp,
         exact=exact,
