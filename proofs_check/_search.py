@@ -22,7 +22,7 @@ from hypothesis.errors import NoSuchExample
 
 from .profiles import isolated_constants
 
-__all__ = ["FindOutcome", "run_find", "SHRINK_CAP", "SHRINK_SECONDS"]
+__all__ = ["FindOutcome", "run_find", "run_sized_find", "SHRINK_CAP", "SHRINK_SECONDS"]
 
 #: hypothesis's own limits on shrinking (hypothesis.internal.conjecture.engine).
 SHRINK_CAP = 500
@@ -52,6 +52,7 @@ class FindOutcome:
     seed: int
     max_examples: int
     isolated: bool
+    smaller_note: str = ""
 
 
 def run_find(
@@ -104,4 +105,48 @@ def run_find(
         note = f"shrinking finished (a local minimum of hypothesis's shrinker, {elapsed:.1f} s)"
     return FindOutcome(
         example, first, calls - first, successes, finished, note, seed, max_examples, isolated
+    )
+
+
+def run_sized_find(
+    strategy_for: Callable[[int | None], st.SearchStrategy | None],
+    condition: Callable[[Any], bool],
+    max_examples: int,
+    seed: int = 0,
+) -> FindOutcome:
+    """:func:`run_find` on ``strategy_for(None)``, then again on MDPs with fewer states.
+
+    Examples are tuples whose first item is a FiniteMDP. Hypothesis's shrinker cannot delete a
+    state of an MDP (every array depends on S), so after a failure on S states the search runs
+    again on ``strategy_for(S - 1)`` (None: nothing smaller to try) with the same budget, until
+    nothing smaller fails. Counts add up over the passes; ``smaller_note`` says what the last
+    pass found.
+    """
+    outcome = run_find(strategy_for(None), condition, max_examples, seed)
+    generated, shrink_calls, successes = outcome.generated, outcome.shrink_calls, outcome.successes
+    note = ""
+    while outcome.example is not None:
+        fewer = outcome.example[0].num_states - 1
+        strategy = strategy_for(fewer)
+        if strategy is None:
+            break
+        smaller = run_find(strategy, condition, max_examples, seed)
+        generated += smaller.generated
+        shrink_calls += smaller.shrink_calls
+        successes += smaller.successes
+        if smaller.example is None:
+            note = f"; nothing failed among {smaller.generated} examples with S <= {fewer}"
+            break
+        outcome = smaller
+    return FindOutcome(
+        outcome.example,
+        generated,
+        shrink_calls,
+        successes,
+        outcome.shrink_finished,
+        outcome.shrink_note,
+        seed,
+        max_examples,
+        outcome.isolated,
+        note,
     )

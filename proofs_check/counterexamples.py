@@ -16,6 +16,7 @@ non_monotone           N monotone in per-state distances (Lemma 3.5's swap)   Le
 candidate_visitation   nu independent of pibar (nu = rhobar_pibar)            Lemma 3.3, (13)
 adaptive_kl            continuity (PPO-KL with an adaptive coefficient)       Lemma 3.3
 inexact                the exact argmax (k softmax-logit gradient steps)      Lemma 3.3
+ppo_boundary_stall     Def. 3.1(2) at the boundary (the PPO clip drift)       Thm 3.6(2)-(4)
 =====================  =====================================================  ==================
 
 The pieces the library does not ship live here: :class:`NonMonotoneShift` (a neighbourhood
@@ -54,7 +55,7 @@ from tabular_mirror.neighbourhoods import Everything, Neighbourhood
 from tabular_mirror.results import Certificate
 from tabular_mirror.sampling import FixedSampling, UniformSampling, VisitationSampling
 
-from ._search import run_find
+from ._search import run_find, run_sized_find
 from .fundamental import check_fundamental_theorem
 from .lemmas import check_step
 from .strategies import mdps, mdps_and_policies, policies
@@ -79,6 +80,7 @@ __all__ = [
     "search_trust_region",
     "search_adaptive_kl",
     "search_inexact",
+    "search_ppo_boundary_stall",
     "smallest_failing_steps",
     "SEARCHES",
     "rebuild",
@@ -333,7 +335,10 @@ def _search(
             return False
 
     sized = callable(strategy) and not isinstance(strategy, st.SearchStrategy)
-    outcome = run_find(strategy(None) if sized else strategy, condition, max_examples, seed)
+    if sized:
+        outcome = run_sized_find(strategy, condition, max_examples, seed)
+    else:
+        outcome = run_find(strategy, condition, max_examples, seed)
     generated, shrink_calls = outcome.generated, outcome.shrink_calls
     if outcome.example is None:
         return SearchResult(
@@ -347,20 +352,7 @@ def _search(
             seed=seed,
             max_examples=max_examples,
         )
-    smaller_note = ""
-    while sized and strategy(outcome.example[0].num_states - 1) is not None:
-        smaller = run_find(
-            strategy(outcome.example[0].num_states - 1), condition, max_examples, seed
-        )
-        generated += smaller.generated
-        shrink_calls += smaller.shrink_calls
-        if smaller.example is None:
-            smaller_note = (
-                f"; nothing failed among {smaller.generated} examples with S <= "
-                f"{outcome.example[0].num_states - 1}"
-            )
-            break
-        outcome = smaller
+    smaller_note = outcome.smaller_note
     description = _quiet_failure(fails, outcome.example)
     redo = description.pop("redo", None)
     if redo is not None:
@@ -449,31 +441,34 @@ def _sized(low: int, high: int, **options: Any) -> Callable[[int | None], st.Sea
     return strategy
 
 
-def search_total_variation(
-    max_examples: int = 60, iterations: int = 6, seed: int = 0
+def _stall_search(
+    name: str,
+    what: str,
+    algorithm: MirrorAlgorithm,
+    strategy: Any,
+    iterations: int,
+    max_examples: int,
+    seed: int,
+    **run_options: Any,
 ) -> SearchResult:
-    """(1) TV as the drift: does mirror learning still converge to an optimal policy?
-
-    Exact MDPs and the exact TV solver; a counterexample is a run with a certified fixed point
-    of the update at a non-optimal policy (Thm 3.6(2) decided failed, exactly).
-    """
-    algorithm = total_variation_algorithm()
-    strategy = _sized(1, 3, num_actions=st.integers(2, 3), exact=True)
+    """Search for runs of ``algorithm`` with a certified non-optimal fixed point: the
+    convergence verdict (Thm 3.6(2)) *failed*, decided exactly (see
+    :func:`proofs_check.fundamental.fixed_points`)."""
 
     def fails(example: tuple, diagnose_failures: bool = False) -> dict[str, Any] | None:
         mdp, policy = example
         report = check_fundamental_theorem(
-            mdp, algorithm, policy, iterations, solver=tv_solver,
-            diagnose_failures=diagnose_failures,
+            mdp, algorithm, policy, iterations, diagnose_failures=diagnose_failures,
+            **run_options,
         )  # fmt: skip
         verdict = report["theorem_3_6_2_value_convergence"]
         if not verdict.failed:
             return None
-        final = verdict.witness.get("policy") if isinstance(verdict.witness, dict) else None
         description = {
             "mdp": mdp,
             "policies": {"policy": policy},
-            "fixed_point": final,
+            "fixed_point": verdict.witness.get("policy"),
+            "fixed_point_iteration": verdict.worst_iteration,
             "failed": {verdict.name: str(verdict.margin)},
             "algorithm": algorithm.name,
             **_replayable(verdict),
@@ -482,13 +477,26 @@ def search_total_variation(
             description["redo"] = lambda example: fails(example, diagnose_failures=True)
         return description
 
-    return _search(
+    return _search(name, strategy, fails, max_examples, what, seed)
+
+
+def search_total_variation(
+    max_examples: int = 60, iterations: int = 6, seed: int = 0
+) -> SearchResult:
+    """(1) TV as the drift: does mirror learning still converge to an optimal policy?
+
+    Exact MDPs and the exact TV solver; a counterexample is a run with a certified fixed point
+    of the update at a non-optimal policy (Thm 3.6(2) decided failed, exactly).
+    """
+    return _stall_search(
         "total_variation",
-        strategy,
-        fails,
-        max_examples,
         "convergence to V* (Thm 3.6(2))",
+        total_variation_algorithm(),
+        _sized(1, 3, num_actions=st.integers(2, 3), exact=True),
+        iterations,
+        max_examples,
         seed,
+        solver=tv_solver,
     )
 
 
@@ -655,6 +663,37 @@ def search_inexact(
     )
 
 
+def search_ppo_boundary_stall(
+    max_examples: int = 60,
+    iterations: int = 6,
+    epsilon: Any = Fraction(1, 5),
+    interior: bool = True,
+    seed: int = 0,
+) -> SearchResult:
+    """(6) Exact PPO (clip drift, exact argmax, N = Pi): does it converge from every pi_0?
+
+    The paper lists PPO as an instance, so Theorem 3.6 would apply; but the clip drift is a
+    drift only on the interior of Pi. From pi[s, a] >= 1/(1 + eps) the exact step can put all
+    mass on a (the boundary), and at a boundary policy the drift has the nonzero one-sided
+    derivative A_pi[s, b] toward an action b with pi[s, b] = 0 (Def. 3.1(2) fails): the mirror
+    objective gains nothing by moving mass to b, so the update stays at a non-optimal
+    deterministic policy. Exact MDPs, exact steps; a counterexample is a run with a certified
+    (exact) non-optimal fixed point, diagnosed. ``interior=True`` starts from interior pi_0
+    (the run reaches the boundary itself); ``False`` also allows boundary pi_0.
+    """
+    return _stall_search(
+        "ppo_boundary_stall",
+        "convergence of exact PPO (Thm 3.6(2))",
+        tm.instances.ppo(epsilon),
+        _sized(
+            1, 3, num_actions=st.integers(2, 3), exact=True, interior=True if interior else None
+        ),
+        iterations,
+        max_examples,
+        seed,
+    )
+
+
 def smallest_failing_steps(
     candidates: tuple[int, ...] = (1, 2, 3, 5, 10, 50), max_examples: int = 30
 ) -> dict[int, SearchResult]:
@@ -671,4 +710,5 @@ SEARCHES: dict[str, Callable[..., SearchResult]] = {
     "trust_region": search_trust_region,
     "adaptive_kl": search_adaptive_kl,
     "inexact": lambda max_examples=30, seed=0: search_inexact(2, max_examples, seed=seed),
+    "ppo_boundary_stall": search_ppo_boundary_stall,
 }

@@ -15,17 +15,18 @@ Examples
 
 from __future__ import annotations
 
-import os
 import warnings
 from typing import Any
 
-from hypothesis import HealthCheck, find, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
-from hypothesis.errors import NoSuchExample
 
 from tabular_mirror.algorithm import MirrorAlgorithm
+from tabular_mirror.errors import ExactnessError
 
+from ._search import run_sized_find
 from .fundamental import check_fundamental_theorem
+from .profiles import active_profile, isolated_constants, settings_for
 from .strategies import mdps, policies
 from .verdicts import EXACT, Report, Verdict
 
@@ -34,7 +35,7 @@ __all__ = ["check_algorithm", "paper_claims_test", "problems", "default_examples
 
 def default_examples() -> int:
     """30 examples, or 10^4 under ``TABULAR_MIRROR_PROFILE=thorough``."""
-    return 10_000 if os.environ.get("TABULAR_MIRROR_PROFILE") == "thorough" else 30
+    return settings_for(active_profile()).max_examples
 
 
 def problems(
@@ -67,33 +68,28 @@ def _run(
 
 
 def _summary(reports: list[Report], exact: bool, iterations: int) -> tuple[Verdict, ...]:
-    """One verdict per claim over every example: passed if it passed on all of them,
-    inconclusive if some left it undecided (how many, and the first reason)."""
+    """One verdict per claim over every example (none of which failed): passed if it passed on
+    at least one example (the detail counts the examples that left it undecided, and why),
+    inconclusive if no example decided it."""
     names: list[str] = []
     for report in reports:
         names.extend(n for n in report.names() if n not in names)
     verdicts = []
     for name in names:
         seen = [r[name] for r in reports if name in r.names()]
+        passed = [v for v in seen if v.passed]
         undecided = [v for v in seen if v.inconclusive]
-        margin = min((v.margin for v in seen if v.passed), default=None, key=_finite_key)
-        detail = f"{name} on {len(seen)} generated MDPs ({iterations} iterations each)"
-        if undecided:
-            verdicts.append(
-                Verdict(
-                    name,
-                    "inconclusive",
-                    margin,
-                    None,
-                    None,
-                    undecided[0].witness,
-                    undecided[0].tolerance,
-                    detail,
-                    reason=f"undecided on {len(undecided)} of {len(seen)} examples; first: "
-                    f"{undecided[0].reason}",
-                )
-            )
-        else:
+        reasons: dict[str, int] = {}
+        for verdict in undecided:
+            key = verdict.reason.split(":")[0]
+            reasons[key] = reasons.get(key, 0) + 1
+        why = "; ".join(f"{count} x {reason}" for reason, count in reasons.items())
+        margin = min((v.margin for v in passed), default=None, key=_finite_key)
+        detail = (
+            f"passed on {len(passed)} of {len(seen)} generated MDPs ({iterations} iterations "
+            "each; not a proof)" + (f", undecided on {len(undecided)} ({why})" if undecided else "")
+        )
+        if passed:
             verdicts.append(
                 Verdict(
                     name,
@@ -101,9 +97,23 @@ def _summary(reports: list[Report], exact: bool, iterations: int) -> tuple[Verdi
                     margin,
                     None,
                     None,
-                    {"examples": len(seen)},
-                    EXACT if exact else seen[0].tolerance,
-                    detail + " (passed on every one; not a proof)",
+                    {"examples": len(seen), "passed": len(passed), "undecided": len(undecided)},
+                    EXACT if exact else passed[0].tolerance,
+                    detail,
+                )
+            )
+        else:
+            verdicts.append(
+                Verdict(
+                    name,
+                    "inconclusive",
+                    None,
+                    None,
+                    None,
+                    undecided[0].witness if undecided else None,
+                    undecided[0].tolerance if undecided else EXACT,
+                    f"{name} on {len(seen)} generated MDPs ({iterations} iterations each)",
+                    reason=f"undecided on every example: {why or 'no example'}",
                 )
             )
     return tuple(verdicts)
@@ -116,15 +126,41 @@ def _finite_key(value: Any) -> Any:
         return float("inf")
 
 
+def _default_exact(algorithm: MirrorAlgorithm, options: dict[str, Any]) -> tuple[bool, str]:
+    """Exact when every piece is rational and N = Pi and one exact step on a small exact MDP
+    is taken and certified (a user's solver may be float-only); else float, with the reason."""
+    import tabular_mirror as tm
+    from tabular_mirror.neighbourhoods import Everything
+
+    if not (algorithm.drift.rational and isinstance(algorithm.neighbourhood, Everything)):
+        return False, ""
+    mdp = tm.FiniteMDP([[[1, 0], [0, 1]], [[0, 1], [1, 0]]], [[0, 1], [1, 0]], "1/2")
+    step_options = {k: options[k] for k in ("choice", "solver") if options.get(k) is not None}
+    try:
+        step = tm.mirror_step(mdp, algorithm, tm.uniform_policy(mdp), **step_options)
+    except ExactnessError as error:
+        return False, f"; run in float: {error}"
+    if not step.converged:
+        return False, f"; run in float: an exact step was not certified ({step.message})"
+    return True, ""
+
+
+def _starts(algorithm: MirrorAlgorithm) -> Any:
+    """Where pi_0 is drawn: all of Pi (interior and faces: the theorem is for any pi_0), or the
+    interior for a drift that is infinite off pi's support."""
+    return True if algorithm.drift.needs_support else None
+
+
 def check_algorithm(
     algorithm: MirrorAlgorithm,
     *,
     examples: int | None = None,
     exact: bool | None = None,
-    iterations: int = 4,
+    iterations: int = 10,
     ignore: tuple[str, ...] = (),
     max_states: int = 3,
     max_actions: int = 3,
+    seed: int = 0,
     **mirror_learning_kwargs: Any,
 ) -> Report:
     """Every run-level claim of the paper on ``examples`` generated MDPs, shrinking failures.
@@ -135,11 +171,14 @@ def check_algorithm(
     examples : int, optional
         How many (MDP, pi_0) examples (default 30; 10^4 with TABULAR_MIRROR_PROFILE=thorough).
     exact : bool, optional
-        Exact MDPs (only for rational steps: GPI, PPO clip, squared L2/TV with N = Pi). Default:
-        exact when the drift is rational and N = Pi, else float.
+        Exact MDPs. Default: exact when every piece is rational (GPI, PPO clip, squared L2/TV
+        with N = Pi) and one exact step (with ``solver`` if given) is taken and certified;
+        otherwise float, and the title says why.
     iterations : int
-        Steps per run.
+        Steps per run (10).
     ignore : verdict names not to count (e.g. a claim your algorithm is known not to satisfy).
+    max_states, max_actions : the largest generated MDPs.
+    seed : the examples depend only on the arguments and this seed.
     **mirror_learning_kwargs : passed to :func:`tabular_mirror.mirror_learning` (solver=...).
 
     Returns
@@ -147,16 +186,27 @@ def check_algorithm(
     Report
         If some run *failed* a claim: that run's report, shrunk to the smallest failing MDP
         (its failed verdicts carry a diagnosis and a replayable witness). Otherwise one verdict
-        per claim over all examples: passed if it passed on every example, inconclusive if
-        some left it undecided (a finite run in progress, an uncertified step), with how many.
-    """
-    from tabular_mirror.neighbourhoods import Everything
+        per claim over all examples: passed if it passed on some and failed on none (the detail
+        counts the examples that left it undecided), inconclusive if no example decided it.
 
+    Notes
+    -----
+    pi_0 is drawn from all of Pi, faces included (Theorem 3.6 is for any pi_0), except for
+    drifts that need pi > 0. Runs use hypothesis with the seed, hypothesis's constants
+    harvested from imported modules switched off, and no deadline.
+    """
     if examples is None:
         examples = default_examples()
+    note = ""
     if exact is None:
-        exact = bool(algorithm.drift.rational and isinstance(algorithm.neighbourhood, Everything))
-    strategy = problems(exact, max_states, max_actions)
+        exact, note = _default_exact(algorithm, mirror_learning_kwargs)
+
+    def strategy(at_most: int | None) -> st.SearchStrategy | None:
+        if at_most is not None and at_most < 1:
+            return None
+        states = max_states if at_most is None else min(max_states, at_most)
+        return problems(exact, states, max_actions, interior=_starts(algorithm))
+
     reports: list[Report] = []
 
     def fails(problem: tuple) -> bool:
@@ -168,27 +218,17 @@ def check_algorithm(
             reports.append(report)
         return report.outcome == "failed"
 
-    try:
-        problem = find(
-            strategy,
-            fails,
-            settings=settings(
-                max_examples=examples,
-                derandomize=True,
-                database=None,
-                deadline=None,
-                suppress_health_check=list(HealthCheck),
-            ),
-        )
-    except NoSuchExample:
-        title = f"{algorithm.name}: {len(reports)} examples"
+    outcome = run_sized_find(strategy, fails, examples, seed)
+    if outcome.example is None:
+        title = f"{algorithm.name}: {len(reports)} examples (seed {seed}){note}"
         return Report(_summary(reports, exact, iterations), title)
-    report = _run(algorithm, problem, iterations, ignore, **mirror_learning_kwargs)
-    mdp = problem[0]
+    report = _run(algorithm, outcome.example, iterations, ignore, **mirror_learning_kwargs)
+    mdp = outcome.example[0]
     return Report(
         report.verdicts,
         f"{algorithm.name}: shrunk failure (S={mdp.num_states}, A={mdp.num_actions}) after "
-        f"{len(reports) + 1} examples",
+        f"{outcome.generated} examples (seed {seed}; {outcome.shrink_note}"
+        f"{outcome.smaller_note}){note}",
     )
 
 
@@ -196,7 +236,7 @@ def paper_claims_test(
     algorithm: MirrorAlgorithm,
     *,
     exact: bool = False,
-    iterations: int = 4,
+    iterations: int = 10,
     ignore: tuple[str, ...] = (),
     **mirror_learning_kwargs: Any,
 ) -> Any:
@@ -205,14 +245,23 @@ def paper_claims_test(
     A claim left undecided (inconclusive) does not fail the test; a failed one does, with the
     report (diagnosis and witness) as the assertion message.
 
-    ``test_mine = paper_claims_test(my_algorithm)`` in a test module is the whole suite; the
-    hypothesis profile (``TABULAR_MIRROR_PROFILE``) sets the number of examples.
+    ``test_mine = paper_claims_test(my_algorithm)`` in a test module is the whole suite. The
+    test carries its own settings: the library's profile named by ``TABULAR_MIRROR_PROFILE``
+    (``ci``: 30 examples, derandomised; ``thorough``: 10^4), no deadline, and hypothesis's
+    constants harvested from imported modules switched off, so no conftest is needed and the
+    examples do not depend on what else the test session imported.
     """
 
-    @given(problem=problems(exact))
-    def test(problem: tuple) -> None:
+    @settings_for()
+    @given(problem=problems(exact, interior=_starts(algorithm)))
+    def run(problem: tuple) -> None:
         report = _run(algorithm, problem, iterations, ignore, **mirror_learning_kwargs)
-        assert report.outcome != "failed", report.render()
+        assert report.outcome != "failed", report.render(None)
+
+    def test() -> None:
+        with isolated_constants():
+            run()
 
     test.__name__ = f"test_paper_claims_{algorithm.name}"
+    test.hypothesis = run.hypothesis  # type: ignore[attr-defined]
     return test

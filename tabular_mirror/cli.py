@@ -2,11 +2,12 @@
 
 Subcommands: ``demo``, ``run`` (a mirror-learning run saved as a trace), ``check`` (the paper's
 claims on a trace or on generated MDPs), ``plot`` (a trace to PNG/SVG/PDF), ``solve`` (optimal
-values), ``reproduce`` (the paper's Figure 3 with verdicts, a CSV and a comparison). Bad
-arguments and bad files print one line on stderr and return 2; a failed claim in ``check``
-returns 1; Ctrl-C keeps what was done (``run`` and ``reproduce`` save it), says so and returns
-130. Long commands show a progress bar on a terminal's stderr (tqdm); every file is written
-atomically (a temporary name, then a rename).
+values), ``reproduce`` (the paper's Figure 3 with verdicts, a CSV and a comparison), ``sweep``
+(a grid of batched runs on Dask, Parquet results) and ``sweep-report`` (its tables and
+heatmaps). Bad arguments and bad files print one line on stderr and return 2; a failed claim in
+``check`` returns 1; Ctrl-C keeps what was done (``run`` and ``reproduce`` save it), says so and
+returns 130. Long commands show a progress bar on a terminal's stderr (tqdm); every file is
+written atomically (a temporary name, then a rename).
 """
 
 from __future__ import annotations
@@ -143,8 +144,12 @@ def _load_trace(path: Path) -> Any:
             f"{str(path)!r} is a folder; give one trace file (a run saved in parts keeps each "
             "part as a trace: part-000000.npz, ...)"
         )
+    from .errors import InvalidFileError
+
     try:
         return load_trace(path)
+    except InvalidFileError as error:  # it names the file and the problem
+        raise _Fail(_first_line(error)) from None
     except Exception as error:  # a damaged or foreign file is the user's input, never a crash
         raise _Fail(
             f"{str(path)!r} is not a tabular-mirror trace or is damaged "
@@ -320,7 +325,7 @@ def _part_size(estimated: float, iterations: int) -> int:
 def _run(arguments: argparse.Namespace) -> int:
     from .learning import mirror_learning
     from .specs import make_algorithm
-    from .streaming import run_in_parts, trace_bytes
+    from .streaming import run_in_parts, savable, trace_bytes
     from .traces import save_trace
 
     algorithm = make_algorithm(arguments.algorithm)
@@ -378,7 +383,7 @@ def _run(arguments: argparse.Namespace) -> int:
     finally:
         bar.close()
     elapsed = time.perf_counter() - started
-    path = save_trace(trace, output)
+    path = save_trace(savable(trace), output)
     gap = trace.optimality_gaps
     print(
         f"  {_plural(trace.iterations, 'iteration')} in {elapsed:.2f} s, stop reason: "
@@ -398,21 +403,27 @@ def _run(arguments: argparse.Namespace) -> int:
 
 # ---------------------------------------------------------------------------- check
 def _check(arguments: argparse.Namespace) -> int:
+    """Exit codes: 1 if a claim failed; 0 otherwise, also when some claims were left undecided
+    (they are counted and listed), unless ``--strict`` (then an undecided claim is 1 too)."""
     proofs_check = _optional("proofs_check")
     if proofs_check is None or not hasattr(proofs_check, "check_trace"):
         raise _Fail("check needs proofs_check (check_trace), which is not installed")
+    sources = [x for x in (arguments.trace, arguments.algorithm, arguments.replay) if x]
+    if len(sources) != 1:
+        raise _Fail("give exactly one of: a TRACE file, --algorithm SPEC, --replay WITNESS")
+    width = None if arguments.verbose else 100
+    if arguments.replay is not None:
+        return _replay(proofs_check, Path(arguments.replay), arguments.strict)
     if arguments.trace is not None:
-        if arguments.algorithm is not None:
-            raise _Fail("give either a TRACE file or --algorithm, not both")
-        report = proofs_check.check_trace(_load_trace(Path(arguments.trace)))
-        print(report.render())
-        return 0 if report.passed else 1
-    if arguments.algorithm is None:
-        raise _Fail("give a TRACE file to check, or --algorithm SPEC to check generated MDPs")
+        trace = _load_trace(Path(arguments.trace))
+        report = proofs_check.check_trace(trace)
+        print(report.render(width))
+        _save_witnesses(report, arguments.witness_dir, Path(arguments.trace).stem)
+        return _exit_code([report], arguments.strict)
     from .specs import make_algorithm
 
     algorithm = make_algorithm(arguments.algorithm)
-    failures = 0
+    reports = []
     for k in range(arguments.mdps):
         seed = arguments.seed + k
         spec = arguments.generator.format(seed=seed)
@@ -423,13 +434,78 @@ def _check(arguments: argparse.Namespace) -> int:
         report = proofs_check.check_fundamental_theorem(
             mdp, algorithm, policy0, arguments.iterations
         )
-        failures += not report.passed
-        status = "passed" if report.passed else "FAILED"
-        print(f"[{k + 1}/{arguments.mdps}] {spec}: {status}")
-        if not report.passed or arguments.verbose:
-            print(report.render())
-    print(f"{algorithm.name}: {arguments.mdps - failures}/{arguments.mdps} MDPs passed every check")
-    return 1 if failures else 0
+        reports.append(report)
+        counts = report.counts()
+        print(
+            f"[{k + 1}/{arguments.mdps}] {spec}: {report.outcome.upper()} ({counts['passed']} "
+            f"passed, {counts['failed']} failed, {counts['inconclusive']} inconclusive)"
+        )
+        if report.outcome == "failed" or arguments.verbose:
+            print(report.render(width))
+        _save_witnesses(report, arguments.witness_dir, f"mdp{k + 1}")
+    failures = sum(r.outcome == "failed" for r in reports)
+    undecided = sum(len(r.inconclusive()) for r in reports)
+    print(
+        f"{algorithm.name}: {failures} of {arguments.mdps} MDPs failed a claim; "
+        f"{undecided} claims left undecided (inconclusive) over all runs"
+    )
+    return _exit_code(reports, arguments.strict)
+
+
+def _exit_code(reports: list, strict: bool) -> int:
+    """1 on a failed claim; with ``strict`` also on an undecided one; else 0."""
+    if any(r.outcome == "failed" for r in reports):
+        return 1
+    undecided = sum(len(r.inconclusive()) for r in reports)
+    if undecided:
+        print(
+            f"note: {undecided} claim{'s' if undecided != 1 else ''} inconclusive (the evidence "
+            "could not decide them; see the reasons above)"
+            + ("; --strict: exit 1" if strict else "; exit 0 (use --strict to exit 1)")
+        )
+        return 1 if strict else 0
+    return 0
+
+
+def _save_witnesses(report: Any, directory: str | None, stem: str) -> None:
+    """Write each failed verdict's witness as DIRECTORY/STEM-CLAIM.json (replayable)."""
+    if directory is None:
+        return
+    proofs_check = _optional("proofs_check")
+    folder = Path(directory)
+    folder.mkdir(parents=True, exist_ok=True)
+    for verdict in report.failed():
+        witness = verdict.witness
+        if isinstance(witness, dict) and "call" in witness:
+            path = proofs_check.save_witness(witness, folder / f"{stem}-{verdict.name}.json")
+            print(f"  witness of {verdict.name} saved to {path} (replay: tabular-mirror check "
+                  f"--replay {path})")  # fmt: skip
+        else:
+            print(f"  {verdict.name}: no replayable witness (the trace does not name its "
+                  "algorithm)")  # fmt: skip
+
+
+def _replay(proofs_check: Any, path: Path, strict: bool) -> int:
+    from .errors import TabularMirrorError
+
+    witness = proofs_check.load_witness(path)
+    try:
+        verdict = proofs_check.replay(witness)
+    except TabularMirrorError as error:
+        raise _Fail(f"{path}: cannot replay: {error}") from None
+    expected = witness.get("expected", {})
+    print(str(verdict))
+    same = expected.get("outcome") == verdict.outcome and (
+        expected.get("iteration"),
+        expected.get("state"),
+    ) == (verdict.worst_iteration, verdict.worst_state)
+    print(
+        f"replayed {witness['claim']}: {verdict.outcome} at iteration {verdict.worst_iteration}, "
+        f"state {verdict.worst_state}; recorded: {expected.get('outcome')} at iteration "
+        f"{expected.get('iteration')}, state {expected.get('state')} -> "
+        + ("reproduced" if same else "NOT reproduced")
+    )
+    return _exit_code([proofs_check.Report((verdict,))], strict)
 
 
 # ---------------------------------------------------------------------------- plot
@@ -577,7 +653,9 @@ def _cell_rows(key: tuple[str, str, str], trace: Any, mode: str) -> list[list[An
 
 
 def _verdict_cells(report: Any) -> list[str]:
-    """The four table columns from a proofs_check report: PASS/FAIL/- per column."""
+    """The four table columns from a proofs_check report, one word per column: FAIL if a
+    claim of the column failed, else "undecided" if one was inconclusive ("n/a" when the
+    claims do not apply, e.g. (8)-(9) when d has a zero), else PASS; "-" if none matched."""
     cells = []
     for _, keywords in VERDICT_COLUMNS:
         matched = [
@@ -587,10 +665,14 @@ def _verdict_cells(report: Any) -> list[str]:
         ]
         if not matched:
             cells.append("-")
-        elif all(v.passed and "vacuous" in v.detail for v in matched):
+        elif any(v.failed for v in matched):
+            cells.append("FAIL")
+        elif all(v.inconclusive and v.reason.startswith("not applicable") for v in matched):
             cells.append("n/a")  # e.g. (8)-(9) when d has a zero: U_beta = 0 says nothing
+        elif any(v.inconclusive for v in matched):
+            cells.append("undecided")
         else:
-            cells.append("PASS" if all(v.passed for v in matched) else "FAIL")
+            cells.append("PASS")
     return cells
 
 
@@ -749,7 +831,9 @@ def _reproduce(arguments: argparse.Namespace) -> int:
                 save_trace(trace, staging / "traces" / f"{environment}_{drift}_{neighbourhood}")
                 rows.extend(_cell_rows(key, trace, mode))
                 if have_checks:
-                    reports[key] = proofs_check.check_trace(trace)
+                    reports[key] = proofs_check.check_trace(
+                        trace, algorithm=algorithm, options={"strict": True}
+                    )
     except KeyboardInterrupt:
         interrupted = True
     finally:
@@ -803,8 +887,19 @@ def _reproduce(arguments: argparse.Namespace) -> int:
             f"{output / RUN_MANIFEST}"
         )
         return INTERRUPTED
-    failed = bool(errors) or any(not r.passed for r in reports.values())
-    return 1 if failed and arguments.strict else 0
+    failed = bool(errors) or any(r.outcome == "failed" for r in reports.values())
+    undecided = sum(
+        1
+        for r in reports.values()
+        for v in r.inconclusive()
+        if not v.reason.startswith("not applicable")
+    )
+    if undecided:
+        print(
+            f"{undecided} claims undecided (inconclusive): a finite run that has not reached "
+            "eta* decides convergence only at a certified fixed point (see the notes above)"
+        )
+    return 1 if (failed or undecided) and arguments.strict else 0
 
 
 def _print_table(traces: dict, modes: dict, reports: dict, errors: dict, have_checks: bool) -> None:
@@ -840,12 +935,19 @@ def _print_table(traces: dict, modes: dict, reports: dict, errors: dict, have_ch
     for key, message in sorted(errors.items(), key=lambda item: _cell_order(item[0])):
         print(f"error in {' / '.join(key)}: {message}")
     for key, report in sorted(reports.items(), key=lambda item: _cell_order(item[0])):
+        undecided = [v for v in report.inconclusive() if not v.reason.startswith("not applicable")]
+        if undecided:
+            print(
+                f"undecided {' / '.join(key)}: "
+                f"{', '.join(v.name.replace('theorem_3_6_', 'thm 3.6 ') for v in undecided)} "
+                f"({undecided[0].reason.split(': ', 1)[-1]})"
+            )
         for verdict in report.verdicts:
-            if not verdict.passed:
+            if verdict.failed:
                 print(
                     f"FAIL {' / '.join(key)}: {verdict.name} (margin {verdict.margin}, "
                     f"iteration {verdict.worst_iteration}, state {verdict.worst_state}): "
-                    f"{verdict.detail}"
+                    f"{verdict.explanation()}"
                 )
 
 
@@ -889,7 +991,7 @@ def _print_comparison(
         close = sum(
             abs(float(traces[k].optimality_gaps[-1])) <= 1e-2 * max(1.0, abs(optimum)) for k in keys
         )
-        failed = sum(1 for k in keys if k in reports and not reports[k].passed)
+        failed = sum(1 for k in keys if k in reports and reports[k].outcome == "failed")
         paper_optimum = ENVIRONMENTS[environment][2]
         print(
             f"  {environment}: eta* = {optimum:.4g} (paper: {paper_optimum}); monotone return in "
@@ -908,6 +1010,45 @@ def _print_comparison(
         "the argmax up to a certified tolerance (exact Fractions in the cells marked exact), and a "
         "run stops at the first step that cannot be certified."
     )
+
+
+# ---------------------------------------------------------------------------- sweep
+def _sweep(arguments: argparse.Namespace) -> int:
+    """Run a sweep spec on Dask; exit 1 if a task raised (rerun with --resume to finish)."""
+    from .sweeps import sweep
+
+    result = sweep(
+        arguments.spec,
+        arguments.output,
+        scheduler=arguments.scheduler,
+        workers=arguments.workers,
+        resume=arguments.resume,
+        progress=not arguments.quiet,
+    )
+    print(result.summary())
+    return 0 if result.finished else 1
+
+
+def _sweep_report(arguments: argparse.Namespace) -> int:
+    """Summarise a sweep directory: a table per grid cell and phase-diagram heatmaps."""
+    from .sweeps import sweep_report
+
+    report = sweep_report(
+        arguments.directory,
+        output=arguments.output,
+        x=arguments.x,
+        y=arguments.y,
+        values=tuple(
+            arguments.value or ("failure_rate", "stall_rate", "mean_iterations_to_optimal")
+        ),
+        where=arguments.where,
+        figure_format=arguments.format,
+    )
+    columns = ("runs", "failure_rate", "stall_rate", "exact_stall_rate", "reached_rate")
+    shown = [c for c in (*report.axes, *columns, "mean_iterations_to_optimal") if c in report.table]
+    print(report.text(shown))
+    print("wrote " + ", ".join(str(path) for path in report.files))
+    return 0
 
 
 # ---------------------------------------------------------------------------- parser
@@ -1008,13 +1149,24 @@ def build_parser() -> argparse.ArgumentParser:
 
     check = add(
         "check",
-        help="check the paper's claims on a trace or on generated MDPs (exit 1 on a failure)",
+        help="check the paper's claims on a trace, on generated MDPs, or replay a witness "
+        "(exit 1 if a claim fails; inconclusive claims are counted, exit 1 with --strict)",
         formatter_class=formatter,
         epilog="examples:\n  tabular-mirror check trace.npz\n"
-        "  tabular-mirror check --algorithm ppo:epsilon=0.2 --mdps 20",
+        "  tabular-mirror check --algorithm ppo:epsilon=0.2 --mdps 20 --witness-dir witnesses\n"
+        "  tabular-mirror check --replay witnesses/mdp1-theorem_3_6_2_value_convergence.json",
     )
     check.add_argument("trace", metavar="TRACE", nargs="?", help="a saved trace")
     check.add_argument("--algorithm", metavar="SPEC", help="check this algorithm instead")
+    check.add_argument(
+        "--replay", metavar="WITNESS", help="re-run the check a saved witness (JSON) names"
+    )
+    check.add_argument(
+        "--witness-dir", metavar="DIR", help="save each failed claim's witness (JSON) here"
+    )
+    check.add_argument(
+        "--strict", action="store_true", help="exit 1 also when a claim is inconclusive"
+    )
     check.add_argument("--mdps", type=_positive_int, default=10, help="generated MDPs (10)")
     check.add_argument(
         "--generator", default="garnet:S=8,A=3,b=2",
@@ -1073,6 +1225,34 @@ def build_parser() -> argparse.ArgumentParser:
     reproduce.add_argument("--strict", action="store_true", help="exit 1 if a check fails")
     reproduce.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     reproduce.set_defaults(handler=_reproduce)
+
+    sweep = add(
+        "sweep",
+        help="run a grid of batched runs (a TOML spec) on Dask; results as Parquet",
+        description="Run a sweep spec (see tabular_mirror.sweeps.spec) on a LocalCluster with one "
+        "worker per core, or on the Dask cluster at --scheduler; one Parquet file per task in "
+        "DIR/tasks. Exit 1 if a task raised (finish with --resume).",
+    )
+    sweep.add_argument("spec", metavar="SPEC.toml", help="the sweep specification")
+    sweep.add_argument("-o", "--output", default="sweep-output", help="directory (sweep-output)")
+    sweep.add_argument("--scheduler", metavar="tcp://HOST:PORT", help="an existing Dask scheduler")
+    sweep.add_argument("--workers", type=int, help="LocalCluster workers (default: one per core)")
+    sweep.add_argument("--resume", action="store_true", help="skip tasks already written")
+    sweep.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    sweep.set_defaults(handler=_sweep)
+
+    report = add(
+        "sweep-report",
+        help="summarise a sweep: a table per grid cell and phase-diagram heatmaps",
+    )
+    report.add_argument("directory", metavar="DIR", help="a sweep directory")
+    report.add_argument("-o", "--output", help="where to write summary.csv and figures (DIR)")
+    report.add_argument("--x", help="heatmap x axis (default: the first swept parameter)")
+    report.add_argument("--y", help="heatmap y axis (default: the second swept parameter)")
+    report.add_argument("--value", action="append", help="quantity to draw (repeatable)")
+    report.add_argument("--where", help="pandas query on the runs first, e.g. 'steps == steps'")
+    report.add_argument("--format", choices=("png", "svg", "pdf"), default="png")
+    report.set_defaults(handler=_sweep_report)
     return parser
 
 

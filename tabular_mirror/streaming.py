@@ -47,7 +47,7 @@ from .policies import check_policy
 from .step import Solver
 from .traces import Trace, load_trace, save_trace
 
-__all__ = ["run_in_parts", "load_parts", "RunSummary", "MANIFEST", "trace_bytes"]
+__all__ = ["run_in_parts", "load_parts", "RunSummary", "MANIFEST", "trace_bytes", "savable"]
 
 #: The manifest's file name inside a run's folder.
 MANIFEST = "run.json"
@@ -78,6 +78,21 @@ class RunSummary:
     last_return: Any
     optimal_return: Any
     all_certified: bool
+
+
+def savable(trace: Trace) -> Trace:
+    """The trace as it is saved: an interrupted run is stored with ``stop_reason="iterations"``.
+
+    The trace file format accepts the stop reasons "iterations", "optimal" and
+    "not_certified"; a run stopped by Ctrl-C is a run whose budget the user cut short, so its
+    file says "iterations" (the budget ran out) and the caller reports the interruption (the
+    command line prints it; :func:`run_in_parts` writes it to ``run.json``).
+    """
+    if trace.stop_reason != "interrupted":
+        return trace
+    from dataclasses import replace
+
+    return replace(trace, stop_reason="iterations")
 
 
 def trace_bytes(mdp: FiniteMDP, iterations: int) -> float:
@@ -181,7 +196,7 @@ def run_in_parts(
         if optimal is not None:
             part = _with_optimum(part, optimal.values, optimal.expected_return)
         name = f"part-{len(manifest['parts']):06d}{suffix}"
-        save_trace(part, folder / name)
+        save_trace(savable(part), folder / name)
         certified = certified and part.all_certified
         manifest["parts"].append(name)
         manifest["iterations"] += len(buffer)
@@ -273,6 +288,9 @@ def load_parts(folder: str | Path) -> Trace:
                 f"{folder}: {names[k]} does not start where {names[k - 1]} ends", path
             )
     first, last = parts[0], parts[-1]
+    stop_reason = manifest.get("stop_reason")
+    if stop_reason not in ("iterations", "optimal", "not_certified", "interrupted"):
+        stop_reason = last.stop_reason
     exact = first.exact
 
     def joined(name: str, per_policy: bool) -> np.ndarray:
@@ -300,7 +318,7 @@ def load_parts(folder: str | Path) -> Trace:
         certificates=tuple(c for p in parts for c in p.certificates),
         optimal_values=last.optimal_values,
         optimal_return=last.optimal_return,
-        stop_reason=last.stop_reason,
+        stop_reason=stop_reason,
         tolerance=last.tolerance,
         **arrays,
     )

@@ -172,7 +172,7 @@ def test_check_generated(capsys):
 @needs_checks
 def test_check_needs_a_trace_or_an_algorithm(capsys):
     assert main(["check"]) == 2
-    assert "give a TRACE" in one_error_line(capsys)
+    assert "give exactly one of: a TRACE" in one_error_line(capsys)
 
 
 @needs_paper

@@ -108,7 +108,8 @@ def test_ctrl_c_in_parts_saves_the_last_part(tmp_path, garnet):
                            tmp_path / "r", part_size=4, progress=_InterruptAfter(10),
                            on_interrupt="stop")  # fmt: skip
     assert (summary.iterations, summary.stop_reason) == (10, "interrupted")
-    assert load_parts(tmp_path / "r").iterations == 10
+    joined = load_parts(tmp_path / "r")
+    assert (joined.iterations, joined.stop_reason) == (10, "interrupted")
 
 
 def test_trace_bytes_counts_every_iteration():
