@@ -17,7 +17,6 @@ import os
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 #: Largest dense array (bytes) built without an explicit request: 2 GiB.
 DENSE_BUDGET = 2 * 1024**3
@@ -104,11 +103,3 @@ def check_allocation(
             f"{what} of shape {dims} would need {format_bytes(size)} of memory (more than the "
             f"{format_bytes(budget)} allowed for a dense array); {alternative}"
         )
-
-
-def exists_nonempty(path: Any) -> bool:
-    """Does ``path`` exist and hold something (a file, or a folder with entries)?"""
-    path = Path(path)
-    if path.is_dir():
-        return any(path.iterdir())
-    return path.exists()
