@@ -548,16 +548,34 @@ class FiniteMDP:
         )
 
     def with_discount(self, discount: Any) -> FiniteMDP:
-        """The same MDP with another discount factor."""
-        return FiniteMDP(
-            self._transitions, self._rewards, discount, self._initial, exact=self._exact
-        )
+        """The same MDP with another discount factor.
+
+        P, r and d are shared with this MDP (they are read-only), not copied: a dense P of
+        gigabytes is not duplicated. Only the new discount is checked.
+        """
+        return self._sharing(discount=self._read_discount(discount))
 
     def with_initial(self, initial: Any) -> FiniteMDP:
-        """The same MDP with another initial distribution."""
-        return FiniteMDP(
-            self._transitions, self._rewards, self._discount, initial, exact=self._exact
-        )
+        """The same MDP with another initial distribution (P and r shared, not copied)."""
+        return self._sharing(initial=self._read_initial(initial, DEFAULT_ROW_TOLERANCE))
+
+    def _sharing(self, **changes: Any) -> FiniteMDP:
+        """A copy that shares the read-only arrays, with ``discount`` / ``initial`` replaced."""
+        other = object.__new__(FiniteMDP)
+        values = {
+            "_exact": self._exact,
+            "_transitions": self._transitions,
+            "_rewards": self._rewards,
+            "_discount": changes.get("discount", self._discount),
+            "_initial": changes.get("initial", self._initial),
+            "_num_states": self._num_states,
+            "_num_actions": self._num_actions,
+            "_derived": {},  # recomputed on demand: nothing cached is assumed to carry over
+            "_frozen": True,
+        }
+        for name, value in values.items():
+            object.__setattr__(other, name, value)
+        return other
 
     def __repr__(self) -> str:
         mode = "exact" if self._exact else "float"

@@ -132,3 +132,20 @@ def test_exact_flag_must_be_a_bool():
         tm.FiniteMDP(HALF, ZERO_REWARDS, 0.9, exact="yes")
     with pytest.raises(ExactnessError):
         mdps.make("forest:S=10,exact=true,sparse=true")
+
+
+def test_with_discount_shares_the_transitions():
+    # with_discount / with_initial copied P (a dense S = 12,000 MDP needs 2.3 GB per copy)
+    mdp = mdps.make("garnet:S=40,A=3,b=4,seed=0")
+    cheaper = mdp.with_discount(0.5)
+    assert cheaper.transitions is mdp.transitions and cheaper.rewards is mdp.rewards
+    assert cheaper.discount == 0.5 and mdp.discount == 0.9
+    moved = mdp.with_initial(np.eye(40)[3])
+    assert moved.transitions is mdp.transitions and moved.initial[3] == 1
+    assert cheaper == tm.FiniteMDP(mdp.transitions, mdp.rewards, 0.5)
+    with pytest.raises(InvalidMDPError, match="discount"):
+        mdp.with_discount(1)
+    with pytest.raises(InvalidMDPError, match="initial"):
+        mdp.with_initial(np.ones(40))
+    with pytest.raises(ExactnessError):
+        mdps.make("small:exact=true").with_discount(0.5)
