@@ -8,6 +8,7 @@ only the results. A disabled bar costs nothing and prints nothing (pipes, CI log
 from __future__ import annotations
 
 import sys
+import warnings
 from typing import Any
 
 
@@ -28,17 +29,22 @@ class ProgressBar:
         self.count = 0
         self.bar: Any = None
         if enabled:
-            from tqdm.auto import tqdm
+            with warnings.catch_warnings():
+                # in Jupyter without ipywidgets tqdm.auto warns and falls back to a text bar,
+                # which displays fine: the warning would only be noise
+                warnings.simplefilter("ignore")
+                from tqdm.auto import tqdm
 
-            self.bar = tqdm(
-                total=total,
-                desc=description,
-                unit=unit,
-                file=sys.stderr,
-                leave=False,
-                dynamic_ncols=True,
-                mininterval=0.2,
-            )
+                bar = tqdm(
+                    total=total,
+                    desc=description,
+                    unit=unit,
+                    file=sys.stderr,
+                    leave=False,
+                    dynamic_ncols=True,
+                    mininterval=0.2,
+                )
+            self.bar = bar
 
     def update(self, label: str | None = None, postfix: str | None = None) -> None:
         """Advance by one; ``label`` replaces the description, ``postfix`` the text after it."""
