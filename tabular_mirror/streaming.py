@@ -44,8 +44,8 @@ from .learning import LearningStep, _default_tolerance, _stack, _trace, mirror_l
 from .model import FiniteMDP, check_mdp
 from .optimal import solve
 from .policies import check_policy
-from .step import Solver
-from .traces import Trace, load_trace, save_trace
+from .step import Solver, describe_solver
+from .traces import Provenance, Trace, load_trace, save_trace
 
 __all__ = ["run_in_parts", "load_parts", "RunSummary", "MANIFEST", "trace_bytes", "savable"]
 
@@ -166,7 +166,9 @@ def run_in_parts(
         "values": evaluation.values,
         "return": evaluation.expected_return,
         "largest": evaluation.advantages.max(),
+        "error": evaluation.error_bound,
     }
+    provenance = Provenance(repr(algorithm), choice, describe_solver(solver), bool(strict))
     first_return = evaluation.expected_return
     manifest: dict[str, Any] = {
         "format": _FORMAT,
@@ -191,7 +193,7 @@ def run_in_parts(
         largest = [start["largest"], *(s.max_advantage for s in buffer)]
         part = _trace(
             mdp, algorithm, policies, values, returns, largest, buffer, stop_reason, tol,
-            optimum=False,
+            optimum=False, first_error=start["error"], provenance=provenance,
         )  # fmt: skip
         if optimal is not None:
             part = _with_optimum(part, optimal.values, optimal.expected_return)
@@ -208,6 +210,7 @@ def run_in_parts(
                 "values": last.values,
                 "return": last.expected_return,
                 "largest": last.max_advantage,
+                "error": last.evaluation_error,
             }
         buffer.clear()
 
@@ -311,7 +314,10 @@ def load_parts(folder: str | Path) -> Trace:
     )  # fmt: skip
     arrays = {name: joined(name, True) for name in per_policy}
     arrays |= {name: joined(name, False) for name in per_step}
+    if all(p.evaluation_error_bounds is not None for p in parts):
+        arrays["evaluation_error_bounds"] = joined("evaluation_error_bounds", True)
     return Trace(
+        provenance=first.provenance,
         algorithm=first.algorithm,
         mdp=first.mdp,
         exact=exact,
