@@ -369,10 +369,13 @@ def _absolute_floor(evidence: _Evidence) -> np.ndarray:
     """Per state, the largest jitter miss not explained by rounding relative to D itself:
     rounding of terms that cancel in D (eps x |p log p| for a KL). It is measured where the
     jitter decorrelates the rounding errors (large moves of large entries) and applies to every
-    direction at the state, including those along which the errors are locally smooth in t."""
+    direction at the state, including those along which the errors are locally smooth in t.
+    Steps where D - D(pi) is within 16 misses of 0 do not count: there the value is noise, and
+    a nonlinear drift (a square root of a KL) amplifies it far beyond its noise elsewhere."""
     with np.errstate(all="ignore"):
         excess = evidence.miss - RELATIVE_NOISE * _EPS * np.abs(evidence.values)
-        excess = np.where(evidence.usable & np.isfinite(excess), excess, 0.0)
+        resolved = 16 * evidence.miss <= np.abs(evidence.values - evidence.base)
+        excess = np.where(evidence.usable & resolved & np.isfinite(excess), excess, 0.0)
     return np.max(np.maximum(excess, 0.0), axis=0, initial=0.0)
 
 
@@ -604,14 +607,19 @@ def _classify(
 
 
 def _pick(directions: list[_Direction]) -> _Direction:
-    """The direction to report: a failure with the largest |derivative| (ties, to a relative
-    1e-9, go to the first in (state, source, target) order), else the first undecided one, else
-    the passing one with the largest |derivative| + uncertainty."""
+    """The direction to report: a failure with the largest |derivative| (estimates that agree
+    within their uncertainties are ties, and go to the first in (state, source, target) order),
+    else the first undecided one, else the passing one with the largest |derivative| +
+    uncertainty."""
     failed = [d for d in directions if d.outcome == "failed"]
     if failed:
-        largest = max(abs(d.derivative) for d in failed)
-        tied = [d for d in failed if abs(d.derivative) >= largest * (1 - 1e-9) or
-                abs(d.derivative) == largest]  # fmt: skip
+        top = max(failed, key=lambda d: abs(d.derivative))
+        tied = [
+            d
+            for d in failed
+            if abs(d.derivative) == abs(top.derivative)
+            or abs(d.derivative) + d.uncertainty + top.uncertainty >= abs(top.derivative)
+        ]
         return min(tied, key=lambda d: (d.state, d.source, d.target))
     undecided = [d for d in directions if d.outcome == "inconclusive"]
     if undecided:
@@ -679,6 +687,8 @@ def _zero_gradient(
     if outcome == "failed":
         if g == math.inf:
             what = "is +infinite (D = +inf at every step)"
+        elif u == 0:
+            what = f"is {number_text(g)}, not 0"
         else:
             what = f"is {number_text(g)} +- {number_text(u)}, not 0"
         detail = (
@@ -975,9 +985,10 @@ def check_drift(
         lambda candidate: drift.value(float_context, candidate),
         float_mdp,
         pairs,
-        "D_pi(pibar|s) in pibar" + note,
+        "D_pi(pibar|s) in pibar",
         witness_of,
     )
+    continuity = replace(continuity, detail=continuity.detail + note)
     verdicts = (
         nonnegative,
         zero,
