@@ -21,6 +21,7 @@ tolerance), exact ones exactly.
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass
 from fractions import Fraction
@@ -231,7 +232,7 @@ def test_failure_detail_and_witness_read_correctly():
                 "steps", "quotients", "noise", "noise_floor"):  # fmt: skip
         assert key in witness, key
     steps = witness["steps"]
-    assert len(steps) >= 4 and all(a > b > 0 for a, b in zip(steps, steps[1:], strict=False))
+    assert len(steps) >= 4 and all(a > b > 0 for a, b in itertools.pairwise(steps))
     assert len(witness["quotients"]) == len(steps) == len(witness["noise"])
     passing = zero_gradient(drifts.SquaredEuclidean(), policy=TINY)
     assert passing.passed and "decay to 0" in passing.detail and "level off" not in passing.detail
@@ -358,12 +359,8 @@ def test_adaptive_kl_jumps_where_the_mean_kl_crosses_a_threshold():
 
 
 def test_continuity_with_nan_is_inconclusive():
-    drift = drifts.CallableDrift(
-        lambda p, q: divergences.squared_euclidean(p, q), name="L2"
-    )  # a NaN along a segment: a Drift whose value returns NaN past a threshold
     verdict = proofs_check.check_drift(NaNAwayFromPi(), MDP)["drift_continuity"]
-    assert verdict.inconclusive and "NaN" in verdict.reason
-    assert proofs_check.check_drift(drift, MDP)["drift_continuity"].passed
+    assert verdict.inconclusive and "NaN" in verdict.reason, verdict
 
 
 # ---------------------------------------------------------------- Def. 3.2
@@ -503,9 +500,7 @@ def test_sampling_nan_is_inconclusive():
 
 def test_switching_sampling_jumps_by_a_quarter_where_pi_0_0_crosses_a_half():
     policies = definitions.random_policies(TWO_STATES, 8, 0)
-    crossing = [
-        (a[0, 0] - 0.5) * (b[0, 0] - 0.5) < 0 for a, b in zip(policies, policies[1:5], strict=False)
-    ]
+    crossing = [(a[0, 0] - 0.5) * (b[0, 0] - 0.5) < 0 for a, b in itertools.pairwise(policies[:5])]
     assert any(crossing)  # the control needs a sampled segment across pi[0, 0] = 1/2
     report = proofs_check.check_sampling(SwitchingSampling(), TWO_STATES)
     verdict = report["sampling_continuity"]
