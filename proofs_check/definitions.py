@@ -36,8 +36,11 @@ value (forward KL's quotient toward a tiny entry is about 1 for t >> pi[s, a] al
 derivative at pi is 0). Steps halve from L/2 (40 halvings in float, 12 in exact arithmetic).
 Every float step is an exact move: t is adjusted (to a multiple of the ulp of the larger entry,
 and so on) until pi[s, a] + t and pi[s, b] - t are both exactly representable, checked by an
-error-free TwoSum, so pibar is exactly as much on the simplex as pi is. A step that cannot be
-made exact, or that would repeat the previous one, is dropped.
+error-free TwoSum, so pibar is exactly as much on the simplex as pi is. Where no such t exists
+(a target just below a power of two whose parity the source's grid cannot match, as for
+0.2/0.8 next to 0.6/0.8) the target is rounded and its residual (< 1 ulp) is moved to the
+smallest other positive entry, again exactly (``compensated_steps`` in the witness). A step that
+cannot be made exact, or that would repeat the previous one, is dropped.
 
 **Rounding noise.** At every float step, D is also evaluated at three jitter points t - h,
 t + h, t + 2h (h = max(2^-20 t, 16 ulps)); the quadratic through three of them extrapolated to
@@ -140,6 +143,9 @@ RELATIVE_NOISE = 32
 
 #: Bisection halvings when locating a jump or a boundary.
 HALVINGS = 40
+
+#: Rounding allowance of a jump, in eps x the size of the values compared.
+JUMP_ROUNDING = 64
 
 #: Cells of the first grid along a segment in the continuity checks.
 GRID = 64
@@ -264,6 +270,55 @@ def _moved(policy: np.ndarray, target: int, source: int, steps: np.ndarray) -> n
     return candidate
 
 
+def _partners(policy: np.ndarray, target: int, source: int) -> np.ndarray:
+    """Per state, the smallest positive entry other than target and source (finest float
+    grid), or -1: where it takes a compensation (see :func:`_exact_candidates`)."""
+    others = np.array(policy, dtype=float)
+    others[:, [target, source]] = np.inf
+    others[others <= 0] = np.inf
+    partner = np.argmin(others, axis=1)
+    return np.where(np.isfinite(others[np.arange(len(partner)), partner]), partner, -1)
+
+
+def _exact_candidates(
+    policy: np.ndarray, target: int, source: int, partner: np.ndarray, requested: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(steps t, candidates pibar, compensated rows): pibar exactly on the simplex.
+
+    Where an exact two-entry move exists (:func:`_exact_moves`) pibar = pi + t (e_a - e_b).
+    Where none does (a target just below a power of two whose parity the source's grid cannot
+    match: every move of mass between 0.2499999999996875 and 0.7500000000003125 rounds one of
+    them) the target is rounded and its residual r (< 1 ulp) goes to the ``partner`` entry:
+    pibar = pi + t (e_a - e_b) + r (e_partner - e_a), still exactly on the simplex, its direction
+    off e_a - e_b by r / t. Rows with no exact candidate get a NaN step.
+    """
+    to, fro = policy[:, target], policy[:, source]
+    steps = _exact_moves(to, fro, requested)
+    candidate = _moved(policy, target, source, steps)
+    rows = np.arange(policy.shape[0])
+    compensated = np.zeros(policy.shape[0], dtype=bool)
+    with np.errstate(all="ignore"):
+        need = np.isnan(steps) & (requested > 0) & (requested <= fro / 2) & (partner >= 0)
+        if need.any():
+            moved = fro - (fro - requested)  # exact (Sterbenz): fro - moved is a float
+            rounded = to + moved
+            residual = _two_sum_error(to, moved)  # to + moved = rounded + residual exactly
+            other = policy[rows, partner]
+            ok = (
+                need
+                & (moved > 0)
+                & (_two_sum_error(fro, -moved) == 0)
+                & (_two_sum_error(other, residual) == 0)
+                & (other + residual >= 0)
+            )
+            steps = np.where(ok, moved, steps)
+            candidate[ok, target] = rounded[ok]
+            candidate[ok, source] = (fro - moved)[ok]
+            candidate[rows[ok], partner[ok]] = (other + residual)[ok]
+            compensated = ok
+    return steps, candidate, compensated
+
+
 @dataclass(frozen=True)
 class _Evidence:
     """The one-sided quotients along e_target - e_source at every state, arrays (K, S)."""
@@ -281,6 +336,7 @@ class _Evidence:
     base: np.ndarray | None = None  # D(pi) (float)
     noise: np.ndarray | None = None  # bound on each quotient's rounding error
     floor: np.ndarray | None = None  # the absolute noise floor used at each step
+    compensated: np.ndarray | None = None  # (S,) steps that needed a third entry
 
 
 def _fit_miss(values: list[np.ndarray], points: list[np.ndarray]) -> np.ndarray:
@@ -316,28 +372,36 @@ def _float_evidence(drift: Drift, context: Any, policy: np.ndarray, target: int,
     scale = np.where(to > 0, np.minimum(to, fro), fro)
     ulp = np.spacing(np.maximum(to, fro))
 
-    def value(steps: np.ndarray) -> np.ndarray:
-        with np.errstate(all="ignore"):
-            return _floats(drift.value(context, _moved(policy, target, source, steps)))
+    partner = _partners(policy, target, source)
 
-    base = value(np.full(num_states, np.nan))
+    def value(candidate: np.ndarray) -> np.ndarray:
+        with np.errstate(all="ignore"):
+            return _floats(drift.value(context, candidate))
+
+    def move(requested: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        return _exact_candidates(policy, target, source, partner, requested)
+
+    base = value(policy)
     steps_rows, value_rows, miss_rows = [], [], []
     previous = np.full(num_states, np.inf)
     quiet_before = np.zeros(num_states, dtype=bool)
     counted = np.zeros(num_states, dtype=int)
+    compensated = np.zeros(num_states, dtype=int)
     with np.errstate(all="ignore"):
         for k in range(FLOAT_STEPS):
-            steps = _exact_moves(to, fro, np.where(feasible, scale * 2.0 ** -(k + 1), np.nan))
-            steps = np.where(steps < previous, steps, np.nan)  # a repeated step adds nothing
+            steps, candidate, fixed = move(np.where(feasible, scale * 2.0 ** -(k + 1), np.nan))
+            repeated = ~(steps < previous)  # a repeated step adds nothing
+            steps = np.where(repeated, np.nan, steps)
+            candidate[repeated] = policy[repeated]
+            compensated += fixed & ~repeated
             previous = np.where(np.isnan(steps), previous, steps)
             spacing = np.maximum(steps * JITTER, JITTER_ULPS * ulp)
             first = np.where(steps - spacing > 0, steps - spacing, steps + 3 * spacing)
-            points = [_exact_moves(to, fro, x) for x in (first, steps + spacing)]
-            points.append(_exact_moves(to, fro, steps + 2 * spacing))
-            at_step = value(steps)
-            jitter = [value(x) for x in points]
+            jitter = [move(x) for x in (first, steps + spacing, steps + 2 * spacing)]
+            at_step = value(candidate)
             miss = _fit_miss(
-                [jitter[0], at_step, jitter[1], jitter[2]], [points[0], steps, *points[1:]]
+                [value(jitter[0][1]), at_step, value(jitter[1][1]), value(jitter[2][1])],
+                [jitter[0][0], steps, jitter[1][0], jitter[2][0]],
             )
             steps_rows.append(steps)
             value_rows.append(at_step)
@@ -362,6 +426,7 @@ def _float_evidence(drift: Drift, context: Any, policy: np.ndarray, target: int,
     return _Evidence(
         target, source, np.where(usable, steps, np.nan), np.where(usable, quotients, np.nan),
         usable, infinite, undefined, False, values, np.array(miss_rows), base,
+        compensated=compensated,
     )  # fmt: skip
 
 
@@ -539,6 +604,9 @@ class _Direction:
             "quotients": [text(self.evidence.quotients[k, column]) for k in rows],
             "noise": [text(self.evidence.noise[k, column]) for k in rows],
             "noise_floor": text(max((self.evidence.floor[k, column] for k in rows), default=0)),
+            "compensated_steps": 0
+            if self.evidence.compensated is None
+            else int(self.evidence.compensated[column]),
         }
 
 
@@ -757,36 +825,44 @@ def _vector(function: Any, point: np.ndarray) -> np.ndarray:
 def _jump_in_cell(
     function: Any, start: np.ndarray, end: np.ndarray, low: float, high: float, f_low, f_high
 ) -> tuple[np.ndarray, float, bool]:
-    """Bisect [low, high] toward a jump: (|f(high) - f(low)| per component at width
-    2^-HALVINGS of the cell, the position, whether a non-finite value was met).
+    """Bisect [low, high] toward a jump: (the jump per component, its position, whether a
+    non-finite value was met).
 
     At each halving the half whose change deviates more from the change over an adjacent
     interval of the same width (outside the cell: the local slope) is kept, so a jump is
-    followed even where the function is steep; a continuous function's change then shrinks
-    with the width.
+    followed even where the function is steep. The jump is that deviation at the final width
+    2^-HALVINGS of the cell, less JUMP_ROUNDING x eps x |f| for the rounding of the values
+    compared: about J for a jump J, about f'' width^2 for a continuous function however steep
+    (a plain difference would be slope x width).
     """
     undefined = False
+
+    def reference(low: float, high: float, f_low, f_high, width: float) -> np.ndarray:
+        if high + width <= 1:
+            return _vector(function, _mix(start, end, high + width)) - f_high
+        return f_low - _vector(function, _mix(start, end, low - width))
+
     for _ in range(HALVINGS):
         middle = (low + high) / 2
         width = (high - low) / 2
         f_middle = _vector(function, _mix(start, end, middle))
-        if high + width <= 1:
-            reference = _vector(function, _mix(start, end, high + width)) - f_high
-        else:
-            reference = f_low - _vector(function, _mix(start, end, low - width))
+        slope = reference(low, high, f_low, f_high, width)
         left, right = f_middle - f_low, f_high - f_middle
         with np.errstate(all="ignore"):
-            dev_left = np.where(np.isfinite(left - reference), np.abs(left - reference), np.inf)
-            dev_right = np.where(np.isfinite(right - reference), np.abs(right - reference), np.inf)
-        undefined |= not (np.isfinite(f_middle).all() and np.isfinite(reference).all())
+            dev_left = np.where(np.isfinite(left - slope), np.abs(left - slope), np.inf)
+            dev_right = np.where(np.isfinite(right - slope), np.abs(right - slope), np.inf)
+        undefined |= not (np.isfinite(f_middle).all() and np.isfinite(slope).all())
         if np.max(dev_left) >= np.max(dev_right):
             high, f_high = middle, f_middle
         else:
             low, f_low = middle, f_middle
+    slope = reference(low, high, f_low, f_high, high - low)
     with np.errstate(all="ignore"):
-        change = np.abs(f_high - f_low)
-    undefined |= not np.isfinite(change).all()
-    return change, (low + high) / 2, undefined
+        jump = np.abs((f_high - f_low) - slope)
+        # the four values compared carry rounding relative to their size
+        jump = np.maximum(jump - JUMP_ROUNDING * _EPS * np.fmax(np.abs(f_low), np.abs(f_high)), 0)
+    undefined |= not np.isfinite(jump).all()
+    return jump, (low + high) / 2, undefined
 
 
 def _largest_jump(function: Any, start: np.ndarray, end: np.ndarray):
@@ -845,8 +921,9 @@ def _continuity(
     start, end = pairs[k] if pairs else (None, None)
     tolerance = Tolerance(
         limit,
-        f"a jump that survives {HALVINGS} bisections (width ~1e-14) and exceeds 1e-6 x the "
-        "value scale is a discontinuity",
+        f"a jump that survives {HALVINGS} bisections (width ~1e-14), measured against the local "
+        f"slope and net of {JUMP_ROUNDING} eps x |value| rounding, and exceeds 1e-6 x the value "
+        "scale is a discontinuity",
     )
     if jump > limit:
         outcome, reason = "failed", ""

@@ -582,3 +582,25 @@ def test_moves_are_exact_and_stay_on_the_simplex(seed):
             assert 0 < t <= b
             assert Fraction(a + t) == Fraction(a) + Fraction(t)
             assert Fraction(b - t) == Fraction(b) - Fraction(t)
+
+
+def test_moves_without_an_exact_two_entry_step_are_compensated_exactly():
+    # 0.2/0.8 = 0.2499999999996875... (just below 1/4, odd on its grid) next to
+    # 0.6/0.8 = 0.75...: no t > 3.2e-13 moves mass between them exactly, so the target's
+    # rounding residual goes to the third (1e-12) entry
+    policy = np.array([[1e-12, 0.2, 0.6]])
+    policy = policy / policy.sum(axis=1, keepdims=True)
+    partner = definitions._partners(policy, 1, 2)
+    assert partner.tolist() == [0]
+    requested = np.array([0.1])
+    assert np.isnan(definitions._exact_moves(policy[:, 1], policy[:, 2], requested)[0])
+    steps, candidate, compensated = definitions._exact_candidates(policy, 1, 2, partner, requested)
+    assert compensated[0] and abs(steps[0] - 0.1) <= 1e-15
+    total = sum(Fraction(x) for x in candidate[0])
+    assert total == sum(Fraction(x) for x in policy[0])  # exactly as much on the simplex as pi
+    assert Fraction(candidate[0, 2]) == Fraction(policy[0, 2]) - Fraction(steps[0])
+    assert abs(Fraction(candidate[0, 0]) - Fraction(policy[0, 0])) <= Fraction(2.0**-54)
+    mdp = tm.FiniteMDP([[[1.0], [1.0], [1.0]]], [[0.0, 1.0, 2.0]], 0.5)
+    for drift in (drifts.SquaredHellinger(), drifts.ForwardKL(), drifts.SquaredEuclidean()):
+        verdict = zero_gradient(drift, mdp, policy)
+        assert verdict.passed, verdict
