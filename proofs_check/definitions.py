@@ -43,14 +43,20 @@ smallest other positive entry, again exactly (``compensated_steps`` in the witne
 cannot be made exact, or that would repeat the previous one, is dropped.
 
 **Rounding noise.** At every float step, D is also evaluated at three jitter points t - h,
-t + h, t + 2h (h = max(2^-20 t, 16 ulps)); the quadratic through three of them extrapolated to
-the fourth misses by the rounding noise (the curvature cancels, the cubic term is ~2^-60 D).
-The noise floor delta_k is the largest such miss over the steps from L/2 down to t_k (rounding
-errors that are locally smooth in t, e.g. from logarithms locked to the float grid, only show
-at large steps, so the floor never decreases as t shrinks), and the quotient q_k =
-(D(pi + t_k v) - D(pi)) / t_k carries the noise bound
-nu_k = 2 (delta_k + |D(pi)|) / t_k + eps (8 max_j |q_j| + 4 |q_k|).
-Exact (Fraction) quotients carry no noise.
+t + h, t + 2h (h = max(2^-26 t, 16 ulps)); the quadratic through three of them extrapolated to
+the fourth misses by the rounding noise (the curvature cancels; the cubic term is ~2^-78 D).
+Rounding of D falls in two kinds. Rounding relative to D itself (at most 32 eps |D| per miss)
+is local. Rounding of terms that cancel in D (eps x |p log p| for a KL) is absolute, and along
+a direction with a tiny entry it can be locally smooth in t (logarithms locked to the float
+grid), so that it looks like a derivative and no local jitter sees it; it shows only where the
+jitter decorrelates it, at large moves of large entries. So the *absolute floor* of a state is
+the largest miss in excess of 32 eps |D| over all its directions and steps (steps where
+D - D(pi) is within 16 misses of 0 excluded: there a nonlinear drift such as a square root of a
+KL amplifies its noise), and each quotient q_k = (D(pi + t_k v) - D(pi)) / t_k carries the bound
+nu_k = 2 (floor_k + |D(pi)|) / t_k + eps (8 max_j |q_j| + 4 |q_k|),
+floor_k = max(the absolute floor, the misses at steps k - 2 .. k + 2).
+Exact (Fraction) quotients carry no noise. The model assumes D is computed in double
+precision (a drift rounded to float32 is not seen as noisy).
 
 **Extrapolation.** The one-sided derivative g = lim q(t) is estimated by Richardson
 extrapolation (the polynomial through 2 or 3 consecutive (t, q) points, evaluated at t = 0).
@@ -629,7 +635,7 @@ def _classify(
         if evidence.infinite[s]:
             outcome, reason, g, u = "failed", "", math.inf, 0
         elif u == math.inf:
-            outcome = "inconclusive"
+            outcome, g = "inconclusive", math.nan  # no estimate
             if evidence.undefined[s]:
                 reason = "the drift is NaN at feasible points along this direction"
             else:
