@@ -100,6 +100,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import re
 from dataclasses import dataclass, replace
 from fractions import Fraction
 from typing import Any
@@ -110,6 +111,7 @@ import tabular_mirror as tm
 from tabular_mirror.algorithm import MirrorAlgorithm, make_context
 from tabular_mirror.drift_distributions import DriftDistribution
 from tabular_mirror.drifts import Drift
+from tabular_mirror.errors import InvalidParameterError
 from tabular_mirror.neighbourhoods import Neighbourhood
 from tabular_mirror.sampling import Sampling
 
@@ -160,6 +162,9 @@ GRID = 64
 QUOTIENT_STEPS = (1e-2, 1e-3, 1e-4, 1e-5, 1e-6)
 
 _EPS = float(np.finfo(float).eps)
+
+#: How a self-validating sampling piece refuses a zero: "sampling ...[2] = 0, expected > 0".
+_REFUSED_ZERO = re.compile(r"\[(\d+)\] = ([-+0-9./e]+), expected > 0")
 _ZERO_GRADIENT = "definition_3_1_zero_gradient"
 
 
@@ -1301,8 +1306,10 @@ def check_sampling(
     """beta_pi[s] > 0 for every s on sampled pi (exactly for exact MDPs), and continuity in pi.
 
     Returns ``sampling_positive`` (margin: the smallest beta found, at its state; fails when it
-    is <= 0, inconclusive on NaN) and ``sampling_continuity`` (jumps of beta_pi along segments
-    between sampled policies, located by bisection).
+    is <= 0, also when the piece itself refuses a zero, as the on-policy visitation does at a
+    policy that never reaches a state; inconclusive on NaN or another error of the piece) and
+    ``sampling_continuity`` (jumps of beta_pi along segments between sampled policies, located
+    by bisection; a refused beta counts as NaN).
     """
     algorithm = MirrorAlgorithm.with_defaults(sampling=sampling)
     policies = random_policies(mdp, samples, seed)
@@ -1311,18 +1318,35 @@ def check_sampling(
     def witness_of(claim: str, **shown: Any) -> dict[str, Any]:
         return call_witness(check_sampling, arguments, claim, **shown)
 
-    weights = [algorithm.sampling.weights(make_context(mdp, algorithm, p)) for p in policies]
-    table = np.array(weights, dtype=object)
-    exact = _is_exact_array(table)
-    values = table if exact else _floats(table)
-    finite = [(values[i, s], i, s) for i in range(values.shape[0]) for s in range(values.shape[1])
-              if not (isinstance(values[i, s], float) and math.isnan(values[i, s]))]  # fmt: skip
+    entries: list[tuple[Any, int, int]] = []  # (beta[s], policy index, s)
+    refused: list[tuple[int, str]] = []
+    for index, policy in enumerate(policies):
+        try:
+            weights = algorithm.sampling.weights(make_context(mdp, algorithm, policy))
+        except InvalidParameterError as error:
+            # pieces that validate themselves (on-policy visitation) refuse a zero entry
+            found = _REFUSED_ZERO.search(str(error))
+            if found:
+                entries.append((Fraction(found.group(2)), index, int(found.group(1))))
+            else:
+                refused.append((index, str(error)))
+            continue
+        row = np.asarray(weights, dtype=object)
+        entries.extend((row[s], index, s) for s in range(row.size))
+    exact = _is_exact_array([value for value, _, _ in entries])
+    if not exact:
+        entries = [(float(value), index, s) for value, index, s in entries]
+    finite = [item for item in entries if not math.isnan(item[0])]
     smallest, index, state = min(finite, key=lambda item: item[0], default=(math.nan, 0, None))
-    nans = values.size - len(finite)
+    nans = len(entries) - len(finite)
     if finite and smallest <= 0:
         outcome, reason = "failed", ""
-    elif nans:
-        outcome, reason = "inconclusive", f"beta is NaN at {nans} entries"
+    elif nans or refused:
+        outcome = "inconclusive"
+        reason = "; ".join(
+            ([f"beta is NaN at {nans} entries"] if nans else [])
+            + [f"the sampling piece raised at sampled policy {k}: {text}" for k, text in refused]
+        )
     else:
         outcome, reason = "passed", ""
     positive = Verdict(
@@ -1343,9 +1367,16 @@ def check_sampling(
     float_mdp = mdp.to_float() if mdp.is_exact else mdp
     float_policies = [np.asarray(p, float) for p in policies]
     pairs = list(itertools.pairwise(float_policies))[:4]
+
+    def beta(policy: np.ndarray) -> Any:
+        try:
+            return sampling.weights(make_context(float_mdp, algorithm, policy))
+        except InvalidParameterError:  # a refused (zero) beta: no value to compare
+            return np.full(float_mdp.num_states, np.nan)
+
     continuity = _continuity(
         "sampling_continuity",
-        lambda p: sampling.weights(make_context(float_mdp, algorithm, p)),
+        beta,
         float_mdp,
         pairs,
         "beta_pi in pi",

@@ -41,7 +41,7 @@ from tabular_mirror.drift_distributions import (
     SameAsSampling,
 )
 from tabular_mirror.neighbourhoods import Neighbourhood, RatioBox, StateBall
-from tabular_mirror.sampling import FixedSampling, Sampling, UniformSampling
+from tabular_mirror.sampling import FixedSampling, Sampling, UniformSampling, VisitationSampling
 
 ZERO_GRADIENT = "definition_3_1_zero_gradient"
 
@@ -491,6 +491,16 @@ def test_sampling_with_a_zero_fails_at_that_state(exact):
     ]
     assert verdict.failed and verdict.margin == 0 and verdict.worst_state == 0, verdict
     assert verdict.exact is exact
+
+
+def test_on_policy_sampling_that_never_reaches_a_state_fails_there():
+    # d = (1, 0); action 0 stays in state 0: a policy taking it never visits state 1, so
+    # beta = rhobar_pi has beta[1] = 0 (VisitationSampling refuses it with an error)
+    mdp = tm.FiniteMDP([[[1, 0], [0, 1]], [[0, 1], [0, 1]]], [[0, 1], [1, 0]], 0.5, [1, 0])
+    policies = definitions.random_policies(mdp, 8, 0)
+    assert any(p[0, 0] == 1 for p in policies)  # a sampled policy never leaves state 0
+    verdict = proofs_check.check_sampling(VisitationSampling(), mdp)["sampling_positive"]
+    assert verdict.failed and verdict.margin == 0 and verdict.worst_state == 1, verdict
 
 
 def test_sampling_nan_is_inconclusive():
