@@ -154,6 +154,10 @@ def fixed_points(run: RunInfo) -> tuple[int | None, str]:
     exactly 0 (sum_a pi A_pi = 0 and D_pi(pi) = 0). Then pi_k, pi_k, pi_k, ... is a
     mirror-learning sequence (the update may return any maximiser).
 
+    Staying must be allowed: pi_k in N(pi_k), which Definition 3.2 guarantees and which is
+    checked when the algorithm is known (a neighbourhood that excludes its own centre is not a
+    fixed point; the diagnosis reports Def. 3.2 instead).
+
     Returns (k, "exact") when decided in rational arithmetic (an exact trace, or a float trace
     whose MDP, pi_k and algorithm lift exactly to rationals and whose exact step confirms it),
     (k, "numerical") when a float step finds no improvement beyond rounding but the fixed
@@ -167,16 +171,26 @@ def fixed_points(run: RunInfo) -> tuple[int | None, str]:
         if not certificate.certified or certificate.bound is None:
             continue
         upper = trace.objectives[k] + certificate.bound
-        if trace.exact:
-            if upper <= 0:
-                return k, "exact"
+        if upper > floor or not _may_stay(run, k):
             continue
-        if upper <= floor:
-            if _exact_fixed_point(run, k):
-                return k, "exact"
-            if numerical is None:
-                numerical = k
+        if trace.exact:
+            return k, "exact"
+        if _exact_fixed_point(run, k):
+            return k, "exact"
+        if numerical is None:
+            numerical = k
     return (numerical, "numerical") if numerical is not None else (None, "")
+
+
+def _may_stay(run: RunInfo, k: int) -> bool:
+    """pi_k in N(pi_k) (assumed, as Def. 3.2 requires, when the algorithm is not known)."""
+    if run.algorithm is None:
+        return True
+    from tabular_mirror.algorithm import make_context
+
+    trace = run.trace
+    context = make_context(trace.mdp, run.algorithm, trace.policies[k])
+    return bool(run.algorithm.neighbourhood.contains(context, trace.policies[k]))
 
 
 def _exact_fixed_point(run: RunInfo, k: int) -> bool:

@@ -404,3 +404,22 @@ def test_check_trace_refuses_a_trace_that_is_not_evidence(exact_trace):
     returns = _set(exact_trace.returns, 1, exact_trace.returns[1] - DELTA)
     with pytest.raises(tm.InvalidParameterError, match=r"trace.returns\[1\]"):
         proofs_check.check_trace(replace(exact_trace, returns=returns))
+
+
+def test_staying_must_be_allowed_for_a_fixed_point(exact_trace):
+    from dataclasses import dataclass
+
+    from tabular_mirror.neighbourhoods import Neighbourhood
+
+    @dataclass(frozen=True)
+    class AwayFromPi(Neighbourhood):
+        """Excludes its own centre (violates Def. 3.2): staying is not an update."""
+
+        def slack(self, context, candidate):
+            return abs(candidate - context.policy).sum() - Fraction(1, 10)
+
+    planted = replace(exact_trace, objectives=_set(exact_trace.objectives, 1, Fraction(0)))
+    assert fundamental.value_convergence(planted).failed  # Def. 3.2 assumed without the pieces
+    algorithm = replace(ALGORITHM, neighbourhood=AwayFromPi())
+    run = lemmas.RunInfo(planted, algorithm)
+    assert not fundamental.value_convergence(run).failed
