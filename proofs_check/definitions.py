@@ -69,7 +69,10 @@ g*, U*. sigma = max_k |q_k| is the size of the quotients at the natural scale.
 
 - *flat*, FAIL: |g*| > 4 U*. The quotients level off at g* != 0: a nonzero one-sided derivative,
   reported with the state, the direction (mass from b to a) and whether it is one-sided at a face.
-  All quotients +inf also fails (an infinite derivative).
+  All quotients +inf also fails, and so do quotients that grow without bound (over the last 6
+  usable steps, each resolved, |q| > 4 nu, and growing like t^-p with 1/4 <= p <= 3/4, as
+  sqrt(KL) toward an unused action; noise would grow like 1/t): an infinite derivative, margin
+  -inf.
 - *decaying*, PASS: |g*| <= U* and U* <= sigma / 8 (the derivative is 0 to within U*, which is
   resolved against the quotients' own size). All quotients exactly 0 passes (U* = 0).
 - *undecided*, INCONCLUSIVE (with the reason) otherwise: too few usable steps (an entry below the
@@ -142,6 +145,9 @@ JITTER_ULPS = 16
 
 #: A direction fails when its extrapolated derivative exceeds this many uncertainties.
 FLAT = 4
+
+#: Consecutive resolved steps over which growing quotients mean an infinite derivative.
+DIVERGING = 6
 
 #: A direction passes only when its uncertainty is at most this fraction of its quotients' size.
 RESOLVED = Fraction(1, 8)
@@ -621,6 +627,28 @@ class _Direction:
         }
 
 
+def _diverging(evidence: _Evidence, state: int) -> bool:
+    """The quotients grow without bound: the last DIVERGING usable steps are all resolved
+    (|q| > FLAT nu), of one sign, and |q| grows like t^-p with 1/4 <= p <= 3/4 at each (a
+    one-sided derivative of +-infinity, as sqrt(KL) has toward an unused action: p = 1/2).
+    A drift with zero derivative has |q| -> 0 where the quotients are resolved; rounding noise
+    that escaped the noise bound would grow like 1/t (p = 1), which is not taken as divergence."""
+    if evidence.exact:
+        return False
+    rows = np.flatnonzero(evidence.usable[:, state])[-DIVERGING:]
+    if len(rows) < DIVERGING:
+        return False
+    q = np.abs(evidence.quotients[rows, state])
+    t = evidence.steps[rows, state]
+    resolved = np.all(q > FLAT * evidence.noise[rows, state])
+    with np.errstate(all="ignore"):
+        growth = np.log(q[1:] / q[:-1]) / np.log(t[:-1] / t[1:])
+    same_sign = np.all(
+        np.sign(evidence.quotients[rows, state]) == np.sign(evidence.quotients[rows[-1], state])
+    )
+    return bool(resolved and same_sign and np.all((growth >= 0.25) & (growth <= 0.75)))
+
+
 def _classify(
     evidence: _Evidence, policy: np.ndarray, gradient: np.ndarray | None
 ) -> list[_Direction]:
@@ -637,7 +665,7 @@ def _classify(
         g, u = estimates[best, s], uncertainties[best, s]
         scale = sigma[s]
         corroborated = False
-        if evidence.infinite[s]:
+        if evidence.infinite[s] or _diverging(evidence, s):
             outcome, reason, g, u = "failed", "", math.inf, 0
         elif u == math.inf:
             outcome, g = "inconclusive", math.nan  # no estimate
@@ -765,7 +793,7 @@ def _zero_gradient(
     total = len(directions)
     if outcome == "failed":
         if g == math.inf:
-            what = "is +infinite (D = +inf at every step)"
+            what = "is infinite (D = +inf at every step, or the quotients grow without bound)"
         elif u == 0:
             what = f"is {number_text(g)}, not 0"
         else:

@@ -614,3 +614,15 @@ def test_moves_without_an_exact_two_entry_step_are_compensated_exactly():
     for drift in (drifts.SquaredHellinger(), drifts.ForwardKL(), drifts.SquaredEuclidean()):
         verdict = zero_gradient(drift, mdp, policy)
         assert verdict.passed, verdict
+
+
+@pytest.mark.parametrize("where", ["face", "face_tiny_1e-12"])
+def test_square_root_of_kl_toward_an_unused_action_has_an_infinite_derivative(where):
+    # sqrt(KL(pi || pi + t (e_0 - e_b))) = sqrt(-pi_b log(1 - t / pi_b)) ~ sqrt(t): q ~ t^-1/2;
+    # (only one row, so that the infinite direction is the one reported)
+    policy = POLICIES[where][:1]
+    mdp = tm.FiniteMDP([[[1.0]] * 3], [[0.0, 1.0, 2.0]], 0.5)
+    verdict = zero_gradient(SQRT_KL, mdp, policy)
+    assert verdict.failed and verdict.margin == -math.inf, verdict
+    assert (verdict.worst_state, verdict.witness["to_action"]) == (0, 0)
+    assert verdict.witness["one_sided"] and "grow without bound" in verdict.detail
