@@ -17,6 +17,8 @@ mirror_step     the exact, certified mirror-learning update (Kuba et al., Def. 3
 mirror_learning a run of updates recorded in a Trace
 instances       gpi, trl, trpo, ppo, ppo_kl, pmd, the paper's experiment grid
 drifts, drift_distributions, neighbourhoods, sampling   the pieces of an algorithm
+batch           the engine vectorised over B same-shaped MDPs (evaluation, steps, runs, claims)
+sweep           a grid of batched runs on Dask, Parquet results (``sweep_report``: the summary)
 """
 
 from . import instances
@@ -109,4 +111,15 @@ __all__ = [
     "InvalidFileError",
     "NotConvergedError",
     "MissingDependencyError",
+    "sweep",
+    "sweep_report",
 ]
+
+
+def __getattr__(name: str):
+    """``sweep`` and ``sweep_report`` load lazily: they need dask, pyarrow and pandas."""
+    if name in ("sweep", "sweep_report"):
+        from . import sweeps
+
+        return getattr(sweeps, name)
+    raise AttributeError(f"module 'tabular_mirror' has no attribute {name!r}")

@@ -2,8 +2,10 @@
 
 Subcommands: ``demo``, ``run`` (a mirror-learning run saved as a trace), ``check`` (the paper's
 claims on a trace or on generated MDPs), ``plot`` (a trace to PNG/SVG/PDF), ``solve`` (optimal
-values), ``reproduce`` (the paper's Figure 3 with verdicts, a CSV and a comparison). Bad
-arguments print one line on stderr and return 2; a failed claim in ``check`` returns 1.
+values), ``reproduce`` (the paper's Figure 3 with verdicts, a CSV and a comparison), ``sweep``
+(a grid of batched runs on Dask, Parquet results) and ``sweep-report`` (its tables and
+heatmaps). Bad arguments print one line on stderr and return 2; a failed claim in ``check``
+returns 1.
 """
 
 from __future__ import annotations
@@ -713,6 +715,45 @@ def _print_comparison(
     )
 
 
+# ---------------------------------------------------------------------------- sweep
+def _sweep(arguments: argparse.Namespace) -> int:
+    """Run a sweep spec on Dask; exit 1 if a task raised (rerun with --resume to finish)."""
+    from .sweeps import sweep
+
+    result = sweep(
+        arguments.spec,
+        arguments.output,
+        scheduler=arguments.scheduler,
+        workers=arguments.workers,
+        resume=arguments.resume,
+        progress=not arguments.quiet,
+    )
+    print(result.summary())
+    return 0 if result.finished else 1
+
+
+def _sweep_report(arguments: argparse.Namespace) -> int:
+    """Summarise a sweep directory: a table per grid cell and phase-diagram heatmaps."""
+    from .sweeps import sweep_report
+
+    report = sweep_report(
+        arguments.directory,
+        output=arguments.output,
+        x=arguments.x,
+        y=arguments.y,
+        values=tuple(
+            arguments.value or ("failure_rate", "stall_rate", "mean_iterations_to_optimal")
+        ),
+        where=arguments.where,
+        figure_format=arguments.format,
+    )
+    columns = ("runs", "failure_rate", "stall_rate", "exact_stall_rate", "reached_rate")
+    shown = [c for c in (*report.axes, *columns, "mean_iterations_to_optimal") if c in report.table]
+    print(report.text(shown))
+    print("wrote " + ", ".join(str(path) for path in report.files))
+    return 0
+
+
 # ---------------------------------------------------------------------------- parser
 def _positive_int(text: str) -> int:
     try:
@@ -844,6 +885,34 @@ def build_parser() -> argparse.ArgumentParser:
     reproduce.add_argument("--strict", action="store_true", help="exit 1 if a check fails")
     reproduce.add_argument("-q", "--quiet", action="store_true", help="no progress line")
     reproduce.set_defaults(handler=_reproduce)
+
+    sweep = add(
+        "sweep",
+        help="run a grid of batched runs (a TOML spec) on Dask; results as Parquet",
+        description="Run a sweep spec (see tabular_mirror.sweeps.spec) on a LocalCluster with one "
+        "worker per core, or on the Dask cluster at --scheduler; one Parquet file per task in "
+        "DIR/tasks. Exit 1 if a task raised (finish with --resume).",
+    )
+    sweep.add_argument("spec", metavar="SPEC.toml", help="the sweep specification")
+    sweep.add_argument("-o", "--output", default="sweep-output", help="directory (sweep-output)")
+    sweep.add_argument("--scheduler", metavar="tcp://HOST:PORT", help="an existing Dask scheduler")
+    sweep.add_argument("--workers", type=int, help="LocalCluster workers (default: one per core)")
+    sweep.add_argument("--resume", action="store_true", help="skip tasks already written")
+    sweep.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    sweep.set_defaults(handler=_sweep)
+
+    report = add(
+        "sweep-report",
+        help="summarise a sweep: a table per grid cell and phase-diagram heatmaps",
+    )
+    report.add_argument("directory", metavar="DIR", help="a sweep directory")
+    report.add_argument("-o", "--output", help="where to write summary.csv and figures (DIR)")
+    report.add_argument("--x", help="heatmap x axis (default: the first swept parameter)")
+    report.add_argument("--y", help="heatmap y axis (default: the second swept parameter)")
+    report.add_argument("--value", action="append", help="quantity to draw (repeatable)")
+    report.add_argument("--where", help="pandas query on the runs first, e.g. 'steps == steps'")
+    report.add_argument("--format", choices=("png", "svg", "pdf"), default="png")
+    report.set_defaults(handler=_sweep_report)
     return parser
 
 
