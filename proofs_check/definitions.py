@@ -821,6 +821,8 @@ def _zero_gradient(
         )
     detail += f" [{arithmetic} quotients]" + note
     margin = 0 - abs(g) if g == g else math.nan
+    if arithmetic == "float":
+        margin = float(margin)
     exact_decision = arithmetic == "exact" and u == 0
     tolerance = (
         EXACT
