@@ -146,6 +146,9 @@ JITTER_ULPS = 16
 #: A direction fails when its extrapolated derivative exceeds this many uncertainties.
 FLAT = 4
 
+#: A direction stops early once every state's uncertainty is below this fraction of its scale.
+SETTLED = 1e-9
+
 #: Consecutive resolved steps over which growing quotients mean an infinite derivative.
 DIVERGING = 6
 
@@ -431,6 +434,8 @@ def _float_evidence(drift: Drift, context: Any, policy: np.ndarray, target: int,
             if np.all(~feasible | ((counted >= 8) & quiet & quiet_before)):
                 break  # noise dominates every quotient: smaller steps add nothing
             quiet_before = quiet
+            if k >= 7 and k % 2 and _settled(steps_rows, value_rows, miss_rows, base, feasible):
+                break  # every state decided with a wide margin: smaller steps add nothing
         steps = np.array(steps_rows)
         values = np.array(value_rows)
         quotients = (values - base) / steps
@@ -445,6 +450,30 @@ def _float_evidence(drift: Drift, context: Any, policy: np.ndarray, target: int,
         usable, infinite, undefined, False, values, np.array(miss_rows), base,
         compensated=compensated,
     )  # fmt: skip
+
+
+def _settled(steps_rows, value_rows, miss_rows, base, feasible) -> bool:
+    """Has every feasible state an extrapolation so far whose uncertainty (on the local noise
+    bounds) is below SETTLED x max(|estimate|, quotient size)? Then it is decided either way with
+    a wide margin (the state's absolute floor, added later, cannot change that at these steps)."""
+    steps = np.array(steps_rows)
+    with np.errstate(all="ignore"):
+        quotients = (np.array(value_rows) - base) / steps
+        usable = ~np.isnan(steps) & np.isfinite(quotients)
+        local = _window_max(np.array(miss_rows))
+        noise = (local + 2 * np.abs(base)) / steps + _EPS * 4 * np.abs(quotients)
+    usable &= np.isfinite(noise)
+    partial = _Evidence(
+        0, 0, np.where(usable, steps, np.nan), np.where(usable, quotients, np.nan), usable,
+        np.zeros_like(feasible), np.zeros_like(feasible), False, noise=np.where(usable, noise, 0),
+    )  # fmt: skip
+    estimates, uncertainties, sigma = _extrapolations(partial)
+    best = np.argmin(uncertainties, axis=0)
+    columns = np.arange(len(best))
+    estimate, uncertainty = estimates[best, columns], uncertainties[best, columns]
+    with np.errstate(all="ignore"):
+        settled = uncertainty <= SETTLED * np.maximum(np.abs(estimate), sigma)
+    return bool(np.all(~feasible | settled))
 
 
 def _absolute_floor(evidence: _Evidence) -> np.ndarray:
