@@ -33,7 +33,9 @@ is sublinear in v (every convex drift) they suffice.
 **Steps.** The natural length scale of e_a - e_b is L = min(pi[s, a], pi[s, b]) in the interior
 and L = pi[s, b] on a face: for t >> pi[s, a] a smooth drift already behaves like its boundary
 value (forward KL's quotient toward a tiny entry is about 1 for t >> pi[s, a] although its
-derivative at pi is 0). Steps halve from L/2 (40 halvings in float, 12 in exact arithmetic).
+derivative at pi is 0). Steps halve from L/2: 12 halvings in exact arithmetic; in float up
+to 40, stopping once every state's quotients are below their noise (two steps running, after
+8 usable ones) or its extrapolation is decided with an uncertainty below 1e-9 of its scale.
 Every float step is an exact move: t is adjusted (to a multiple of the ulp of the larger entry,
 and so on) until pi[s, a] + t and pi[s, b] - t are both exactly representable, checked by an
 error-free TwoSum, so pibar is exactly as much on the simplex as pi is. Where no such t exists
