@@ -54,7 +54,8 @@ grid), so that it looks like a derivative and no local jitter sees it; it shows 
 jitter decorrelates it, at large moves of large entries. So the *absolute floor* of a state is
 the largest miss in excess of 32 eps |D| over all its directions and steps (steps where
 D - D(pi) is within 16 misses of 0 excluded: there a nonlinear drift such as a square root of a
-KL amplifies its noise), and each quotient q_k = (D(pi + t_k v) - D(pi)) / t_k carries the bound
+KL amplifies its noise; so are compensated steps), and each quotient
+q_k = (D(pi + t_k v) - D(pi)) / t_k carries the bound
 nu_k = 2 (floor_k + |D(pi)|) / t_k + eps (8 max_j |q_j| + 4 |q_k|),
 floor_k = max(the absolute floor, the misses at steps k - 2 .. k + 2).
 Exact (Fraction) quotients carry no noise. The model assumes D is computed in double
@@ -358,7 +359,7 @@ class _Evidence:
     base: np.ndarray | None = None  # D(pi) (float)
     noise: np.ndarray | None = None  # bound on each quotient's rounding error
     floor: np.ndarray | None = None  # the absolute noise floor used at each step
-    compensated: np.ndarray | None = None  # (S,) steps that needed a third entry
+    compensated: np.ndarray | None = None  # (K, S) steps that needed a third entry
 
 
 def _fit_miss(values: list[np.ndarray], points: list[np.ndarray]) -> np.ndarray:
@@ -408,18 +409,19 @@ def _float_evidence(drift: Drift, context: Any, policy: np.ndarray, target: int,
     previous = np.full(num_states, np.inf)
     quiet_before = np.zeros(num_states, dtype=bool)
     counted = np.zeros(num_states, dtype=int)
-    compensated = np.zeros(num_states, dtype=int)
+    compensated_rows = []
     with np.errstate(all="ignore"):
         for k in range(FLOAT_STEPS):
             steps, candidate, fixed = move(np.where(feasible, scale * 2.0 ** -(k + 1), np.nan))
             repeated = ~(steps < previous)  # a repeated step adds nothing
             steps = np.where(repeated, np.nan, steps)
             candidate[repeated] = policy[repeated]
-            compensated += fixed & ~repeated
+            compensated = fixed & ~repeated
             previous = np.where(np.isnan(steps), previous, steps)
             spacing = np.maximum(steps * JITTER, JITTER_ULPS * ulp)
             first = np.where(steps - spacing > 0, steps - spacing, steps + 3 * spacing)
             jitter = [move(x) for x in (first, steps + spacing, steps + 2 * spacing)]
+            compensated_rows.append(compensated | np.any([j[2] for j in jitter], axis=0))
             at_step = value(candidate)
             miss = _fit_miss(
                 [value(jitter[0][1]), at_step, value(jitter[1][1]), value(jitter[2][1])],
@@ -450,7 +452,7 @@ def _float_evidence(drift: Drift, context: Any, policy: np.ndarray, target: int,
     return _Evidence(
         target, source, np.where(usable, steps, np.nan), np.where(usable, quotients, np.nan),
         usable, infinite, undefined, False, values, np.array(miss_rows), base,
-        compensated=compensated,
+        compensated=np.array(compensated_rows),
     )  # fmt: skip
 
 
@@ -484,11 +486,13 @@ def _absolute_floor(evidence: _Evidence) -> np.ndarray:
     jitter decorrelates the rounding errors (large moves of large entries) and applies to every
     direction at the state, including those along which the errors are locally smooth in t.
     Steps where D - D(pi) is within 16 misses of 0 do not count: there the value is noise, and
-    a nonlinear drift (a square root of a KL) amplifies it far beyond its noise elsewhere."""
+    a nonlinear drift (a square root of a KL) amplifies it far beyond its noise elsewhere; nor
+    do compensated steps, whose misses include the jitter of their own direction."""
     with np.errstate(all="ignore"):
         excess = evidence.miss - RELATIVE_NOISE * _EPS * np.abs(evidence.values)
         resolved = 16 * evidence.miss <= np.abs(evidence.values - evidence.base)
-        excess = np.where(evidence.usable & resolved & np.isfinite(excess), excess, 0.0)
+        plain = ~evidence.compensated  # a compensated move jitters the direction itself
+        excess = np.where(evidence.usable & resolved & plain & np.isfinite(excess), excess, 0.0)
     return np.max(np.maximum(excess, 0.0), axis=0, initial=0.0)
 
 
@@ -654,7 +658,7 @@ class _Direction:
             "noise_floor": text(max((self.evidence.floor[k, column] for k in rows), default=0)),
             "compensated_steps": 0
             if self.evidence.compensated is None
-            else int(self.evidence.compensated[column]),
+            else int(np.sum(self.evidence.compensated[rows, column])),
         }
 
 
