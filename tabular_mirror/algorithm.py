@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from ._rows import row_sum
+from .context import Context
 from .drift_distributions import DriftDistribution, SameAsSampling
 from .drifts import Drift, ZeroDrift
 from .errors import InvalidParameterError
@@ -44,30 +45,6 @@ __all__ = [
     "state_drift",
     "total_drift",
 ]
-
-
-@dataclass(frozen=True)
-class Context:
-    """Everything a piece may look at: the MDP, pi_old and its exact evaluation, and beta.
-
-    ``policy`` is pi (pi_old), ``evaluation`` its :class:`EvaluationResult`,
-    ``sampling_weights`` beta_pi (filled in by :func:`make_context`).
-    """
-
-    mdp: FiniteMDP
-    policy: np.ndarray
-    evaluation: EvaluationResult
-    sampling_weights: np.ndarray | None = None
-
-    @property
-    def advantages(self) -> np.ndarray:
-        """A_pi[s, a] of the current policy."""
-        return self.evaluation.advantages
-
-    @property
-    def q_values(self) -> np.ndarray:
-        """Q_pi[s, a] of the current policy."""
-        return self.evaluation.q_values
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,7 @@ import numpy as np
 from .sampling import check_distribution, distribution_array, fixed_distribution
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .algorithm import Context
+    from .context import Context
 
 __all__ = [
     "DriftDistribution",

@@ -38,7 +38,7 @@ from ._validate import positive_number
 from .errors import ExactnessError, InvalidParameterError
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .algorithm import Context
+    from .context import Context
 
 __all__ = [
     "Drift",

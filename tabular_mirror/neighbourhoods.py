@@ -33,7 +33,7 @@ from .drifts import Drift
 from .sampling import check_distribution, distribution_array, fixed_distribution
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .algorithm import Context
+    from .context import Context
 
 __all__ = [
     "Neighbourhood",

@@ -25,7 +25,7 @@ from ._validate import DEFAULT_ROW_TOLERANCE, plain_number
 from .errors import InvalidParameterError
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .algorithm import Context
+    from .context import Context
 
 __all__ = [
     "Sampling",

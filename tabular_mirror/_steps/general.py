@@ -24,7 +24,8 @@ from .families import ball_family
 from .separable import greedy_rows
 
 if TYPE_CHECKING:  # pragma: no cover
-    from ..algorithm import Context, MirrorAlgorithm
+    from ..algorithm import MirrorAlgorithm
+    from ..context import Context
 
 
 def objective_gradient(

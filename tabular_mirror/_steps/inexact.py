@@ -25,7 +25,8 @@ from .general import objective_gradient
 from .separable import project_rows
 
 if TYPE_CHECKING:  # pragma: no cover
-    from ..algorithm import Context, MirrorAlgorithm
+    from ..algorithm import MirrorAlgorithm
+    from ..context import Context
 
 PARAMETRISATIONS = ("softmax", "projected")
 
