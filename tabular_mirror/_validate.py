@@ -6,6 +6,7 @@ an absolute tolerance on row sums; exact checks compare Fractions exactly.
 
 from __future__ import annotations
 
+import math
 import numbers
 from decimal import Decimal
 from fractions import Fraction
@@ -99,6 +100,8 @@ def positive_number(value: Any, name: str, allow_zero: bool = False) -> Any:
     Strings such as "1/5" are read exactly as Fractions (and returned as such); numpy
     scalars (and 0-d arrays) become the Python number they hold, a Decimal its exact Fraction.
     """
+    if type(value) is float and (0.0 < value < math.inf or (allow_zero and value == 0.0)):
+        return value  # the common case, at once
     value = plain_number(value)
     if isinstance(value, str):
         try:
@@ -133,6 +136,8 @@ def whole_number(value: Any, name: str, minimum: int = 0, maximum: int = MAX_COU
     strings, fractional or non-finite numbers, and counts above ``maximum`` (10^9 by default:
     a count that cannot finish) are rejected.
     """
+    if type(value) is int and minimum <= value <= maximum:  # the common case, at once
+        return value
     value = plain_number(value)
     allowed = f"an integer >= {minimum}"
     if isinstance(value, bool) or not isinstance(value, numbers.Real):

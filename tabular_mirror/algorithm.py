@@ -28,7 +28,7 @@ from .context import Context
 from .drift_distributions import DriftDistribution, SameAsSampling
 from .drifts import Drift, ZeroDrift
 from .errors import InvalidParameterError
-from .evaluation import evaluate
+from .evaluation import _evaluate
 from .model import FiniteMDP
 from .neighbourhoods import Everything, Neighbourhood
 from .results import EvaluationResult
@@ -111,9 +111,9 @@ def make_context(
 ) -> Context:
     """Evaluate pi (unless given) and compute beta_pi: the context of one mirror step."""
     if evaluation is None:
-        evaluation = evaluate(mdp, policy, validate=False)
-    context = Context(mdp, policy, evaluation)
-    return replace(context, sampling_weights=algorithm.sampling.weights(context))
+        evaluation = _evaluate(mdp, policy)
+    weights = algorithm.sampling.weights(Context(mdp, policy, evaluation))
+    return Context(mdp, policy, evaluation, weights)
 
 
 def state_drift(
@@ -129,8 +129,16 @@ def weighted_sum(weights: np.ndarray, values: np.ndarray) -> Any:
     """sum_s w[s] v[s] with 0 * inf = 0 (a state of zero weight pays no infinite drift)."""
     if weights.dtype == object or values.dtype == object:
         return sum((w * v for w, v in zip(weights, values, strict=True) if w != 0), 0 * weights[0])
+    if _finite(values):  # the common case, in one product (no 0 * inf to mask)
+        return float(weights @ values)
     with np.errstate(invalid="ignore"):
         return float(np.dot(weights, np.where(weights > 0, values, 0.0)))
+
+
+def _finite(array: np.ndarray) -> bool:
+    """Every entry of a float array is finite (one reduction, no warning on inf)."""
+    total = float(array.sum())
+    return total - total == 0
 
 
 def total_drift(algorithm: MirrorAlgorithm, context: Context, candidate: np.ndarray) -> Any:
@@ -165,6 +173,8 @@ def drift_ratio(weights: np.ndarray, sampling: np.ndarray) -> np.ndarray:
             ],
             dtype=object,
         )
+    if sampling.min() > 0:  # beta > 0, as the theory requires: a plain division
+        return weights / sampling
     with np.errstate(divide="ignore", invalid="ignore"):
         ratio = weights / sampling
     return np.where(sampling > 0, ratio, np.where(weights > 0, np.inf, 0.0))
@@ -183,5 +193,7 @@ def drift_penalty(
             ],
             dtype=object,
         )
+    if _finite(ratio) and _finite(drift_values):  # no 0 * inf: the plain product
+        return ratio * drift_values
     with np.errstate(invalid="ignore"):
         return np.where((ratio > 0) & (drift_values != 0), ratio * drift_values, 0.0)

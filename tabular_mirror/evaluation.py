@@ -130,6 +130,14 @@ def evaluate(
     return _evaluate_float(mdp, policy, tolerance, visitation_tolerance, method, max_iterations)
 
 
+def _evaluate(mdp: FiniteMDP, policy: np.ndarray) -> EvaluationResult:
+    """:func:`evaluate` with default options for a policy the caller has validated (the
+    package's own workers: one check at the public boundary, none inside)."""
+    if mdp.is_exact:
+        return _evaluate_exact(mdp, policy)
+    return _evaluate_float(mdp, policy, None, None, "auto", 10_000)
+
+
 def _assemble(
     mdp: FiniteMDP,
     policy: np.ndarray,
@@ -223,6 +231,70 @@ def _evaluate_exact(
     )
 
 
+_CERTIFIED_MESSAGE = message_for("converged", "certified")
+
+
+def _mass(mdp: FiniteMDP) -> float:
+    """||d||_1 of a float MDP (computed once per MDP)."""
+    return float(np.abs(mdp.initial).sum())
+
+
+def _evaluate_small(
+    mdp: FiniteMDP,
+    policy: np.ndarray,
+    tolerance: float | None,
+    visitation_tolerance: float | None,
+) -> EvaluationResult | None:
+    """A small dense MDP in a few numpy calls (:func:`tabular_mirror._linalg.solve_small`);
+    None when its certificate misses a tolerance (the caller then solves with LU).
+
+    The same quantities and certificate as the general path; only the per-call overhead is
+    gone (theorem checks and searches evaluate thousands of 5-state MDPs).
+    """
+    discount = mdp.discount
+    transitions = mdp.transitions
+    matrix = (policy[:, None, :] @ transitions)[:, 0, :]  # P_pi[s, s'] = sum_a pi P
+    rewards = np.einsum("sa,sa->s", policy, mdp.rewards)
+    largest = float(np.abs(rewards).max())
+    values, visitation, bound, visitation_bound, residual = _linalg.solve_small(
+        matrix, rewards, mdp.initial, discount, largest, mdp._derived_value("mass", _mass)
+    )
+    horizon = 1.0 / (1.0 - discount)
+    if tolerance is None:
+        tolerance = RELATIVE_TOLERANCE * max(1.0, largest * horizon)
+    if visitation_tolerance is None:
+        visitation_tolerance = RELATIVE_TOLERANCE * horizon
+    if bound > tolerance or visitation_bound > visitation_tolerance:
+        return None
+    num_states = len(values)
+    q_values = (transitions.reshape(-1, num_states) @ values).reshape(policy.shape)
+    q_values *= discount
+    q_values += mdp.rewards
+    advantages = q_values - values[:, None]
+    kept = policy.copy()
+    normalized = (1.0 - discount) * visitation
+    for array in (kept, values, q_values, advantages, visitation, normalized):
+        array.flags.writeable = False
+    return EvaluationResult(
+        kept,
+        values,
+        q_values,
+        advantages,
+        mdp.initial @ values,
+        visitation,
+        normalized,
+        bound,
+        visitation_bound,
+        residual,
+        "dense",
+        0,
+        False,
+        True,
+        "converged",
+        _CERTIFIED_MESSAGE,
+    )
+
+
 def _evaluate_float(
     mdp: FiniteMDP,
     policy: np.ndarray,
@@ -233,6 +305,15 @@ def _evaluate_float(
     values_guess: np.ndarray | None = None,
     visitation: bool = True,
 ) -> EvaluationResult:
+    if (
+        visitation
+        and method in ("auto", "dense")
+        and mdp.num_states <= _linalg.SMALL_STATE_LIMIT
+        and not mdp.is_sparse
+    ):
+        small = _evaluate_small(mdp, policy, tolerance, visitation_tolerance)
+        if small is not None:
+            return small
     matrix = solver_policy_transitions(mdp, policy)
     rewards = policy_rewards(mdp, policy, validate=False)
     initial = np.asarray(mdp.initial, dtype=float)

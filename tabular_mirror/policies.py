@@ -55,6 +55,15 @@ def check_policy(
     """
     check_mdp(mdp)
     shape = (mdp.num_states, mdp.num_actions)
+    if (
+        type(policy) is np.ndarray
+        and policy.dtype == np.float64
+        and policy.shape == shape
+        and not mdp.is_exact
+        and policy.min() >= 0  # NaN fails this comparison too
+        and float(np.abs(policy.sum(axis=1) - 1.0).max()) <= tolerance
+    ):
+        return policy.copy()  # a valid float policy: the checks below would all pass
     if mdp.is_exact:
         try:
             array = _exact.fraction_array(policy, name)

@@ -34,6 +34,7 @@ current action"), "vertex", or "adversarial" (a maximiser the theory must surviv
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import replace
 from fractions import Fraction
@@ -137,10 +138,28 @@ def mirror_step(
             "evaluation is not the evaluation of `policy` on `mdp` (different policy, or exact "
             "and float mixed); pass evaluate(mdp, policy) or leave it out"
         )
+    return _step(mdp, algorithm, policy, choice, solver, evaluation, tolerance)
+
+
+def _step(
+    mdp: FiniteMDP,
+    algorithm: MirrorAlgorithm,
+    policy: np.ndarray,
+    choice: str,
+    solver: Solver | None,
+    evaluation: EvaluationResult | None,
+    tolerance: Any,
+) -> StepResult:
+    """:func:`mirror_step` on validated arguments (the public function checks them once;
+    :func:`tabular_mirror.mirror_learning` calls this directly for every step)."""
     context = make_context(mdp, algorithm, policy, evaluation)
-    scale = max(1.0, float(np.abs(np.asarray(context.advantages, dtype=float)).max()))
     if tolerance is None:
-        tolerance = 0 if mdp.is_exact else 1e-9 * scale
+        if mdp.is_exact:
+            tolerance = 0
+        else:
+            advantages = context.advantages
+            scale = max(1.0, float(advantages.max()), -float(advantages.min()))
+            tolerance = 1e-9 * scale
     else:
         tolerance = Fraction(tolerance) if mdp.is_exact else float(tolerance)
     if solver is not None:
@@ -341,12 +360,17 @@ def _solve(
             factor = Fraction(factor)
             epsilon = None if epsilon is None else Fraction(epsilon)
         nu = algorithm.drift_distribution.weights(context, policy, None)
-        ratio = drift_ratio(nu, beta)  # 0/0 = 0, nu/0 = inf (unsampled states)
-        unsampled = np.asarray(ratio == np.inf, dtype=bool)
-        coefficient = factor * np.where(unsampled, 0 * beta, ratio)
-        if name == "zero":  # no drift term: a ball's family carries the whole row problem
-            coefficient = coefficient * 0
-        if unsampled.any() and isinstance(neighbourhood, Everything):
+        if not exact and beta.min() > 0:  # every state sampled (the theory's beta > 0)
+            # no drift term for the zero family: a ball's family carries the row problem
+            coefficient = (0.0 if name == "zero" else factor) * (nu / beta)
+            unsampled = None
+        else:
+            ratio = drift_ratio(nu, beta)  # 0/0 = 0, nu/0 = inf (unsampled states)
+            unsampled = np.asarray(ratio == np.inf, dtype=bool)
+            coefficient = factor * np.where(unsampled, 0 * beta, ratio)
+            if name == "zero":
+                coefficient = coefficient * 0
+        if unsampled is not None and unsampled.any() and isinstance(neighbourhood, Everything):
             # a state with beta = 0 but nu > 0 pays an infinite price for moving: it stays
             rows, kind, bound, detail, solver = _solve_separable(
                 context, name, coefficient, epsilon, choice, exact
@@ -425,7 +449,7 @@ def _solve_separable(
         )
     beta = context.sampling_weights
     rows, gaps = solve_rows(name, context.policy, context.advantages, coefficient, choice, epsilon)
-    bound = (beta * gaps).sum()
+    bound = (beta * gaps).sum() if exact else float(beta @ gaps)
     if exact:
         return rows, "exact", bound, f"closed form ({name}), exact", name
     kind = "kkt_residual" if name == "squared_l2" else "duality_gap"
@@ -485,24 +509,37 @@ def _verify(
             problems.append("a row is off the simplex")
     else:
         candidate = np.asarray(candidate, dtype=float)
-        if np.any(candidate < -1e-12) or np.any(np.abs(row_sum(candidate) - 1) > 1e-9):
+        # (NaN fails both comparisons: it is off the simplex too)
+        if not (candidate.min() >= -1e-12 and np.abs(row_sum(candidate) - 1).max() <= 1e-9):
             problems.append("a row is off the simplex")
     slack = algorithm.neighbourhood.slack(context, candidate)
     if slack < (0 if exact else -1e-9):
         problems.append(f"outside N(pi) (slack {slack})")
     # the pieces are evaluated once here; objective and mirror operator are assembled from them
     drift_values, weights = state_drift(algorithm, context, candidate)
-    gain = row_sum(candidate * context.advantages)
+    beta = context.sampling_weights
     drift = weighted_sum(weights, drift_values)
-    objective = weighted_sum(context.sampling_weights, gain) - drift
-    if not exact and not np.isfinite(objective):
-        problems.append(f"objective is {objective}")
-    staying = mirror_objective(algorithm, context, context.policy)
+    if exact:
+        objective = weighted_sum(beta, row_sum(candidate * context.advantages)) - drift
+        staying = mirror_objective(algorithm, context, context.policy)
+    else:  # a finite candidate on the simplex and finite A: finite gains, one product each
+        objective = float(beta @ row_sum(candidate * context.advantages)) - drift
+        if not math.isfinite(objective):
+            problems.append(f"objective is {objective}")
+        staying = float(beta @ row_sum(context.policy * context.advantages))
+        if drift_family(algorithm.drift) is None:
+            # a user's drift is evaluated at pi; the library's families are 0 there by
+            # construction (each term vanishes exactly at pibar = pi in floating point)
+            staying_values, staying_weights = state_drift(algorithm, context, context.policy)
+            staying -= weighted_sum(staying_weights, staying_values)
     allowance = 0 if exact else (certificate.bound or 0) + tolerance
     if objective < staying - allowance:
         problems.append(f"objective {objective} is below staying at pi ({staying})")
     expected_q = row_sum(candidate * context.q_values)
-    mirror_values = expected_q - drift_penalty(weights, context.sampling_weights, drift_values)
+    if weights is beta and not exact and beta.min() > 0:  # nu = beta > 0: nu / beta = 1
+        mirror_values = expected_q - drift_values
+    else:
+        mirror_values = expected_q - drift_penalty(weights, beta, drift_values)
     if problems:
         status, detail = "not_certified", "verification"
         message = message_for(status, detail) + " " + "; ".join(problems)

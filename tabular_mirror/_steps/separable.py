@@ -81,6 +81,10 @@ def greedy_rows(policy: np.ndarray, advantages: np.ndarray, choice: str = "close
     mask = np.asarray(advantages >= (best - tolerance if tolerance else best), dtype=bool)
     exact = advantages.dtype == object
     num_states, num_actions = advantages.shape
+    if not exact and mask.sum() == num_states:  # one maximiser per state: every rule agrees
+        out = np.zeros((num_states, num_actions))
+        out[np.arange(num_states), advantages.argmax(axis=1)] = 1.0
+        return out
     if choice == "closest":
         # project pi restricted to the face onto the face's simplex (other entries -> -inf)
         if exact:
@@ -148,6 +152,8 @@ def reverse_kl_rows(
     policy = np.asarray(policy, dtype=float)
     advantages = np.asarray(advantages, dtype=float)
     coefficient = np.asarray(coefficient, dtype=float)
+    if coefficient.min() > 0 and policy.min() > 0:  # the common case, without masks
+        return _reverse_kl_interior(policy, advantages, coefficient)
     safe = np.where(coefficient > 0, coefficient, 1.0)[:, None]
     with np.errstate(divide="ignore"):
         logits = np.log(policy) + advantages / safe
@@ -162,6 +168,25 @@ def reverse_kl_rows(
     gap = np.maximum(dual - primal, 0.0)
     gap = np.where(coefficient > 0, gap, 0.0)
     return _merge_greedy(candidate, policy, advantages, coefficient, choice), gap
+
+
+def _reverse_kl_interior(
+    policy: np.ndarray, advantages: np.ndarray, coefficient: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`reverse_kl_rows` for pi > 0 and c > 0: log p is read from the logits (never
+    log 0 of an entry that underflowed), so no masking is needed."""
+    log_policy = np.log(policy)
+    logits = log_policy + advantages / coefficient[:, None]
+    peak = logits.max(axis=1, keepdims=True)
+    weights = np.exp(logits - peak)
+    partition = weights.sum(axis=1, keepdims=True)
+    candidate = weights / partition
+    log_partition = np.log(partition)
+    log_candidate = logits - peak - log_partition
+    kl = (candidate * (log_candidate - log_policy)).sum(axis=1)
+    dual = coefficient * (log_partition[:, 0] + peak[:, 0])
+    primal = (candidate * advantages).sum(axis=1) - coefficient * kl
+    return candidate, np.maximum(dual - primal, 0.0)
 
 
 # ------------------------------------------------------------------------------ forward KL
@@ -349,7 +374,14 @@ def ppo_rows(
     lambda + sum_j (slope_j - lambda)_+ length_j minus the primal value.
     """
     exact = policy.dtype == object
-    num_actions = policy.shape[1]
+    num_states, num_actions = policy.shape
+    if (
+        not exact
+        and choice == "closest"
+        and num_states < SMALL_FILL_ROWS
+        and num_actions <= SMALL_FILL_ACTIONS
+    ):
+        return _ppo_rows_small(policy, advantages, coefficient, epsilon)
     lengths, slopes = ppo_segments(policy, advantages, coefficient, epsilon)
     # capacity of piece 2 can exceed what the simplex allows; the budget of 1 caps the fill
     order = np.argsort(-slopes, axis=1)  # ties are resolved below, not by the sort
@@ -378,6 +410,42 @@ def ppo_rows(
     if not exact:
         gap = np.maximum(gap, 0.0)
     return candidate, gap
+
+
+def _ppo_rows_small(
+    policy: np.ndarray, advantages: np.ndarray, coefficient: np.ndarray, epsilon: Any
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`ppo_rows` for small float arrays and the "closest" rule, in fewer numpy calls.
+
+    The same greedy LP: the threshold lambda is the largest slope whose pieces at least as
+    steep hold a unit of length (all pairs of the 2A pieces compared at once instead of a
+    sort), pieces above it are full, the tied ones share the rest by the L2-closest water
+    filling, and the gap is the dual value minus the primal value.
+    """
+    num_actions = policy.shape[1]
+    gain = advantages > 0
+    breakpoint_ = policy * np.where(gain, 1 + epsilon, 1 - epsilon)
+    damped = (1 - coefficient)[:, None] * advantages
+    lengths = np.maximum(np.concatenate((breakpoint_, 1 - breakpoint_), axis=1), 0.0)
+    slopes = np.concatenate(
+        (np.where(gain, advantages, damped), np.where(gain, damped, advantages)), axis=1
+    )
+    # mass of the pieces at least as steep as each piece; lambda reaches a unit of it
+    steeper = slopes[:, None, :] >= slopes[:, :, None]
+    held = (steeper * lengths[:, None, :]).sum(axis=2)
+    threshold = np.where(held >= 1, slopes, -np.inf).max(axis=1)
+    above_threshold = slopes - threshold[:, None]
+    tolerance = 1e-12 * max(1.0, float(np.abs(slopes).max()))
+    above = above_threshold > tolerance
+    tied = np.abs(above_threshold) <= tolerance
+    fill = np.where(above, lengths, 0.0)
+    base = fill[:, :num_actions] + fill[:, num_actions:]
+    tied_lengths = np.where(tied, lengths, 0.0)
+    caps = tied_lengths[:, :num_actions] + tied_lengths[:, num_actions:]
+    candidate = base + _water_fill_small(policy - base, caps, 1 - base.sum(axis=1))
+    primal = _piece_value(candidate, lengths, slopes, num_actions)
+    dual = threshold + (np.maximum(above_threshold, 0.0) * lengths).sum(axis=1)
+    return candidate, np.maximum(dual - primal, 0.0)
 
 
 def _piece_value(candidate, lengths, slopes, num_actions):
@@ -424,6 +492,34 @@ def distribute(
     return extra
 
 
+#: Float water filling below these sizes evaluates the sum at every breakpoint at once
+#: (:func:`_water_fill_small`: an (S, 2A, A) array, no sort), fewer numpy calls.
+SMALL_FILL_ROWS = 512
+SMALL_FILL_ACTIONS = 16
+
+
+def _water_fill_small(target: np.ndarray, caps: np.ndarray, budget: np.ndarray) -> np.ndarray:
+    """:func:`water_fill` for small float arrays: the sum at each of the 2A breakpoints by
+    broadcasting, then the segment that crosses the budget read off by masked reductions
+    (the sum is nondecreasing in tau, so the largest breakpoint whose sum is at most the
+    budget also has the largest such sum). A budget beyond the room fills every piece."""
+    points = np.concatenate((-target, caps - target), axis=1)  # (S, 2A)
+    filled = np.minimum(np.maximum(target[:, None, :] + points[:, :, None], 0.0), caps[:, None, :])
+    totals = filled.sum(axis=2)  # sum_a x_a at every breakpoint, (S, 2A)
+    # (capped at the largest sum reached, so that some breakpoint always reaches it)
+    need = np.minimum(np.maximum(budget, 0.0), totals.max(axis=1))[:, None]
+    below = totals <= need
+    point_low = np.max(points, axis=1, where=below, initial=-np.inf)
+    total_low = np.max(totals, axis=1, where=below, initial=-np.inf)
+    above = totals >= need
+    point_high = np.min(points, axis=1, where=above, initial=np.inf)
+    total_high = np.min(totals, axis=1, where=above, initial=np.inf)
+    # interpolate on the crossing segment; on a flat one (span 0) the budget is met at its start
+    span = np.maximum(total_high - total_low, 1e-300)
+    tau = point_low + (need[:, 0] - total_low) * (point_high - point_low) / span
+    return np.minimum(np.maximum(target + tau[:, None], 0.0), caps)
+
+
 def water_fill(target: np.ndarray, caps: np.ndarray, budget: np.ndarray) -> np.ndarray:
     """x[s, a] = clip(target[s, a] + tau[s], 0, caps[s, a]) with sum_a x[s, a] = budget[s].
 
@@ -434,6 +530,8 @@ def water_fill(target: np.ndarray, caps: np.ndarray, budget: np.ndarray) -> np.n
     """
     num_states, num_actions = target.shape
     exact = target.dtype == object
+    if not exact and num_states < SMALL_FILL_ROWS and num_actions <= SMALL_FILL_ACTIONS:
+        return _water_fill_small(target, caps, budget)
     # the slope of the sum rises by 1 at -target_a and falls by 1 at caps_a - target_a (for
     # pieces with room), so the sum at every sorted breakpoint is a cumulative sum: O(S A log A)
     points = np.empty((num_states, 2 * num_actions), dtype=target.dtype)
