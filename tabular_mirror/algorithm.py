@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from ._rows import row_sum
+from ._rows import dot, row_sum
 from .context import Context
 from .drift_distributions import DriftDistribution, SameAsSampling
 from .drifts import Drift, ZeroDrift
@@ -130,9 +130,9 @@ def weighted_sum(weights: np.ndarray, values: np.ndarray) -> Any:
     if weights.dtype == object or values.dtype == object:
         return sum((w * v for w, v in zip(weights, values, strict=True) if w != 0), 0 * weights[0])
     if _finite(values):  # the common case, in one product (no 0 * inf to mask)
-        return float(weights @ values)
+        return dot(weights, values)
     with np.errstate(invalid="ignore"):
-        return float(np.dot(weights, np.where(weights > 0, values, 0.0)))
+        return dot(weights, np.where(weights > 0, values, 0.0))
 
 
 def _finite(array: np.ndarray) -> bool:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ._rows import row_sum
 from .errors import ExactnessError
 
 __all__ = [
@@ -48,7 +49,8 @@ def kl(p: np.ndarray, q: np.ndarray) -> np.ndarray:
     p = np.asarray(p, dtype=float)
     q = np.asarray(q, dtype=float)
     if p.min() > 0 and q.min() > 0:  # interior rows: no 0 log 0 to mask
-        return (p * (np.log(p) - np.log(q))).sum(axis=-1)
+        terms = p * (np.log(p) - np.log(q))
+        return row_sum(terms) if terms.ndim == 2 else terms.sum(axis=-1)
     with np.errstate(divide="ignore", invalid="ignore"):
         terms = np.where(p > 0, p * (np.log(p) - np.log(q)), 0.0)
     return terms.sum(axis=-1)

@@ -36,11 +36,11 @@ from ._validate import choice as check_choice
 from ._validate import positive_number, reward_scale, whole_number
 from .algorithm import MirrorAlgorithm, drift_penalty
 from .errors import InvalidParameterError
-from .evaluation import evaluate
+from .evaluation import _evaluate
 from .model import FiniteMDP, check_mdp
 from .optimal import solve
 from .policies import check_policy
-from .step import Solver, describe_solver, mirror_step
+from .step import Solver, _check_support, _step, describe_solver
 from .traces import Provenance, Trace
 
 __all__ = ["mirror_learning", "mirror_learning_steps", "LearningStep", "STOP_REASONS"]
@@ -141,26 +141,43 @@ def mirror_learning_steps(
     check_mdp(mdp)
     iterations = whole_number(iterations, "iterations")
     check_choice(choice, "choice", ("closest", "vertex", "adversarial"))
+    _check_algorithm(algorithm)
     policy = check_policy(mdp, policy0, "policy0")
     tol = _default_tolerance(mdp, tol)
-    evaluation = evaluate(mdp, policy, validate=False)
+    return (yield from _run(mdp, algorithm, policy, iterations, tol, choice, solver, strict))
+
+
+def _check_algorithm(algorithm: Any) -> None:
+    if not isinstance(algorithm, MirrorAlgorithm):
+        raise InvalidParameterError(f"algorithm = {algorithm!r} is not a MirrorAlgorithm")
+
+
+def _run(
+    mdp: FiniteMDP,
+    algorithm: MirrorAlgorithm,
+    policy: np.ndarray,
+    iterations: int,
+    tol: Any,
+    choice: str,
+    solver: Solver | None,
+    strict: bool,
+    evaluation: Any = None,
+) -> Iterator[LearningStep]:
+    """:func:`mirror_learning_steps` on validated arguments: one check at the public entry,
+    none per step (each step and evaluation goes to the private workers). ``evaluation`` is
+    pi_0's, when the caller has it."""
+    if evaluation is None:
+        evaluation = _evaluate(mdp, policy)
     initial = mdp.initial
     for iteration in range(iterations):
         if evaluation.advantages.max() <= tol:
             return "optimal"
         started = time.perf_counter()
-        step = mirror_step(
-            mdp,
-            algorithm,
-            policy,
-            choice=choice,
-            solver=solver,
-            evaluation=evaluation,
-            validate=False,
-        )
+        _check_support(algorithm, policy)
+        step = _step(mdp, algorithm, policy, choice, solver, evaluation, None)
         elapsed = time.perf_counter() - started
         policy = step.policy
-        evaluation = evaluate(mdp, policy, validate=False)
+        evaluation = _evaluate(mdp, policy)
         bound = (initial * drift_penalty(step.drift_weights, step.sampling, step.state_drift)).sum()
         yield LearningStep(
             iteration=iteration + 1,
@@ -233,9 +250,11 @@ def mirror_learning(
     check_mdp(mdp)
     iterations = whole_number(iterations, "iterations")
     check_choice(on_interrupt, "on_interrupt", ("raise", "stop"))
+    check_choice(choice, "choice", ("closest", "vertex", "adversarial"))
+    _check_algorithm(algorithm)
     policy = check_policy(mdp, policy0, "policy0")
     tol = _default_tolerance(mdp, tol)
-    evaluation = evaluate(mdp, policy, validate=False)
+    evaluation = _evaluate(mdp, policy)
     policies, values = [policy], [evaluation.values]
     returns, largest = [evaluation.expected_return], [evaluation.advantages.max()]
     steps: list[LearningStep] = []
@@ -249,9 +268,7 @@ def mirror_learning(
         callback = progress
     else:
         raise InvalidParameterError(f"progress = {progress!r} must be a callable, True or None")
-    runner = mirror_learning_steps(
-        mdp, algorithm, policy, iterations, tol=tol, choice=choice, solver=solver, strict=strict
-    )
+    runner = _run(mdp, algorithm, policy, iterations, tol, choice, solver, strict, evaluation)
     try:
         while True:
             try:

@@ -42,7 +42,7 @@ from typing import Any
 
 import numpy as np
 
-from ._rows import row_sum
+from ._rows import dot, row_sum
 from ._steps.constrained import average_ball, family_rows, state_ball, trust_region
 from ._steps.families import ball_family, drift_family
 from ._steps.general import frank_wolfe_gap, general_step
@@ -449,7 +449,7 @@ def _solve_separable(
         )
     beta = context.sampling_weights
     rows, gaps = solve_rows(name, context.policy, context.advantages, coefficient, choice, epsilon)
-    bound = (beta * gaps).sum() if exact else float(beta @ gaps)
+    bound = (beta * gaps).sum() if exact else dot(beta, gaps)
     if exact:
         return rows, "exact", bound, f"closed form ({name}), exact", name
     kind = "kkt_residual" if name == "squared_l2" else "duality_gap"
@@ -474,7 +474,7 @@ def _ball_step(
     if isinstance(neighbourhood, StateBall):
         rows, multipliers, gaps = state_ball(rows_for, divergence, float(bound), len(policy))
         detail = f"per-state multipliers (max {multipliers.max():.6g})"
-        return rows, "duality_gap", float(np.dot(beta, gaps)), detail, "state_ball"
+        return rows, "duality_gap", dot(beta, gaps), detail, "state_ball"
     assert isinstance(neighbourhood, AverageBall)
     weights = np.asarray(neighbourhood.state_weights(context), dtype=float)
     scale = max(1.0, float(np.abs(np.asarray(context.advantages, dtype=float)).max()))
@@ -523,10 +523,10 @@ def _verify(
         objective = weighted_sum(beta, row_sum(candidate * context.advantages)) - drift
         staying = mirror_objective(algorithm, context, context.policy)
     else:  # a finite candidate on the simplex and finite A: finite gains, one product each
-        objective = float(beta @ row_sum(candidate * context.advantages)) - drift
+        objective = dot(beta, row_sum(candidate * context.advantages)) - drift
         if not math.isfinite(objective):
             problems.append(f"objective is {objective}")
-        staying = float(beta @ row_sum(context.policy * context.advantages))
+        staying = dot(beta, row_sum(context.policy * context.advantages))
         if drift_family(algorithm.drift) is None:
             # a user's drift is evaluated at pi; the library's families are 0 there by
             # construction (each term vanishes exactly at pibar = pi in floating point)

@@ -39,8 +39,8 @@ from ._validate import choice as check_choice
 from ._validate import whole_number
 from .algorithm import MirrorAlgorithm
 from .errors import InvalidFileError, InvalidParameterError
-from .evaluation import evaluate
-from .learning import LearningStep, _default_tolerance, _stack, _trace, mirror_learning_steps
+from .evaluation import _evaluate
+from .learning import LearningStep, _check_algorithm, _default_tolerance, _run, _stack, _trace
 from .model import FiniteMDP, check_mdp
 from .optimal import solve
 from .policies import check_policy
@@ -141,6 +141,8 @@ def run_in_parts(
     iterations = whole_number(iterations, "iterations")
     part_size = whole_number(part_size, "part_size", minimum=1, maximum=10**6)
     check_choice(on_interrupt, "on_interrupt", ("raise", "stop"))
+    check_choice(choice, "choice", ("closest", "vertex", "adversarial"))
+    _check_algorithm(algorithm)
     folder = Path(folder)
     if (folder / MANIFEST).exists():
         raise InvalidParameterError(
@@ -150,7 +152,7 @@ def run_in_parts(
     policy = check_policy(mdp, policy0, "policy0")
     tol = _default_tolerance(mdp, tol)
     optimal = solve(mdp, method="policy_iteration") if optimum else None
-    evaluation = evaluate(mdp, policy, validate=False)
+    evaluation = _evaluate(mdp, policy)
     suffix = ".json" if mdp.is_exact else ".npz"
     start = {
         "policy": policy,
@@ -205,9 +207,7 @@ def run_in_parts(
             }
         buffer.clear()
 
-    runner = mirror_learning_steps(
-        mdp, algorithm, policy, iterations, tol=tol, choice=choice, solver=solver, strict=strict
-    )
+    runner = _run(mdp, algorithm, policy, iterations, tol, choice, solver, strict, evaluation)
     interrupted = False
     try:
         while True:

@@ -16,19 +16,24 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
+from .._rows import dot
 from .separable import keep_support, solve_rows
 
 RowDivergence = Callable[[np.ndarray], np.ndarray]
 
 
 def _weighted_sum(weights: np.ndarray, values: np.ndarray) -> float:
+    total = float(values.sum())
+    if total - total == 0:  # finite values: no 0 * inf to mask
+        return dot(weights, values)
     with np.errstate(invalid="ignore"):
-        return float(np.dot(weights, np.where(weights > 0, values, 0.0)))
+        return dot(weights, np.where(weights > 0, values, 0.0))
 
 
 RowSolver = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]
@@ -62,9 +67,13 @@ def average_ball(
 ) -> tuple[np.ndarray, float, float, float]:
     """Returns (candidate, multiplier, duality-gap bound, constraint slack).
 
-    The multiplier is bracketed geometrically and bisected (in log scale) until the duality
-    gap sum_s beta[s] gap_s + lam (radius - constraint) is below ``gap_tolerance`` or the
-    bracket is exhausted: the answer is always the feasible end of the bracket.
+    The constraint value c(lam) = sum_s w[s] div_s(rows(lam)) decreases in lam. The smallest
+    feasible lam (c(lam) = radius) is bracketed and found by a safeguarded regula falsi on
+    log c against log lam (nearly linear: c ~ lam^-2 for small steps), with the Illinois
+    correction and a bisection whenever an interpolation would not shrink the bracket; it
+    stops once the duality gap sum_s beta[s] gap_s + lam (radius - c(lam)) at the feasible end
+    is below ``gap_tolerance`` or the bracket is exhausted. The answer is always the feasible
+    end of the bracket (a handful of row solves instead of a plain bisection's dozens).
 
     ``rows_for(extra)`` maximises each state's Lagrangian row with the ball's divergence
     weighted by ``extra[s]`` (per unit of beta); here ``extra = lam * ball`` with
@@ -79,34 +88,73 @@ def average_ball(
     def gap_at(multiplier: float, gaps: np.ndarray, value: float) -> float:
         return _weighted_sum(sampling, gaps) + multiplier * (radius - value)
 
+    def excess(value: float) -> float:  # log c - log radius: > 0 infeasible, <= 0 feasible
+        if value != value:  # the rows failed at this multiplier (NaN): never the feasible end
+            return math.inf
+        return math.log(value / radius) if value > 0 else -math.inf
+
     rows, gaps, value = solve(0.0)
     if value <= radius:
         return rows, 0.0, _weighted_sum(sampling, gaps), radius - value
-    low, high = 0.0, 1.0
-    rows_high, gaps_high, value_high = solve(high)
-    while value_high > radius and high < 1e300:  # grow until feasible
-        low, high = high, 4 * high
-        rows_high, gaps_high, value_high = solve(high)
-    if low == 0.0:  # feasible at 1: shrink until infeasible, or until the gap is negligible
-        while high > 1e-300 and gap_at(high, gaps_high, value_high) > gap_tolerance:
-            trial = high / 16
-            rows_mid, gaps_mid, value_mid = solve(trial)
-            if value_mid > radius:
-                low = trial
+    # bracket [low, high] in u = log lam, c(low) > radius >= c(high), stepping by the slope
+    # -2 of small steps (at least a factor 2) and doubling the stride while it fails
+    u = 0.0
+    rows_u, gaps_u, value_u = solve(1.0)
+    low = high = None
+    stride = 1.0
+    for _ in range(2000):
+        f = excess(value_u)
+        if f > 0:
+            low = (u, f)
+            if high is not None:
                 break
-            high, rows_high, gaps_high, value_high = trial, rows_mid, gaps_mid, value_mid
-    for _ in range(iterations):
-        if low == 0.0 or gap_at(high, gaps_high, value_high) <= gap_tolerance:
-            break
-        middle = np.sqrt(low * high)
-        rows_mid, gaps_mid, value_mid = solve(middle)
-        if value_mid > radius:
-            low = middle
+            # slope -2 (and 10 % beyond it, to land feasible), at least 1 % per try
+            u_next = u + max(min(0.55 * f, 50.0), 0.01) * stride
         else:
-            high, rows_high, gaps_high, value_high = middle, rows_mid, gaps_mid, value_mid
-        if high - low <= 1e-13 * high:
+            high = (u, f, rows_u, gaps_u, value_u)
+            if low is not None or gap_at(math.exp(u), gaps_u, value_u) <= gap_tolerance:
+                break
+            u_next = u + max(f / 2, -50.0) * stride if f > -math.inf else u - 50.0 * stride
+            u_next = min(u_next, u - math.log(2))
+        stride *= 2
+        if not -700.0 < u_next < 700.0:  # multipliers beyond e^700: stop at the feasible end
             break
-    return rows_high, high, gap_at(high, gaps_high, value_high), radius - value_high
+        u = u_next
+        rows_u, gaps_u, value_u = solve(math.exp(u))
+    if high is None:  # pragma: no cover - c(lam) -> 0 as lam grows: e^700 is feasible
+        return rows_u, math.exp(u), gap_at(math.exp(u), gaps_u, value_u), radius - value_u
+    recent = [low, high[:2]] if low is not None else []
+    stalled = True  # the first interpolation is always tried
+    for _ in range(iterations):
+        u_high, _, rows_h, gaps_h, value_h = high
+        if low is None or gap_at(math.exp(u_high), gaps_h, value_h) <= gap_tolerance:
+            break
+        u_low = low[0]
+        if u_high - u_low <= 1e-13 * max(1.0, abs(u_high)):
+            break
+        # the secant through the two latest points, aimed a little inside the feasible side
+        # (where the gap term lam (radius - c) is half the tolerance), kept inside the
+        # bracket; a bisection when it would leave it or the bracket stopped halving
+        target = -0.5 * gap_tolerance / (math.exp(u_high) * radius) if gap_tolerance else 0.0
+        target = max(target, -1e-3)
+        (u0, f0), (u1, f1) = recent
+        u = 0.5 * (u_low + u_high)
+        progress = abs(f1) <= 0.5 * abs(f0)  # else the secant stalls: bisect once
+        if math.isfinite(f0) and math.isfinite(f1) and f0 != f1 and (progress or stalled):
+            secant = u1 - (f1 - target) * (u1 - u0) / (f1 - f0)
+            if u_low < secant < u_high:
+                u = secant
+        stalled = not progress
+        rows_u, gaps_u, value_u = solve(math.exp(u))
+        f = excess(value_u)
+        if f > 0:
+            low = (u, f)
+        else:
+            high = (u, f, rows_u, gaps_u, value_u)
+        recent = [recent[1], (u, f)]
+    u_high, _, rows_h, gaps_h, value_h = high
+    multiplier = math.exp(u_high)
+    return rows_h, multiplier, gap_at(multiplier, gaps_h, value_h), radius - value_h
 
 
 def state_ball(
@@ -224,7 +272,7 @@ def trust_region(
         return kl_ball_rows(policy, advantages, radius)
 
     def derivative(multipliers: np.ndarray) -> float:
-        return float(np.dot(sampling, multipliers)) - coefficient
+        return dot(sampling, multipliers) - coefficient
 
     rows, multipliers = at(1.0)
     if derivative(multipliers) > 0:  # the optimum radius is larger than 1
@@ -250,7 +298,7 @@ def trust_region(
             break
     rows, multipliers, radius = best
     slack = radius - divergence(rows)
-    ball_gap = float(np.dot(sampling, multipliers * np.maximum(slack, 0.0)))
+    ball_gap = dot(sampling, multipliers * np.maximum(slack, 0.0))
     gap = ball_gap + abs(derivative(multipliers)) * (high - low)
     return rows, radius, gap
 
@@ -273,7 +321,7 @@ def _trust_region_general(
         return state_ball(rows_for, divergence, radius, len(policy))
 
     def derivative(multipliers: np.ndarray) -> float:
-        return float(np.dot(sampling, multipliers)) - coefficient
+        return dot(sampling, multipliers) - coefficient
 
     if np.all(np.abs(advantages) <= 1e-15 * max(1.0, float(np.abs(advantages).max()))):
         return np.array(policy, dtype=float), 0.0, 0.0
@@ -294,5 +342,5 @@ def _trust_region_general(
         if high - low <= 1e-12 * max(high, 1e-300):
             break
     rows, multipliers, gaps, radius = best
-    gap = float(np.dot(sampling, gaps)) + abs(derivative(multipliers)) * (high - low)
+    gap = dot(sampling, gaps) + abs(derivative(multipliers)) * (high - low)
     return rows, radius, gap

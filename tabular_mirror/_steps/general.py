@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from scipy.optimize import minimize
 
+from .._rows import dot
 from ..neighbourhoods import AverageBall, Everything, StateBall
 from .constrained import average_ball, family_rows, state_ball
 from .families import ball_family
@@ -65,7 +66,7 @@ def linear_oracle(
     rows_for = family_rows(name, policy, scaled, np.zeros(len(policy)), "vertex")
     if isinstance(neighbourhood, StateBall):
         rows, _, gaps = state_ball(rows_for, row_divergence, float(bound), len(policy))
-        return rows, float(np.dot(beta, gaps))
+        return rows, dot(beta, gaps)
     assert isinstance(neighbourhood, AverageBall)
     weights = np.asarray(neighbourhood.state_weights(context), dtype=float)
     rows, _, gap, _ = average_ball(

@@ -177,15 +177,15 @@ def _reverse_kl_interior(
     log 0 of an entry that underflowed), so no masking is needed."""
     log_policy = np.log(policy)
     logits = log_policy + advantages / coefficient[:, None]
-    peak = logits.max(axis=1, keepdims=True)
+    peak = row_max(logits)[:, None]
     weights = np.exp(logits - peak)
-    partition = weights.sum(axis=1, keepdims=True)
+    partition = row_sum(weights)[:, None]
     candidate = weights / partition
     log_partition = np.log(partition)
     log_candidate = logits - peak - log_partition
-    kl = (candidate * (log_candidate - log_policy)).sum(axis=1)
+    kl = row_sum(candidate * (log_candidate - log_policy))
     dual = coefficient * (log_partition[:, 0] + peak[:, 0])
-    primal = (candidate * advantages).sum(axis=1) - coefficient * kl
+    primal = row_sum(candidate * advantages) - coefficient * kl
     return candidate, np.maximum(dual - primal, 0.0)
 
 
@@ -201,13 +201,18 @@ def forward_kl_rows(
 
     Computed in offsets from the best advantage on pi's support, A*: with x = mu - A* > 0 and
     d_a = A* - A_a >= 0, p_a = c pi_a / (x + d_a), so a tiny c (x ~ c pi_a*) never cancels
-    against A*. Newton from the left on the convex decreasing sum_a c pi_a / (x + d_a) = 1
-    increases monotonically to the root; x starts at c pi_a* (sum >= 1) and is capped at c
-    (sum <= 1). Rows whose c is below ~1e-250 are greedy (the numerical limit).
+    against A*. Newton from the left on 1 / sum_a pi_a / (x + d_a) = c (concave increasing:
+    a weighted harmonic mean of affine functions) increases monotonically to the root; x
+    starts at c pi_a* (sum >= 1) and is capped at c (sum <= 1). Rows whose c is below ~1e-250
+    are greedy (the numerical limit).
     """
     policy = np.asarray(policy, dtype=float)
     advantages = np.asarray(advantages, dtype=float)
     coefficient = np.asarray(coefficient, dtype=float)
+    if policy.min() > 0 and coefficient.min() > 1e-200 and choice == "closest":
+        return _forward_kl_interior(policy, advantages, coefficient, iterations)
+    if coefficient.max() <= 0:  # no drift at all: the greedy rows, exactly
+        return greedy_rows(policy, advantages, choice), np.zeros(len(policy))
     support = policy > 0
     support_best = np.where(support, advantages, -np.inf).max(axis=1)
     best_action = np.argmax(np.where(support, advantages, -np.inf), axis=1)
@@ -225,9 +230,14 @@ def forward_kl_rows(
         with np.errstate(divide="ignore", invalid="ignore"):
             terms = np.where(support, c * policy / (x[:, None] + distance), 0.0)
             slope = np.where(support, terms / (x[:, None] + distance), 0.0).sum(axis=1)
-        excess = terms.sum(axis=1) - 1.0
+        total = terms.sum(axis=1)
+        excess = total - 1.0
         with np.errstate(divide="ignore", invalid="ignore"):
-            step = np.where(slope > 0, excess / slope, 0.0)
+            # Newton on 1/sum - 1/c (concave and nearly linear in x: the weighted harmonic
+            # mean of the affine x + d_a), i.e. the plain Newton step times the sum (>= 1 left
+            # of the root): still monotone from the left, far fewer steps where the sum is
+            # steep
+            step = np.where(slope > 0, excess / slope * total, 0.0)
         step = np.where(np.isfinite(step), np.maximum(step, 0.0), 0.0)
         x = np.minimum(x + step, upper)
         if np.all(step <= 4 * np.finfo(float).eps * x):
@@ -253,6 +263,41 @@ def forward_kl_rows(
     gap = np.where(coefficient > 0, np.maximum(dual - primal, 0.0), 0.0)
     gap = np.where(np.isfinite(gap), gap, np.inf)
     return _merge_greedy(candidate, policy, advantages, coefficient, choice), gap
+
+
+def _forward_kl_interior(
+    policy: np.ndarray, advantages: np.ndarray, coefficient: np.ndarray, iterations: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`forward_kl_rows` for pi > 0 and c > 0 (full support, no greedy rows): the same
+    Newton iteration and duality gap without masks (no 0/0 or log 0 can arise)."""
+    rows = np.arange(len(policy))
+    best_action = advantages.argmax(axis=1)
+    best = advantages[rows, best_action]
+    distance = best[:, None] - advantages  # d_a >= 0
+    weights = coefficient[:, None] * policy  # c pi_a
+    # a start left of the root: the sum is >= 1 at c pi_a*, and at c - sum_a pi_a d_a (the
+    # harmonic mean 1/sum_a pi_a/(x + d_a) is at most the arithmetic mean x + sum pi d),
+    # which is close to the root when c is large
+    x = np.maximum(weights[rows, best_action], coefficient - row_sum(policy * distance))
+    for _ in range(iterations):
+        inverse = 1.0 / (x[:, None] + distance)
+        terms = weights * inverse
+        total = row_sum(terms)
+        slope = row_sum(terms * inverse)
+        step = np.maximum((total - 1.0) / slope * total, 0.0)  # Newton on 1/sum (see above)
+        x = np.minimum(x + step, coefficient)
+        if (step <= 4 * np.finfo(float).eps * x).all():
+            break
+    candidate = weights / (x[:, None] + distance)
+    candidate /= row_sum(candidate)[:, None]
+    keep_support(candidate, policy)
+    log_candidate = np.log(candidate)
+    dual = x + coefficient * (row_sum(policy * np.log(weights / (x[:, None] + distance))) - 1)
+    primal = row_sum(candidate * (advantages - best[:, None])) + coefficient * row_sum(
+        policy * log_candidate
+    )
+    gap = np.maximum(dual - primal, 0.0)
+    return candidate, np.where(np.isfinite(gap), gap, np.inf)
 
 
 # ------------------------------------------------------------------------------ squared L2

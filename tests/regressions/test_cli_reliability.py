@@ -146,8 +146,9 @@ def test_large_catalogue_entry_is_solved_sparse(capsys):
 
 
 def _interrupt_after(count):
-    """A replacement for mirror_learning_steps that raises KeyboardInterrupt after `count` steps."""
-    original = learning.mirror_learning_steps
+    """A replacement for the run's step generator (learning._run, which mirror_learning and
+    run_in_parts drive) that raises KeyboardInterrupt after `count` steps."""
+    original = learning._run
 
     def steps(*args, **kwargs):
         for k, step in enumerate(original(*args, **kwargs)):
@@ -160,7 +161,7 @@ def _interrupt_after(count):
 
 def test_ctrl_c_in_run_saves_the_steps_taken(tmp_path, monkeypatch, capsys):
     # Ctrl-C lost the whole run
-    monkeypatch.setattr(learning, "mirror_learning_steps", _interrupt_after(3))
+    monkeypatch.setattr(learning, "_run", _interrupt_after(3))
     output = tmp_path / "run.npz"
     assert main(["run", "garnet:S=6,A=3,b=2,seed=1", "pmd:step=0.1", "-n", "100", "-o",
                  str(output)]) == 130  # fmt: skip
@@ -173,7 +174,7 @@ def test_ctrl_c_in_run_saves_the_steps_taken(tmp_path, monkeypatch, capsys):
 def test_ctrl_c_in_run_in_parts(tmp_path, monkeypatch, capsys):
     from tabular_mirror import streaming
 
-    monkeypatch.setattr(streaming, "mirror_learning_steps", _interrupt_after(5))
+    monkeypatch.setattr(streaming, "_run", _interrupt_after(5))
     output = tmp_path / "run.npz"
     argv = ["run", "garnet:S=6,A=3,b=2,seed=1", "pmd:step=0.1", "-n", "100", "--part-size", "2"]
     assert main([*argv, "-o", str(output)]) == 130
@@ -182,10 +183,10 @@ def test_ctrl_c_in_run_in_parts(tmp_path, monkeypatch, capsys):
 
 def test_a_huge_run_streams_to_parts(tmp_path, monkeypatch, capsys):
     # `run -n 1000000000` grew memory at 15 MiB/s; now the trace goes to disk in parts
-    monkeypatch.setattr(learning, "mirror_learning_steps", _interrupt_after(4))
+    monkeypatch.setattr(learning, "_run", _interrupt_after(4))
     from tabular_mirror import streaming
 
-    monkeypatch.setattr(streaming, "mirror_learning_steps", learning.mirror_learning_steps)
+    monkeypatch.setattr(streaming, "_run", learning._run)
     argv = ["run", "garnet:S=6,A=3,b=2,seed=1", "pmd:step=0.001", "-n", "1000000000"]
     assert main([*argv, "-o", str(tmp_path / "long")]) == 130
     out = capsys.readouterr().out

@@ -104,20 +104,50 @@ def test_a_solve_is_certified_on_its_values_not_on_the_visitation():
         assert "visitation" in evaluation.message
 
 
+def _overclaiming_solver(algorithm, context):
+    """Returns the worst vertex (a step below staying at pi) and claims it certified."""
+    worst = np.zeros(np.shape(context.policy))
+    worst[np.arange(len(worst)), np.argmin(context.advantages, axis=1)] = 1.0
+    return worst, tm.Certificate("duality_gap", 0.0, 1e-9, True, "claims the argmax")
+
+
 def test_a_step_failing_re_verification_has_an_uncertified_certificate():
     # PPO-KL (forward) from a policy with 1e-300 entries: status not_certified but the
-    # certificate said certified=True, so trace.all_certified was True for a run that stopped
+    # certificate said certified=True, so trace.all_certified was True for a run that stopped.
+    # (That input is now solved and certified, see the next test; a solver that claims an
+    # answer below staying at pi fails re-verification the same way.)
     mdp = mdps.make("small")
-    policy = np.array([[1 - 1e-300, 1e-300], [1e-300, 1 - 1e-300]])
-    with np.errstate(all="ignore"):
-        step = tm.mirror_step(mdp, instances.ppo_kl(0.5), policy)
+    policy = tm.uniform_policy(mdp)
+    step = tm.mirror_step(mdp, instances.ppo_kl(0.5), policy, solver=_overclaiming_solver)
     assert step.status == "not_certified"
     assert step.certificate.certified is False
     assert "re-verification" in step.certificate.detail
-    with np.errstate(all="ignore"):
-        trace = tm.mirror_learning(mdp, instances.ppo_kl(0.5), policy, 3, strict=True)
+    trace = tm.mirror_learning(
+        mdp, instances.ppo_kl(0.5), policy, 3, strict=True, solver=_overclaiming_solver
+    )
     assert trace.stop_reason == "not_certified"
     assert not trace.all_certified
+
+
+def test_forward_kl_step_from_a_policy_with_1e_300_entries_is_the_argmax():
+    # was: the masked Newton put all mass of state 0 on action 1 (KL(pi || p) = inf, objective
+    # -inf) and the step failed re-verification; the interior solver keeps p > 0 on pi's support
+    from scipy.optimize import minimize_scalar
+
+    mdp = mdps.make("small")
+    policy = np.array([[1 - 1e-300, 1e-300], [1e-300, 1 - 1e-300]])
+    step = tm.mirror_step(mdp, instances.ppo_kl(0.5), policy)
+    assert step.converged, step.message
+    # state 0 as a one-dimensional problem in t = p[0, 0] (c = tau nu / beta = 0.5 here)
+    advantages = step.evaluation.advantages[0]
+
+    def negative(t):
+        kl = policy[0, 0] * np.log(policy[0, 0] / t) + policy[0, 1] * np.log(policy[0, 1] / (1 - t))
+        return -(t * advantages[0] + (1 - t) * advantages[1] - 0.5 * kl)
+
+    best = minimize_scalar(negative, bounds=(1e-12, 1 - 1e-12), method="bounded",
+                           options={"xatol": 1e-13})  # fmt: skip
+    assert abs(step.policy[0, 0] - best.x) <= 1e-7
 
 
 def test_overflowing_float_evaluation_names_the_discount(monkeypatch):
