@@ -32,7 +32,7 @@ import numpy as np
 from ._validate import positive_number, whole_number
 from .algorithm import MirrorAlgorithm, drift_penalty
 from .evaluation import evaluate
-from .model import FiniteMDP, check_mdp
+from .model import FiniteMDP, check_mdp, require_discounted
 from .optimal import solve
 from .policies import check_policy
 from .step import Solver, mirror_step
@@ -84,6 +84,7 @@ def mirror_learning(
     Trace
     """
     check_mdp(mdp)
+    require_discounted(mdp, "mirror_learning")
     iterations = whole_number(iterations, "iterations")
     policy = check_policy(mdp, policy0, "policy0")
     exact = mdp.is_exact

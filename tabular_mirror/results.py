@@ -66,6 +66,13 @@ def message_for(status: str, detail: str) -> str:
     return MESSAGES[(status, detail)]
 
 
+def _actions(policy: np.ndarray) -> np.ndarray:
+    """The action with the largest probability in each row (the action of a deterministic
+    policy), along the last axis."""
+    array = np.asarray(policy)
+    return np.argmax(np.asarray(array == array.max(axis=-1, keepdims=True), dtype=bool), axis=-1)
+
+
 def _format_value(value: Any) -> str:
     if isinstance(value, np.ndarray):
         if value.size > 8:
@@ -202,6 +209,11 @@ class SolveResult(_ResultMixin):
     iterate_residual: Any = None
     occupancy: np.ndarray | None = None
     history: tuple[IterationRecord, ...] | None = None
+
+    @property
+    def actions(self) -> np.ndarray:
+        """(S,) the action of each state of the deterministic ``policy`` (int64)."""
+        return _actions(self.policy)
 
     def __repr__(self) -> str:
         return (
