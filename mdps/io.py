@@ -50,6 +50,26 @@ def _nonzero_transitions(mdp: FiniteMDP) -> tuple[np.ndarray, np.ndarray, np.nda
     return state, action, col, data
 
 
+def _infeasible_record(mdp: FiniteMDP) -> dict[str, Any]:
+    """``{"infeasible": [[s, a], ...]}`` for an MDP with infeasible actions, else {}."""
+    if not mdp.has_infeasible_actions:
+        return {}
+    return {"infeasible": [[int(s), int(a)] for s, a in np.argwhere(~mdp.action_mask)]}
+
+
+def _mask_from_pairs(pairs: Any, num_states: int, num_actions: int) -> np.ndarray | None:
+    """The action mask of an ``infeasible`` list (None when absent)."""
+    if pairs is None:
+        return None
+    mask = np.ones((num_states, num_actions), dtype=bool)
+    try:
+        for s, a in pairs:
+            mask[int(s), int(a)] = False
+    except (TypeError, ValueError, IndexError) as error:
+        raise InvalidMDPError(f"infeasible is not a list of [state, action] pairs: {error}") from None
+    return mask
+
+
 def _text(value: Any) -> str:
     return str(value) if isinstance(value, Fraction) else repr(float(value))
 
@@ -244,6 +264,7 @@ def save(mdp: FiniteMDP, path: str | os.PathLike) -> Path:
             "discount": str(mdp.discount),
             "initial": [str(v) for v in mdp.initial],
             "rewards": [[str(v) for v in row] for row in mdp.rewards],
+            **_infeasible_record(mdp),
             "transitions": [
                 [int(s), int(a), int(t), str(p)]
                 for s, a, t, p in zip(state, action, next_state, probability, strict=True)
@@ -260,6 +281,8 @@ def save(mdp: FiniteMDP, path: str | os.PathLike) -> Path:
         "initial": mdp.initial,
         "sparse": np.array(mdp.is_sparse),
     }
+    if mdp.has_infeasible_actions:
+        arrays["action_mask"] = mdp.action_mask
     if mdp.is_sparse:
         matrix = mdp.transitions
         arrays |= {
@@ -299,6 +322,7 @@ def load(path: str | os.PathLike) -> FiniteMDP:
             [[Fraction(v) for v in row] for row in document["rewards"]],
             Fraction(document["discount"]),
             [Fraction(v) for v in document["initial"]],
+            action_mask=_mask_from_pairs(document.get("infeasible"), S, A),
             exact=True,
         )
     if path.suffix == ".npz":
@@ -317,6 +341,7 @@ def load(path: str | os.PathLike) -> FiniteMDP:
                 archive["rewards"],
                 float(archive["discount"]),
                 archive["initial"],
+                action_mask=archive["action_mask"] if "action_mask" in archive else None,
                 exact=False,
             )
     raise InvalidParameterError(

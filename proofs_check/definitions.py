@@ -68,6 +68,8 @@ def random_policies(mdp: tm.FiniteMDP, count: int, seed: int = 0, interior: bool
     with deterministic ones mixed in unless ``interior``."""
     rng = np.random.default_rng(seed)
     num_states, num_actions = mdp.num_states, mdp.num_actions
+    if mdp.has_infeasible_actions:  # policies stay on each state's feasible face
+        return _random_face_policies(mdp, count, rng, interior)
     out = []
     for k in range(count):
         if mdp.is_exact:
@@ -84,6 +86,33 @@ def random_policies(mdp: tm.FiniteMDP, count: int, seed: int = 0, interior: bool
             policy = rng.dirichlet(np.full(num_actions, 0.7), size=num_states)
             if interior:
                 policy = 0.9 * policy + 0.1 / num_actions
+        out.append(policy)
+    return out
+
+
+def _random_face_policies(
+    mdp: tm.FiniteMDP, count: int, rng: np.random.Generator, interior: bool
+) -> list:
+    """:func:`random_policies` for an MDP with infeasible actions: the same mixture (random,
+    deterministic, interior) over each state's feasible actions."""
+    mask = mdp.action_mask
+    out = []
+    for k in range(count):
+        if mdp.is_exact:
+            weights = np.where(mask, rng.integers(0 if (k % 3 and not interior) else 1, 5, mask.shape), 0)
+            empty = weights.sum(axis=1) == 0
+            weights[empty, np.argmax(mask[empty], axis=1)] = 1
+            policy = np.array(
+                [[Fraction(int(w), int(row.sum())) for w in row] for row in weights], dtype=object
+            )
+        elif k % 4 == 3 and not interior:
+            scores = np.where(mask, rng.random(mask.shape), -1.0)
+            policy = np.eye(mdp.num_actions)[np.argmax(scores, axis=1)]
+        else:
+            draws = np.where(mask, rng.gamma(0.7, size=mask.shape), 0.0) + 1e-300 * mask
+            policy = draws / draws.sum(axis=1, keepdims=True)
+            if interior:
+                policy = 0.9 * policy + 0.1 * np.asarray(tm.uniform_policy(mdp), dtype=float)
         out.append(policy)
     return out
 
@@ -118,8 +147,11 @@ def difference_quotients(
     return np.array(rows)
 
 
-def _directions(policy: np.ndarray) -> list[tuple[np.ndarray, str]]:
-    """Simplex directions e_a - e_b (mass from b to a) usable at every state where pi_b > 0.
+def _directions(
+    policy: np.ndarray, action_mask: np.ndarray | None = None
+) -> list[tuple[np.ndarray, str]]:
+    """Simplex directions e_a - e_b (mass from b to a) usable at every state where pi_b > 0
+    (and action a is feasible: the directions stay on the feasible face).
 
     Each direction is (S, A); at states where it is infeasible the row is 0.
     """
@@ -132,6 +164,8 @@ def _directions(policy: np.ndarray) -> list[tuple[np.ndarray, str]]:
                 continue
             direction = np.zeros(policy.shape)
             feasible = policy[:, b] > 0
+            if action_mask is not None:
+                feasible = feasible & action_mask[:, a]
             direction[feasible, a] = 1.0
             direction[feasible, b] = -1.0
             if feasible.any():
@@ -142,7 +176,8 @@ def _directions(policy: np.ndarray) -> list[tuple[np.ndarray, str]]:
 def _zero_gradient(drift: Drift, mdp: tm.FiniteMDP, policy: np.ndarray) -> Verdict:
     context = _context(mdp.to_float() if mdp.is_exact else mdp, np.asarray(policy, float), drift)
     worst: tuple[float, float, int, str] | None = None
-    for direction, label in _directions(policy):
+    mask = mdp.action_mask if mdp.has_infeasible_actions else None
+    for direction, label in _directions(policy, mask):
         with np.errstate(all="ignore"):
             quotients = difference_quotients(drift, context, direction)
         first, last = np.abs(quotients[0]), np.abs(quotients[-1])
