@@ -66,7 +66,9 @@ def _mask_from_pairs(pairs: Any, num_states: int, num_actions: int) -> np.ndarra
         for s, a in pairs:
             mask[int(s), int(a)] = False
     except (TypeError, ValueError, IndexError) as error:
-        raise InvalidMDPError(f"infeasible is not a list of [state, action] pairs: {error}") from None
+        raise InvalidMDPError(
+            f"infeasible is not a list of [state, action] pairs: {error}"
+        ) from None
     return mask
 
 

@@ -99,7 +99,9 @@ def _random_face_policies(
     out = []
     for k in range(count):
         if mdp.is_exact:
-            weights = np.where(mask, rng.integers(0 if (k % 3 and not interior) else 1, 5, mask.shape), 0)
+            weights = np.where(
+                mask, rng.integers(0 if (k % 3 and not interior) else 1, 5, mask.shape), 0
+            )
             empty = weights.sum(axis=1) == 0
             weights[empty, np.argmax(mask[empty], axis=1)] = 1
             policy = np.array(

@@ -11,8 +11,8 @@ Formulas (spec section 1; Puterman 1994, chapter 6):
 T_pi and T* are monotone gamma-contractions in the sup norm; V_pi is the fixed point of T_pi
 and V* that of T*. With infeasible actions (``mdp.action_mask``) T* maximises over the feasible
 actions only, and ``q_from_values`` reports V[s] at an infeasible pair (a neutral value; see
-:mod:`tabular_mirror.model`). All functions work on float arrays (dense or sparse P) and on exact Fraction
-arrays; they never loop over states in Python.
+:mod:`tabular_mirror.model`). All functions work on float arrays (dense or sparse P) and on
+exact Fraction arrays; they never loop over states in Python.
 """
 
 from __future__ import annotations

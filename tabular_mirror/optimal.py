@@ -54,9 +54,9 @@ from scipy.optimize import linprog
 
 from . import _exact
 from ._validate import choice, positive_number, whole_number
+from .errors import InvalidParameterError, SlowComputationWarning
 from .evaluation import _complete, _evaluate_values, evaluate
 from .model import FiniteMDP, check_mdp, require_discounted
-from .errors import InvalidParameterError, SlowComputationWarning
 from .operators import _check_values, bellman_operator, q_from_values
 from .policies import (
     _greedy_actions,
@@ -221,6 +221,7 @@ def _read_initial_policy(mdp: FiniteMDP, initial_policy: Any) -> np.ndarray:
 def _mask(mdp: FiniteMDP) -> np.ndarray | None:
     """The feasibility mask when some action is infeasible, else None (no extra work)."""
     return mdp.action_mask if mdp.has_infeasible_actions else None
+
 
 def _tie_tolerance(mdp: FiniteMDP, scale: float) -> float:
     """Ties in Q count as ties up to rounding in float mode, exactly in exact mode."""
@@ -487,7 +488,7 @@ def _iterate_values(
         if not warned:  # exact mode: project the cost from the first iterations
             digits.append(_digits(values))
             if len(digits) == 4:
-                rate = gamma ** sweeps if sweeps > 1 else gamma
+                rate = gamma**sweeps if sweeps > 1 else gamma
                 needed = iteration + _iterations_needed(rate, difference, threshold)
                 _warn_if_slow(method, iteration, digits, needed, max_iterations)
                 warned = True
@@ -536,9 +537,7 @@ def _linear_programming(
         weights = np.full(num_states, 1.0 / num_states)
     gamma = float(float_mdp.discount)
     mask = _mask(mdp)
-    pairs = (
-        np.arange(num_states * num_actions) if mask is None else np.flatnonzero(mask.ravel())
-    )
+    pairs = np.arange(num_states * num_actions) if mask is None else np.flatnonzero(mask.ravel())
     if lp_method == "auto":
         lp_method = "simplex" if len(pairs) <= LP_SIMPLEX_LIMIT else "interior_point"
     # min w . V  s.t.  (gamma P - E) V <= -r over the feasible pairs, E[s*A + a, s] = 1
@@ -558,9 +557,7 @@ def _linear_programming(
         method=_LINPROG_METHOD[lp_method],
     )
     if outcome.status != 0:
-        evaluation = evaluate(
-            mdp, greedy_policy(mdp.rewards, action_mask=mask), validate=False
-        )
+        evaluation = evaluate(mdp, greedy_policy(mdp.rewards, action_mask=mask), validate=False)
         result = _finish(
             mdp, "linear_programming", evaluation.policy, 0, True, tolerance, None, evaluation
         )

@@ -324,7 +324,9 @@ def _action_mask(record: dict[str, Any], num_states: int, num_actions: int) -> A
             raise _Bad(f"mdp.infeasible[{k}] is {_describe(pair)}, expected [state, action]")
         s, a = pair
         if not (0 <= s < num_states and 0 <= a < num_actions):
-            raise _Bad(f"mdp.infeasible[{k}] = {pair} is outside (S, A) = {num_states, num_actions}")
+            raise _Bad(
+                f"mdp.infeasible[{k}] = {pair} is outside (S, A) = {num_states, num_actions}"
+            )
         mask[s, a] = False
     return mask
 
@@ -818,7 +820,9 @@ def _exact_trace(metadata: Any, budget: _Budget) -> Trace:
         raise _Bad("exact is false, but a .json trace holds an exact run (float traces are .npz)")
     record = dict(metadata["mdp"]) if isinstance(metadata["mdp"], dict) else metadata["mdp"]
     steps, num_states, num_actions = _declared(metadata, True, budget)
-    action_mask = _action_mask(record, num_states, num_actions) if isinstance(record, dict) else None
+    action_mask = (
+        _action_mask(record, num_states, num_actions) if isinstance(record, dict) else None
+    )
     record = _object(record, "mdp", _EXACT_MDP_KEYS)
     data = _object(metadata["arrays"], "arrays", _ARRAY_FIELDS)
     shapes = _expected_shapes(steps, num_states, num_actions)
@@ -1027,7 +1031,9 @@ def _float_trace(metadata: Any, members: Any, budget: _Budget) -> Trace:
     )
     record = dict(metadata["mdp"]) if isinstance(metadata["mdp"], dict) else metadata["mdp"]
     steps, num_states, num_actions = _declared(metadata, False, budget)
-    action_mask = _action_mask(record, num_states, num_actions) if isinstance(record, dict) else None
+    action_mask = (
+        _action_mask(record, num_states, num_actions) if isinstance(record, dict) else None
+    )
     record = _object(
         record, "mdp", ("discount", "shape", "row_tolerance")[: 3 if version >= 2 else 2]
     )

@@ -254,9 +254,10 @@ def test_mixed_patterns_have_the_optimum_of_the_copied_actions_mdp(method, exact
     expected = tm.solve(copied).values
     assert result.converged, result.message
     assert masked.action_mask[np.arange(5), result.actions].all()
-    assert np.abs(np.asarray(result.values, float) - np.asarray(expected, float)).max() <= float(
-        result.error_bound
-    ) + 1e-12
+    assert (
+        np.abs(np.asarray(result.values, float) - np.asarray(expected, float)).max()
+        <= float(result.error_bound) + 1e-12
+    )
     if method == "linear_programming":
         assert np.all(np.asarray(result.occupancy)[~masked.action_mask] == 0)
 
