@@ -387,7 +387,8 @@ def from_quantecon(
 
     >>> product = from_quantecon([[5, 10], [-1, -float("inf")]],
     ...                          [[[0.5, 0.5], [0, 1]], [[0, 1], [0.5, 0.5]]], 0.95)
-    >>> pairs = from_quantecon([5, 10, -1], [[0.5, 0.5], [0, 1], [0, 1]], 0.95, [0, 0, 1], [0, 1, 0])
+    >>> pairs = from_quantecon([5, 10, -1], [[0.5, 0.5], [0, 1], [0, 1]], 0.95,
+    ...                        [0, 0, 1], [0, 1, 0])
     >>> product == pairs.to_dense(), product.action_mask.tolist()
     (True, [[True, True], [True, False]])
     """

@@ -348,7 +348,8 @@ def _relative_value_iteration(
     stopped = False
     iteration = 0
     span: Any = None
-    for iteration in range(1, max_iterations + 1):
+    while iteration < max_iterations:
+        iteration += 1
         ahead = mdp.rewards + (1 - damping) * _lookahead(mdp, values) + damping * values[:, None]
         improved = masked_row_max(ahead, mask)
         difference = improved - values
