@@ -9,11 +9,13 @@
 
 from __future__ import annotations
 
+from fractions import Fraction
 from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
 
+from tabular_mirror._exact import float_to_fraction_array
 from tabular_mirror.errors import InvalidMDPError, InvalidParameterError, MissingDependencyError
 from tabular_mirror.model import FiniteMDP
 
@@ -26,7 +28,14 @@ __all__ = ["from_gymnasium", "from_mdptoolbox", "from_quantecon", "to_mdptoolbox
 LAYOUTS = ("python", "matlab")
 
 
-def from_gymnasium(env: Any, *, discount: Any = "99/100", sparse: bool = False) -> FiniteMDP:
+def from_gymnasium(
+    env: Any,
+    *,
+    discount: Any = "99/100",
+    sparse: bool = False,
+    exact: bool = False,
+    limit_denominator: int = 10**6,
+) -> FiniteMDP:
     """The finite MDP of a gymnasium toy-text environment (its ``unwrapped.P`` table).
 
     Each ``P[s][a]`` is a list of ``(probability, next_state, reward, terminated)``. Entries
@@ -44,12 +53,19 @@ def from_gymnasium(env: Any, *, discount: Any = "99/100", sparse: bool = False) 
     discount : float, Fraction or str
         gamma (gymnasium environments are undiscounted; 99/100 by default).
     sparse : bool
-        CSR (S*A, S) transitions instead of dense (S, A, S).
+        CSR (S*A, S) transitions instead of dense (S, A, S) (float mode only).
+    exact : bool
+        An exact MDP: the discount read exactly (``"99/100"`` stays 99/100, never the binary
+        0.99), gymnasium's float probabilities and rewards read as the nearest fractions with
+        denominator <= ``limit_denominator`` (FrozenLake's 0.333... is 1/3).
+    limit_denominator : int
+        The largest denominator of those fractions (exact mode); rows must then sum to 1.
 
     Returns
     -------
     FiniteMDP
-        Float mode (gymnasium probabilities are floats; convert with ``to_exact``).
+        Float mode by default (a discount given as a string or Fraction is remembered, so
+        ``to_exact()`` keeps it exact); exact with ``exact=True``.
 
     Raises
     ------
@@ -111,11 +127,25 @@ def from_gymnasium(env: Any, *, discount: Any = "99/100", sparse: bool = False) 
     expected = expected.reshape(S, A)
     expected[terminal] = 0.0
     initial = getattr(base, "initial_state_distrib", None)
+    if exact:
+        if sparse:
+            raise InvalidParameterError("exact=True builds a dense MDP; drop sparse=True")
+
+        def fractions(values: Any) -> np.ndarray:
+            return float_to_fraction_array(np.asarray(values, dtype=float), limit_denominator)
+
+        return FiniteMDP(
+            fractions(matrix.toarray()).reshape(S, A, S),
+            fractions(expected),
+            scalar(discount, True, "discount"),
+            None if initial is None else fractions(initial),
+            exact=True,
+        )
     transitions = matrix if sparse else matrix.toarray().reshape(S, A, S)
     return FiniteMDP(
         transitions,
         expected,
-        scalar(discount, False, "discount"),
+        discount if isinstance(discount, str | Fraction) else scalar(discount, False, "discount"),
         None if initial is None else np.asarray(initial, dtype=float),
         exact=False,
     )
@@ -261,7 +291,7 @@ def from_mdptoolbox(
             per_action = list(stacked_dense)
     else:
         try:
-            array = np.asarray(P, dtype=object if _holds_objects(P) else float)
+            array = np.asarray(P, dtype=object if (exact or _holds_objects(P)) else float)
         except (TypeError, ValueError) as error:
             raise InvalidMDPError(
                 f"P is {_describe(P)} that could not be read as an array: {error}"
@@ -304,7 +334,7 @@ def _mdptoolbox_rewards(
                 columns.append((np.asarray(transition) * _dense(reward, exact)).sum(axis=1))
         return np.stack(columns, axis=1)
     try:
-        rewards = np.asarray(R, dtype=object if _holds_objects(R) else float)
+        rewards = np.asarray(R, dtype=object if (exact or _holds_objects(R)) else float)
     except (TypeError, ValueError) as error:
         raise InvalidMDPError(
             f"R is {_describe(R)} that could not be read as an array: {error}"

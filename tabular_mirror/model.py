@@ -222,6 +222,7 @@ class FiniteMDP:
         "_derived",
         "_discount",
         "_exact",
+        "_exact_discount",
         "_frozen",
         "_initial",
         "_num_actions",
@@ -250,6 +251,7 @@ class FiniteMDP:
                 "pass a dense (S, A, S) array of Fractions for an exact MDP"
             )
         self._exact = bool(exact)
+        self._exact_discount = None
         self._action_mask = None
         if action_mask is not None or infinite is not None:
             self._action_mask = self._read_mask(transitions, action_mask, infinite)
@@ -439,6 +441,13 @@ class FiniteMDP:
         if self._exact:
             value = _exact.to_fraction(discount, "discount")
         else:
+            if isinstance(discount, Fraction | str | int) and not isinstance(discount, bool):
+                try:  # remembered, so that to_exact() keeps "99/100" rather than binary 0.99
+                    self._exact_discount = Fraction(
+                        discount.strip() if isinstance(discount, str) else discount
+                    )
+                except (ValueError, ZeroDivisionError):
+                    self._exact_discount = None
             try:
                 value = float(Fraction(discount.strip()) if isinstance(discount, str) else discount)
             except (TypeError, ValueError, ZeroDivisionError) as error:
@@ -562,7 +571,8 @@ class FiniteMDP:
     # ------------------------------------------------------------------ conversions
     def to_exact(self, limit_denominator: int | None = None) -> FiniteMDP:
         """An exact copy: each float becomes its exact binary Fraction, or the nearest fraction
-        with denominator <= ``limit_denominator`` (then rows must still sum to exactly 1)."""
+        with denominator <= ``limit_denominator`` (then rows must still sum to exactly 1). A
+        discount that was given exactly (``"99/100"``, a Fraction) is kept exactly."""
         if self._exact:
             return self
         dense = self.to_dense()
@@ -570,9 +580,12 @@ class FiniteMDP:
         def convert(array: Any) -> np.ndarray:
             return _exact.float_to_fraction_array(array, limit_denominator)
 
-        discount = Fraction(self._discount)
-        if limit_denominator is not None:
-            discount = discount.limit_denominator(limit_denominator)
+        if self._exact_discount is not None:  # given exactly ("99/100"): kept exactly
+            discount = self._exact_discount
+        else:
+            discount = Fraction(self._discount)
+            if limit_denominator is not None:
+                discount = discount.limit_denominator(limit_denominator)
         try:
             return FiniteMDP(
                 convert(dense.transitions),
@@ -598,7 +611,7 @@ class FiniteMDP:
         return FiniteMDP(
             _exact.to_float_array(self._transitions),
             _exact.to_float_array(self._rewards),
-            float(self._discount),
+            self._discount,  # a Fraction: the float MDP remembers it for to_exact()
             _exact.to_float_array(self._initial),
             action_mask=self._action_mask,
             exact=False,
@@ -615,7 +628,7 @@ class FiniteMDP:
         return FiniteMDP(
             dense,
             self._rewards,
-            self._discount,
+            self._discount_given(),
             self._initial,
             action_mask=self._action_mask,
             exact=False,
@@ -630,11 +643,15 @@ class FiniteMDP:
         return FiniteMDP(
             sp.csr_matrix(self.transition_matrix),
             self._rewards,
-            self._discount,
+            self._discount_given(),
             self._initial,
             action_mask=self._action_mask,
             exact=False,
         )
+
+    def _discount_given(self) -> Any:
+        """The discount as it was given: its Fraction when given exactly, else the float."""
+        return self._exact_discount if self._exact_discount is not None else self._discount
 
     def with_discount(self, discount: Any) -> FiniteMDP:
         """The same MDP with another discount factor."""
@@ -652,7 +669,7 @@ class FiniteMDP:
         return FiniteMDP(
             self._transitions,
             self._rewards,
-            self._discount,
+            self._discount_given(),
             initial,
             action_mask=self._action_mask,
             exact=self._exact,
@@ -851,7 +868,7 @@ class FiniteMDP:
             (
                 self._transitions,
                 self._rewards,
-                self._discount,
+                self._discount_given(),
                 self._initial,
                 self._exact,
                 self._action_mask,
