@@ -87,8 +87,8 @@ _LINPROG_METHOD = {"simplex": "highs-ds", "interior_point": "highs-ipm", "highs"
 #: A = 3 the simplex takes minutes, the interior point method seconds).
 LP_SIMPLEX_LIMIT = 2000
 
-#: Exact value iteration warns when its projected work (iterations x final denominator digits)
-#: exceeds this (:class:`~tabular_mirror.errors.SlowComputationWarning`).
+#: Exact value iteration warns when its projected work (T applications x final denominator
+#: digits / 2) exceeds this (:class:`~tabular_mirror.errors.SlowComputationWarning`).
 SLOW_EXACT_WORK = 10**6
 
 _DEFAULT_TOLERANCE = 1e-10
@@ -398,7 +398,12 @@ def _digits(values: np.ndarray) -> int:
 
 
 def _warn_if_slow(
-    method: str, iteration: int, history: list[int], needed: int, max_iterations: int
+    method: str,
+    iteration: int,
+    history: list[int],
+    needed: int,
+    max_iterations: int,
+    sweeps: int = 1,
 ) -> bool:
     """After a few exact iterations: warn (once) when the projected work is large.
 
@@ -408,7 +413,7 @@ def _warn_if_slow(
     growth = (history[-1] - history[0]) / max(len(history) - 1, 1)
     remaining = max(min(needed, max_iterations) - iteration, 0)
     final = history[-1] + growth * remaining
-    work = min(needed, max_iterations) * final / 2
+    work = min(needed, max_iterations) * sweeps * final / 2  # T applications x digits
     if work <= SLOW_EXACT_WORK:
         return False
     import warnings
@@ -490,7 +495,7 @@ def _iterate_values(
             if len(digits) == 4:
                 rate = gamma**sweeps if sweeps > 1 else gamma
                 needed = iteration + _iterations_needed(rate, difference, threshold)
-                _warn_if_slow(method, iteration, digits, needed, max_iterations)
+                _warn_if_slow(method, iteration, digits, needed, max_iterations, sweeps)
                 warned = True
     q_values = q_from_values(mdp, values)
     policy = greedy_policy(q_values, tie, action_mask=mask)
