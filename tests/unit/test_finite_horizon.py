@@ -140,7 +140,7 @@ def test_mirror_learning_claims_hold_on_the_time_expanded_mdp():
 
 
 def test_undiscounted_mdps_are_refused_by_the_discounted_methods():
-    with pytest.raises(tm.InvalidMDPError, match="use tabular_mirror.backward_induction"):
+    with pytest.raises(tm.InvalidMDPError, match=r"use tabular_mirror\.backward_induction"):
         tm.solve(INVENTORY)
     with pytest.raises(tm.InvalidMDPError, match="discount = 1"):
         tm.evaluate(INVENTORY, tm.uniform_policy(INVENTORY))
