@@ -107,7 +107,7 @@ def evaluate_average_reward(
     Examples
     --------
     >>> import tabular_mirror as tm
-    >>> two = tm.FiniteMDP([[[1, 0]], [[0, 1]]], [[1], [3]], 1)   # two absorbing states
+    >>> two = tm.FiniteMDP([[[1, 0]], [[0, 1]]], [[1], [3]], 1, exact=True)  # two absorbing
     >>> gain, bias, classes = evaluate_average_reward(two, [[1], [1]])
     >>> [str(g) for g in gain], len(classes)
     (['1', '3'], 2)

@@ -238,7 +238,7 @@ def time_expanded(mdp: FiniteMDP, horizon: int, terminal_values: Any = None) -> 
     Examples
     --------
     >>> import tabular_mirror as tm
-    >>> mdp = tm.FiniteMDP([[[1, 0], [0, 1]], [[0, 1], [1, 0]]], [[0, 1], [2, 0]], 1)
+    >>> mdp = tm.FiniteMDP([[[1, 0], [0, 1]], [[0, 1], [1, 0]]], [[0, 1], [2, 0]], 1, exact=True)
     >>> expanded = time_expanded(mdp, 3)
     >>> expanded.num_states, expanded.discount
     (8, Fraction(3, 4))
