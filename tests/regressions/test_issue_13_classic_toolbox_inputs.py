@@ -31,7 +31,10 @@ def test_rewards_as_a_list_of_sparse_matrices():
     transitions, rewards = _rand_sparse(9, 2)
     mdp = mdps.from_mdptoolbox(transitions, rewards, 0.9)
     expected = np.stack(
-        [np.asarray(p.multiply(r).sum(axis=1)).ravel() for p, r in zip(transitions, rewards)],
+        [
+            np.asarray(p.multiply(r).sum(axis=1)).ravel()
+            for p, r in zip(transitions, rewards, strict=True)
+        ],
         axis=1,
     )
     assert mdp.is_sparse and np.allclose(mdp.rewards, expected)
