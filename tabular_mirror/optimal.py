@@ -85,7 +85,7 @@ _LINPROG_METHOD = {"simplex": "highs-ds", "interior_point": "highs-ipm", "highs"
 #: ``lp_method="auto"`` uses the simplex up to this many feasible state-action pairs and the
 #: interior point method above (benchmarks/bench_lp.py: on a sparse random MDP with S = 3000,
 #: A = 3 the simplex takes minutes, the interior point method seconds).
-LP_SIMPLEX_LIMIT = 2000
+LP_SIMPLEX_LIMIT = 1000
 
 #: Exact value iteration warns when its projected work (T applications x final denominator
 #: digits / 2) exceeds this (:class:`~tabular_mirror.errors.SlowComputationWarning`).
