@@ -64,13 +64,15 @@ import numpy as np
 import scipy.sparse as sp
 
 from . import _exact
+from ._files import check_allocation
 from ._validate import (
     DEFAULT_ROW_TOLERANCE,
     check_finite,
     check_nonnegative,
     check_rows_sum_to_one,
+    plain_number,
 )
-from .errors import ExactnessError, InvalidMDPError
+from .errors import ExactnessError, InvalidMDPError, InvalidParameterError
 
 __all__ = ["FiniteMDP"]
 
@@ -166,10 +168,73 @@ def _float_array(value: Any, name: str) -> np.ndarray:
         raise InvalidMDPError(f"{name} has complex entries, expected real numbers")
     try:
         array = np.array(value, dtype=float)
-    except (TypeError, ValueError) as error:
+    except (TypeError, ValueError, OverflowError) as error:
         raise InvalidMDPError(f"{name} could not be read as a numeric array: {error}") from error
     check_finite(array, name, InvalidMDPError)
     return array
+
+
+def _check_row_tolerance(value: Any) -> float:
+    """``row_tolerance`` as a float in [0, inf] (inf skips the row check: internal rebuilds)."""
+    value = plain_number(value)
+    if isinstance(value, bool) or not isinstance(value, int | float | Fraction):
+        raise InvalidParameterError(
+            f"row_tolerance = {value!r} must be a real number >= 0 (default "
+            f"{DEFAULT_ROW_TOLERANCE:g})"
+        )
+    try:
+        value = float(value)
+    except OverflowError:  # an integer beyond the float range: as good as infinite
+        value = float("inf") if value > 0 else -1.0
+    if np.isnan(value) or value < 0:
+        raise InvalidParameterError(
+            f"row_tolerance = {value!r} must be a real number >= 0 (default "
+            f"{DEFAULT_ROW_TOLERANCE:g})"
+        )
+    return value
+
+
+def _check_sparse_input(matrix: Any, name: str) -> None:
+    """Reject sparse input that scipy would silently change: complex data, bad indices."""
+    if np.iscomplexobj(matrix.data if hasattr(matrix, "data") else matrix):
+        raise InvalidMDPError(
+            f"{name} is a sparse matrix of complex dtype {matrix.dtype}, expected real numbers "
+            "(the imaginary part would be dropped)"
+        )
+    if len(matrix.shape) != 2:
+        raise InvalidMDPError(f"sparse {name} has shape {matrix.shape}, expected (S*A, S)")
+    rows, columns = matrix.shape
+    if sp.issparse(matrix) and matrix.format in ("csr", "csc"):
+        major, minor = (rows, columns) if matrix.format == "csr" else (columns, rows)
+        indptr, indices = np.asarray(matrix.indptr), np.asarray(matrix.indices)
+        if (
+            indptr.ndim != 1
+            or len(indptr) != major + 1
+            or (len(indptr) and (indptr[0] != 0 or np.any(np.diff(indptr) < 0)))
+            or (len(indptr) and indptr[-1] > len(indices))
+        ):
+            raise InvalidMDPError(
+                f"sparse {name} ({matrix.format.upper()}, shape {matrix.shape}) has an invalid "
+                "indptr array (not non-decreasing from 0 with one entry per row + 1)"
+            )
+        stored = indices[: indptr[-1]] if len(indptr) else indices
+        bad = (stored < 0) | (stored >= minor)
+        if bad.any():
+            k = int(np.argmax(bad))
+            axis = "column" if matrix.format == "csr" else "row"
+            raise InvalidMDPError(
+                f"sparse {name} stores an entry in {axis} {int(stored[k])}, outside 0..{minor - 1} "
+                f"(shape {matrix.shape})"
+            )
+    elif sp.issparse(matrix) and matrix.format == "coo":
+        for axis, (coords, extent) in enumerate(((matrix.row, rows), (matrix.col, columns))):
+            bad = (coords < 0) | (coords >= extent)
+            if bad.any():
+                k = int(np.argmax(bad))
+                raise InvalidMDPError(
+                    f"sparse {name} stores an entry at {('row', 'column')[axis]} "
+                    f"{int(coords[k])}, outside 0..{extent - 1} (shape {matrix.shape})"
+                )
 
 
 def _exact_array(value: Any, name: str) -> np.ndarray:
@@ -242,16 +307,19 @@ class FiniteMDP:
         exact: bool | None = None,
         row_tolerance: float = DEFAULT_ROW_TOLERANCE,
     ) -> None:
+        row_tolerance = _check_row_tolerance(row_tolerance)
         rewards, infinite = _split_negative_infinity(rewards)
         if exact is None:
             exact = any(_has_exact_marker(v) for v in (transitions, rewards, discount, initial))
+        elif not isinstance(exact, bool | np.bool_):
+            raise InvalidParameterError(f"exact = {exact!r} must be True, False or None")
         if exact and sp.issparse(transitions):
             raise ExactnessError(
                 "transitions is a scipy.sparse matrix, which cannot hold exact Fractions; "
                 "pass a dense (S, A, S) array of Fractions for an exact MDP"
             )
         self._exact = bool(exact)
-        self._exact_discount = None
+        self._exact_discount = None if self._exact else _given_exactly(discount)
         self._action_mask = None
         if action_mask is not None or infinite is not None:
             self._action_mask = self._read_mask(transitions, action_mask, infinite)
@@ -348,6 +416,7 @@ class FiniteMDP:
 
     def _read_sparse_transitions(self, transitions: Any, tolerance: float) -> sp.csr_matrix:
         # a copy (the caller's matrix is neither aliased nor made read-only), never densified
+        _check_sparse_input(transitions, "transitions")
         matrix = sp.csr_matrix(transitions, dtype=float, copy=True)
         matrix.sum_duplicates()
         rows, num_states = matrix.shape
@@ -407,6 +476,7 @@ class FiniteMDP:
         if sp.issparse(rewards):
             if self._exact:
                 raise ExactnessError("rewards is a scipy.sparse matrix; exact MDPs need dense")
+            _check_sparse_input(rewards, "rewards")
             matrix = sp.csr_matrix(rewards, dtype=float)
             if matrix.shape != (shape[0] * shape[1], shape[0]):
                 raise InvalidMDPError(
@@ -441,16 +511,12 @@ class FiniteMDP:
         if self._exact:
             value = _exact.to_fraction(discount, "discount")
         else:
-            if isinstance(discount, Fraction | str | int) and not isinstance(discount, bool):
-                try:  # remembered, so that to_exact() keeps "99/100" rather than binary 0.99
-                    self._exact_discount = Fraction(
-                        discount.strip() if isinstance(discount, str) else discount
-                    )
-                except (ValueError, ZeroDivisionError):
-                    self._exact_discount = None
+            discount = plain_number(discount)
+            if isinstance(discount, bool) or is_complex(discount):
+                raise InvalidMDPError(f"discount = {discount!r} is not a real number")
             try:
                 value = float(Fraction(discount.strip()) if isinstance(discount, str) else discount)
-            except (TypeError, ValueError, ZeroDivisionError) as error:
+            except (TypeError, ValueError, ZeroDivisionError, OverflowError) as error:
                 raise InvalidMDPError(f"discount = {discount!r} is not a number") from error
             if not np.isfinite(value):
                 raise InvalidMDPError(f"discount = {discount!r} is not finite")
@@ -575,6 +641,18 @@ class FiniteMDP:
         discount that was given exactly (``"99/100"``, a Fraction) is kept exactly."""
         if self._exact:
             return self
+        if limit_denominator is not None:
+            limit = plain_number(limit_denominator)
+            if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+                raise InvalidParameterError(
+                    f"limit_denominator = {limit_denominator!r} must be an integer >= 1 or None"
+                )
+            limit_denominator = limit
+        check_allocation(
+            (self._num_states, self._num_actions, self._num_states), 8, "exact transitions",
+            "exact mode stores P densely: use a smaller MDP or stay in float mode",
+            InvalidMDPError,
+        )  # fmt: skip
         dense = self.to_dense()
 
         def convert(array: Any) -> np.ndarray:
@@ -622,6 +700,10 @@ class FiniteMDP:
         """The same MDP with dense (S, A, S) transitions (an explicit densification)."""
         if not self.is_sparse:
             return self
+        check_allocation(
+            (self._num_states, self._num_actions, self._num_states), 8, "dense transitions",
+            "keep the MDP sparse (every solver and step accepts sparse MDPs)", InvalidMDPError,
+        )  # fmt: skip
         dense = self._transitions.toarray().reshape(
             self._num_states, self._num_actions, self._num_states
         )
@@ -654,26 +736,39 @@ class FiniteMDP:
         return self._exact_discount if self._exact_discount is not None else self._discount
 
     def with_discount(self, discount: Any) -> FiniteMDP:
-        """The same MDP with another discount factor."""
-        return FiniteMDP(
-            self._transitions,
-            self._rewards,
-            discount,
-            self._initial,
-            action_mask=self._action_mask,
-            exact=self._exact,
+        """The same MDP with another discount factor.
+
+        P, r and d are shared with this MDP (they are read-only), not copied: a dense P of
+        gigabytes is not duplicated. Only the new discount is checked.
+        """
+        return self._sharing(
+            discount=self._read_discount(discount),
+            exact_discount=None if self._exact else _given_exactly(discount),
         )
 
     def with_initial(self, initial: Any) -> FiniteMDP:
-        """The same MDP with another initial distribution."""
-        return FiniteMDP(
-            self._transitions,
-            self._rewards,
-            self._discount_given(),
-            initial,
-            action_mask=self._action_mask,
-            exact=self._exact,
-        )
+        """The same MDP with another initial distribution (P and r shared, not copied)."""
+        return self._sharing(initial=self._read_initial(initial, DEFAULT_ROW_TOLERANCE))
+
+    def _sharing(self, **changes: Any) -> FiniteMDP:
+        """A copy that shares the read-only arrays, with ``discount`` / ``initial`` replaced."""
+        other = object.__new__(FiniteMDP)
+        values = {
+            "_exact": self._exact,
+            "_transitions": self._transitions,
+            "_rewards": self._rewards,
+            "_discount": changes.get("discount", self._discount),
+            "_exact_discount": changes.get("exact_discount", self._exact_discount),
+            "_initial": changes.get("initial", self._initial),
+            "_action_mask": self._action_mask,
+            "_num_states": self._num_states,
+            "_num_actions": self._num_actions,
+            "_derived": {},  # recomputed on demand: nothing cached is assumed to carry over
+            "_frozen": True,
+        }
+        for name, value in values.items():
+            object.__setattr__(other, name, value)
+        return other
 
     @classmethod
     def from_state_action_pairs(
@@ -884,6 +979,17 @@ def check_mdp(mdp: Any, name: str = "mdp") -> FiniteMDP:
             "(build one with FiniteMDP(transitions, rewards, discount) or mdps.make(...))"
         )
     return mdp
+
+
+def _given_exactly(discount: Any) -> Fraction | None:
+    """The Fraction of a discount given exactly (a Fraction, an int or a string like
+    "99/100"), remembered by float MDPs so that to_exact() keeps it; None for a float."""
+    if isinstance(discount, bool) or not isinstance(discount, Fraction | str | int):
+        return None
+    try:
+        return Fraction(discount.strip() if isinstance(discount, str) else discount)
+    except (ValueError, ZeroDivisionError):
+        return None
 
 
 def require_discounted(mdp: FiniteMDP, what: str) -> None:

@@ -44,6 +44,7 @@ Examples
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from fractions import Fraction
 from typing import Any
@@ -53,7 +54,7 @@ import scipy.sparse as sp
 from scipy.optimize import linprog
 
 from . import _exact
-from ._validate import choice, positive_number, whole_number
+from ._validate import choice, positive_number, reward_scale, whole_number
 from .errors import InvalidParameterError, SlowComputationWarning
 from .evaluation import _complete, _evaluate_values, evaluate
 from .model import FiniteMDP, check_mdp, require_discounted
@@ -93,6 +94,24 @@ SLOW_EXACT_WORK = 10**6
 
 _DEFAULT_TOLERANCE = 1e-10
 
+#: Default iteration caps. Value iteration needs about ln(tolerance)/ln(gamma) iterations
+#: (3.8e7 at gamma = 0.999999): without a cap it runs for hours and says nothing. Policy
+#: iteration needs few iterations at any gamma and is the method to use near gamma = 1.
+DEFAULT_MAX_ITERATIONS = {
+    "policy_iteration": 10_000,
+    "value_iteration": 100_000,
+    "modified_policy_iteration": 100_000,
+    "linear_programming": 10_000,
+}
+#: Exact value iteration: the Fractions' sizes grow with every iteration (a 999/1000 discount
+#: does not finish), so the exact default cap is lower.
+EXACT_VALUE_ITERATION_CAP = 1_000
+#: Most T_pi applications per modified-policy-iteration step.
+MAX_SWEEPS = 100_000
+#: Default wall-clock limit (seconds) of the HiGHS solve behind ``"linear_programming"``: the
+#: simplex on a sparse Garnet with S = 30,000 runs for over ten minutes.
+DEFAULT_LP_TIME_LIMIT = 300.0
+
 
 def solve(
     mdp: FiniteMDP,
@@ -104,6 +123,8 @@ def solve(
     initial_values: Any = None,
     sweeps: int = 20,
     history: bool = False,
+    time_limit: float | None = None,
+    progress: Callable[[int, Any], None] | None = None,
     lp_method: str = "auto",
 ) -> SolveResult:
     """Compute V* and an optimal deterministic policy of ``mdp``.
@@ -118,8 +139,11 @@ def solve(
         max(1, ||r||_inf / (1-gamma)) in float mode; exact mode uses 0 for policy iteration and
         LP (exact optimality) and the float default for value iteration's stopping rule.
     max_iterations : int, optional
-        Iteration cap; default 10_000 for policy iteration and LP's exact clean-up, and
-        enough for the value-iteration stopping rule (ceil(log(...)/log(1/gamma)) + 10).
+        Iteration cap (at most 10^9). Defaults: 10,000 for policy iteration and the LP
+        (HiGHS's simplex iterations and the exact clean-up each); for value and modified policy
+        iteration the count the stopping rule needs (ceil(log(...)/log(1/gamma)) + 10), but at
+        most 100,000 (1,000 in exact mode, where the Fractions grow with each iteration).
+        Reaching the cap gives ``converged=False``, ``status="max_iterations"``.
     initial_policy : (S, A) array_like or (S,) integer actions, optional
         Starting policy of policy iteration (default: greedy in the one-step rewards); for the
         LP, the policy whose greedy improvement is checked first (see Notes). An action vector
@@ -129,9 +153,16 @@ def solve(
         min r / (1 - gamma) for modified policy iteration); exact for an exact MDP. The other
         methods take ``initial_policy`` instead.
     sweeps : int
-        m, the number of T_pi applications per iteration of modified policy iteration.
+        m, the number of T_pi applications per iteration of modified policy iteration
+        (1 <= m <= 100,000).
     history : bool
         Keep one :class:`IterationRecord` per iteration.
+    time_limit : float, optional
+        Seconds allowed to HiGHS for ``"linear_programming"`` (default 300); when it runs out
+        the result is ``status="max_iterations"``. Other methods ignore it.
+    progress : callable, optional
+        ``progress(iteration, residual)`` after each iteration (value, modified policy and
+        policy iteration), for displays such as the command line's progress line.
     lp_method : {"auto", "simplex", "interior_point", "highs"}
         The HiGHS algorithm of ``"linear_programming"`` (see the module notes).
 
@@ -143,8 +174,9 @@ def solve(
     Raises
     ------
     InvalidParameterError
-        Unknown method or lp_method, tolerance < 0, sweeps < 1, max_iterations < 1,
-        ``initial_values`` for a method that does not iterate values.
+        Unknown method or lp_method, tolerance < 0, sweeps outside [1, 100,000],
+        max_iterations outside [1, 10^9], time_limit <= 0, ``initial_values`` for a method
+        that does not iterate values.
     InvalidMDPError
         An undiscounted MDP (gamma = 1): use :func:`~tabular_mirror.average_reward` or
         :func:`~tabular_mirror.backward_induction`.
@@ -166,10 +198,14 @@ def solve(
     require_discounted(mdp, "solve")
     choice(method, "method", METHODS)
     choice(lp_method, "lp_method", LP_METHODS)
-    sweeps = whole_number(sweeps, "sweeps", minimum=1)
+    sweeps = whole_number(sweeps, "sweeps", minimum=1, maximum=MAX_SWEEPS)
+    if time_limit is not None:
+        time_limit = float(positive_number(time_limit, "time_limit"))
+    if progress is not None and not callable(progress):
+        raise InvalidParameterError(f"progress = {progress!r} must be a callable or None")
     if max_iterations is not None:
         max_iterations = whole_number(max_iterations, "max_iterations", minimum=1)
-    scale = max(1.0, float(np.abs(np.asarray(mdp.rewards, dtype=float)).max()))
+    scale = max(1.0, reward_scale(mdp.rewards))
     scale /= 1.0 - float(mdp.discount)
     if tolerance is None:
         exact_optimum = mdp.is_exact and method in ("policy_iteration", "linear_programming")
@@ -198,10 +234,12 @@ def solve(
         tolerance=tolerance,
         max_iterations=max_iterations,
         initial_policy=initial_policy,
-        initial_values=initial_values,
         sweeps=sweeps,
         history=history,
         scale=scale,
+        time_limit=time_limit,
+        progress=progress,
+        initial_values=initial_values,
         lp_method=lp_method,
     )
 
@@ -263,6 +301,7 @@ def _finish(
     records: list[IterationRecord] | None,
     evaluation: EvaluationResult | None = None,
     a_priori_bound: Any = None,
+    limit: str = "iterations",
     **extra: Any,
 ) -> SolveResult:
     if evaluation is None:
@@ -271,8 +310,10 @@ def _finish(
     if a_priori_bound is not None:
         error_bound = min(error_bound, a_priori_bound + evaluation.error_bound)
     if not stopped_by_rule:
-        status, detail = "max_iterations", "iterations"
-    elif error_bound > tolerance or not evaluation.converged:
+        status, detail = "max_iterations", limit
+    elif error_bound > tolerance or not evaluation.values_certified:
+        # a solve is certified on its values; the visitation has its own bound
+        # (evaluation.visitation_error_bound), reported beside it
         status, detail = "not_certified", "bound"
     elif mdp.is_exact and residual == 0:
         status, detail = "converged", "exact"
@@ -315,9 +356,11 @@ def _policy_iteration(
     initial_policy: np.ndarray | None,
     history: bool,
     scale: float,
+    progress: Callable[[int, Any], None] | None = None,
     **_: Any,
 ) -> SolveResult:
-    max_iterations = max_iterations or 10_000
+    default_cap = max_iterations is None
+    max_iterations = max_iterations or DEFAULT_MAX_ITERATIONS["policy_iteration"]
     tie = _tie_tolerance(mdp, scale)
     mask = _mask(mdp)
     if initial_policy is None:
@@ -340,6 +383,8 @@ def _policy_iteration(
             records.append(
                 IterationRecord(iteration - 1, residual, evaluation.expected_return, changed)
             )
+        if progress is not None:
+            progress(iteration - 1, evaluation.advantages.max())
         if changed == 0 and _is_deterministic(policy):
             evaluation = _complete(mdp, evaluation)
             return _finish(
@@ -352,8 +397,9 @@ def _policy_iteration(
         evaluation = _evaluate_values(mdp, policy, evaluation.values)
     evaluation = _complete(mdp, evaluation)
     return _finish(
-        mdp, "policy_iteration", policy, max_iterations, False, tolerance, records, evaluation
-    )
+        mdp, "policy_iteration", policy, max_iterations, False, tolerance, records, evaluation,
+        limit="cap" if default_cap else "iterations",
+    )  # fmt: skip
 
 
 def _is_deterministic(policy: np.ndarray) -> bool:
@@ -367,12 +413,14 @@ def _value_iteration(
     max_iterations: int | None,
     history: bool,
     scale: float,
+    progress: Callable[[int, Any], None] | None = None,
     initial_values: np.ndarray | None = None,
     **_: Any,
 ) -> SolveResult:
     return _iterate_values(
-        mdp, "value_iteration", tolerance, max_iterations, history, scale, 1, initial_values
-    )
+        mdp, "value_iteration", tolerance, max_iterations, history, scale, 1, progress,
+        initial_values,
+    )  # fmt: skip
 
 
 def _modified_policy_iteration(
@@ -383,12 +431,13 @@ def _modified_policy_iteration(
     sweeps: int,
     history: bool,
     scale: float,
+    progress: Callable[[int, Any], None] | None = None,
     initial_values: np.ndarray | None = None,
     **_: Any,
 ) -> SolveResult:
     return _iterate_values(
         mdp, "modified_policy_iteration", tolerance, max_iterations, history, scale, sweeps,
-        initial_values,
+        progress, initial_values,
     )  # fmt: skip
 
 
@@ -421,9 +470,10 @@ def _warn_if_slow(
     warnings.warn(
         f"exact {method.replace('_', ' ')} will be slow: the stopping rule needs about "
         f"{needed:,} iterations and the denominators of the values grow by about "
-        f"{growth:.1f} digits per iteration (to about {int(final):,} digits); exact policy "
-        "iteration (method='policy_iteration') solves this MDP exactly in a few exact "
-        "evaluations",
+        f"{growth:.1f} digits per iteration (to about {int(final):,} digits"
+        + (f" by the cap of {max_iterations:,} iterations" if needed > max_iterations else "")
+        + "); exact policy iteration (method='policy_iteration') solves this MDP exactly in a "
+        "few exact evaluations",
         SlowComputationWarning,
         stacklevel=4,
     )
@@ -446,13 +496,20 @@ def _iterate_values(
     history: bool,
     scale: float,
     sweeps: int,
+    progress: Callable[[int, Any], None] | None = None,
     initial_values: np.ndarray | None = None,
 ) -> SolveResult:
     """Value iteration (sweeps = 1) and modified policy iteration (sweeps = m)."""
     gamma = mdp.discount
     mask = _mask(mdp)
+    limit = "iterations"
     if max_iterations is None:
-        max_iterations = _value_iteration_cap(mdp, tolerance, scale)
+        needed = _value_iteration_cap(mdp, tolerance, scale)
+        cap = EXACT_VALUE_ITERATION_CAP if mdp.is_exact else DEFAULT_MAX_ITERATIONS[method]
+        cap = -(-cap // sweeps)  # modified policy iteration: the same number of T applications
+        max_iterations = min(needed, cap)
+        if needed > cap:
+            limit = "cap"
     threshold = tolerance * (1 - gamma) / (2 * gamma) if gamma > 0 else 0
     if mdp.is_exact:
         threshold = _exact.to_fraction(str(threshold), "threshold") if gamma > 0 else 0
@@ -485,6 +542,8 @@ def _iterate_values(
                 IterationRecord(iteration, difference, (mdp.initial * improved).sum(), 0)
             )
         values = improved
+        if progress is not None:
+            progress(iteration, difference)
         # with gamma = 0 the rule's threshold tolerance (1-gamma)/(2 gamma) is infinite: Q = r,
         # so one iteration suffices (a threshold of 0 never held under near ties)
         if gamma == 0 or difference <= threshold:
@@ -512,6 +571,7 @@ def _iterate_values(
         tolerance,
         records,
         a_priori_bound=a_priori,
+        limit=limit,
         iterate=_exact.readonly(values),
         iterate_residual=iterate_residual,
     )
@@ -522,9 +582,11 @@ def _linear_programming(
     *,
     tolerance: float,
     max_iterations: int | None,
-    initial_policy: np.ndarray | None,
     history: bool,
     scale: float,
+    time_limit: float | None = None,
+    progress: Callable[[int, Any], None] | None = None,
+    initial_policy: np.ndarray | None = None,
     lp_method: str = "auto",
     **_: Any,
 ) -> SolveResult:
@@ -536,6 +598,9 @@ def _linear_programming(
         )  # fmt: skip
         if started.converged and started.iterations == 0:
             return _with_occupancy(mdp, replace(started, method="linear_programming"), None)
+    default_cap = max_iterations is None
+    simplex_cap = max_iterations or DEFAULT_MAX_ITERATIONS["linear_programming"]
+    time_limit = DEFAULT_LP_TIME_LIMIT if time_limit is None else time_limit
     float_mdp = mdp.to_float() if mdp.is_exact else mdp
     weights = np.asarray(float_mdp.initial, dtype=float)
     if not np.all(weights > 0):
@@ -560,7 +625,21 @@ def _linear_programming(
         b_ub=-np.asarray(float_mdp.rewards, dtype=float).ravel()[pairs],
         bounds=(None, None),
         method=_LINPROG_METHOD[lp_method],
+        options={"time_limit": time_limit, "maxiter": simplex_cap},
     )
+    if outcome.status == 1:  # HiGHS hit the iteration or time limit
+        evaluation = evaluate(mdp, greedy_policy(mdp.rewards, action_mask=mask), validate=False)
+        timed_out = "time limit" in str(outcome.message).lower()
+        limit = "time_limit" if timed_out else ("cap" if default_cap else "iterations")
+        result = _finish(
+            mdp, "linear_programming", evaluation.policy, int(getattr(outcome, "nit", 0) or 0),
+            False, tolerance, None, evaluation, limit=limit,
+        )  # fmt: skip
+        return replace(
+            result,
+            message=f"{result.message} HiGHS: {outcome.message} (time limit {time_limit:g} s, "
+            f"{simplex_cap} simplex iterations)",
+        )
     if outcome.status != 0:
         evaluation = evaluate(mdp, greedy_policy(mdp.rewards, action_mask=mask), validate=False)
         result = _finish(
@@ -589,6 +668,7 @@ def _linear_programming(
         else proposal,
         history=history,  # the LP itself is one HiGHS call: the history is the clean-up's
         scale=scale,
+        progress=progress,
     )
     iterations = int(getattr(outcome, "nit", 0) or 0) + refined.iterations
     result = replace(refined, method="linear_programming", iterations=iterations)

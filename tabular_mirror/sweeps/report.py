@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from .._files import atomic_path
 from ..errors import InvalidParameterError
 from .run import SPEC_FILE
 from .tasks import TASKS_FOLDER
@@ -270,12 +271,14 @@ def sweep_report(
     target = Path(output) if output is not None else directory
     target.mkdir(parents=True, exist_ok=True)
     files = [target / "summary.csv"]
-    table.to_csv(files[0], index=False)
+    with atomic_path(files[0]) as temporary:  # an interrupted report leaves no truncated file
+        table.to_csv(temporary, index=False)
     figures = {}
     for value in values:
         figure = phase_diagram(table, value, x, y, panels)
         path = target / f"{value}.{figure_format}"
-        figure.savefig(path, dpi=110)
+        with atomic_path(path) as temporary:
+            figure.savefig(temporary, format=figure_format, dpi=110)
         figures[value] = figure
         files.append(path)
     return SweepReport(table, tuple(axes), figures, tuple(files))
