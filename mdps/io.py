@@ -155,6 +155,7 @@ def from_csv(
     num_states: int | None = None,
     num_actions: int | None = None,
     sparse: bool | None = None,
+    missing_pairs: str = "error",
 ) -> FiniteMDP:
     """Read a CSV long table written by :func:`to_csv` (or any tool using its columns).
 
@@ -177,6 +178,9 @@ def from_csv(
     sparse : bool, optional
         CSR transitions (float mode). By default (None) sparse when a dense P would exceed
         128 MiB, dense otherwise.
+    missing_pairs : {"error", "infeasible"}
+        A state-action pair without any row: an error (its row sums to 0), or an infeasible
+        action (:func:`to_csv` writes no row for the infeasible pairs of an MDP).
 
     Returns
     -------
@@ -194,6 +198,10 @@ def from_csv(
         A dense exact P too large for memory (the size is named).
     """
     path = Path(path)
+    if missing_pairs not in ("error", "infeasible"):
+        raise InvalidParameterError(
+            f"unknown missing_pairs {missing_pairs!r}; valid choices: 'error', 'infeasible'"
+        )
     try:
         with path.open(newline="", encoding="utf-8") as handle:
             reader = csv.reader(handle)
@@ -306,11 +314,17 @@ def from_csv(
         np.maximum.at(high, pair, reward)
         constant = low == high
         expected[constant] = low[constant]
+    action_mask = None
+    if missing_pairs == "infeasible":
+        action_mask = np.zeros(S * A, dtype=bool)
+        action_mask[pair] = True
+        action_mask = action_mask.reshape(S, A)
     return FiniteMDP(
         transitions,
         expected.reshape(S, A),
         scalar(discount, exact, "discount"),
         initial,
+        action_mask=action_mask,
         exact=exact,
     )
 

@@ -395,6 +395,15 @@ def test_the_mask_survives_pickling_files_traces_and_witnesses(exact, tmp_path):
         assert masked.to_float().to_exact(limit_denominator=1000) == masked
 
 
+def test_the_csv_table_has_no_rows_for_infeasible_pairs(tmp_path):
+    masked, _ = _mixed_pattern(exact=True)
+    path = mdps.to_csv(masked, tmp_path / "masked.csv")
+    read = mdps.from_csv(path, discount="9/10", missing_pairs="infeasible")
+    assert read == masked
+    with pytest.raises(InvalidMDPError, match="sums to 0"):
+        mdps.from_csv(path, discount="9/10")
+
+
 def test_an_mdp_without_infeasible_actions_stores_no_mask():
     mdp = mdps.small()
     assert not mdp.has_infeasible_actions and mdp.action_mask.all()
