@@ -190,9 +190,12 @@ def solve(
 
     Notes
     -----
-    With ``initial_policy`` the LP first checks whether the policy is optimal (exact policy
-    iteration from it, certified) before calling HiGHS: scipy's HiGHS interface takes no
-    starting basis, so this is the warm start it allows.
+    With ``initial_policy`` the LP first checks whether the policy is optimal (one exact
+    policy evaluation, certified) and then does not call HiGHS at all; otherwise, when the
+    optional ``highspy`` package is installed and the method is a simplex, HiGHS's dual simplex
+    starts from the policy's basis (its rows tight; a dual feasible basis), which on a nearly
+    optimal policy takes a fraction of the cold start's iterations. scipy's HiGHS interface
+    takes no starting basis: without highspy the LP starts cold.
     """
     check_mdp(mdp)
     require_discounted(mdp, "solve")
@@ -619,14 +622,21 @@ def _linear_programming(
     if mask is not None:
         transitions = transitions[pairs]
     constraints = sp.csr_matrix(gamma * transitions - selector)
-    outcome = linprog(
-        weights,
-        A_ub=constraints,
-        b_ub=-np.asarray(float_mdp.rewards, dtype=float).ravel()[pairs],
-        bounds=(None, None),
-        method=_LINPROG_METHOD[lp_method],
-        options={"time_limit": time_limit, "maxiter": simplex_cap},
-    )
+    bounds = -np.asarray(float_mdp.rewards, dtype=float).ravel()[pairs]
+    outcome = None
+    if initial_policy is not None and lp_method != "interior_point":
+        outcome = _warm_simplex(
+            weights, constraints, bounds, pairs, initial_policy, time_limit, simplex_cap
+        )
+    if outcome is None:
+        outcome = linprog(
+            weights,
+            A_ub=constraints,
+            b_ub=bounds,
+            bounds=(None, None),
+            method=_LINPROG_METHOD[lp_method],
+            options={"time_limit": time_limit, "maxiter": simplex_cap},
+        )
     if outcome.status == 1:  # HiGHS hit the iteration or time limit
         evaluation = evaluate(mdp, greedy_policy(mdp.rewards, action_mask=mask), validate=False)
         timed_out = "time limit" in str(outcome.message).lower()
@@ -673,6 +683,101 @@ def _linear_programming(
     iterations = int(getattr(outcome, "nit", 0) or 0) + refined.iterations
     result = replace(refined, method="linear_programming", iterations=iterations)
     return _with_occupancy(mdp, result, None if mdp.is_exact else occupancy)
+
+
+def _quiet_highs(highspy: Any) -> Any:
+    """A ``highspy.Highs()`` without the banner HiGHS prints on standard output when the first
+    one is made (a library prints nothing unasked)."""
+    import os
+    import sys
+
+    sys.stdout.flush()
+    saved = os.dup(1)
+    sink = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(sink, 1)
+        return highspy.Highs()
+    finally:
+        os.dup2(saved, 1)
+        os.close(sink)
+        os.close(saved)
+
+
+def _warm_simplex(
+    weights: np.ndarray,
+    constraints: sp.csr_matrix,
+    bounds: np.ndarray,
+    pairs: np.ndarray,
+    initial_policy: np.ndarray,
+    time_limit: float,
+    simplex_cap: int,
+) -> Any:
+    """HiGHS's simplex started from the basis of ``initial_policy`` (needs ``highspy``).
+
+    The basis of a deterministic policy pi: every V[s] basic, the rows (s, pi(s)) tight
+    (nonbasic at their bound), the other rows' slacks basic. Its basis matrix holds
+    gamma P_pi - I, which is nonsingular, and its duals -(I - gamma P_pi^T)^{-1} w <= 0 are
+    feasible: the dual simplex starts there (an optimal pi needs no iteration). Returns an
+    object shaped like scipy's ``linprog`` result, or None when highspy is not installed (the
+    caller then runs scipy's HiGHS without a starting basis).
+    """
+    try:
+        import highspy
+    except ImportError:
+        return None
+    from types import SimpleNamespace
+
+    num_rows, num_states = constraints.shape
+    num_actions = int(np.asarray(initial_policy).shape[1])
+    actions = policy_actions(np.asarray(initial_policy, dtype=float))
+    tight = np.searchsorted(pairs, np.arange(num_states) * num_actions + actions)
+    highs = _quiet_highs(highspy)
+    highs.setOptionValue("output_flag", False)
+    highs.setOptionValue("time_limit", float(time_limit))
+    highs.setOptionValue("simplex_iteration_limit", int(simplex_cap))
+    highs.setOptionValue("solver", "simplex")
+    model = highspy.HighsLp()
+    model.num_col_, model.num_row_ = num_states, num_rows
+    model.col_cost_ = np.asarray(weights, dtype=float)
+    model.col_lower_ = np.full(num_states, -highspy.kHighsInf)
+    model.col_upper_ = np.full(num_states, highspy.kHighsInf)
+    model.row_lower_ = np.full(num_rows, -highspy.kHighsInf)
+    model.row_upper_ = np.asarray(bounds, dtype=float)
+    columns = constraints.tocsc()
+    model.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+    model.a_matrix_.start_ = columns.indptr
+    model.a_matrix_.index_ = columns.indices
+    model.a_matrix_.value_ = columns.data
+    highs.passModel(model)
+    basis = highspy.HighsBasis()
+    basis.col_status = [highspy.HighsBasisStatus.kBasic] * num_states
+    rows = [highspy.HighsBasisStatus.kBasic] * num_rows
+    for row in tight:
+        rows[int(row)] = highspy.HighsBasisStatus.kUpper
+    basis.row_status = rows
+    basis.valid = True
+    highs.setBasis(basis)
+    highs.run()
+    status = highs.getModelStatus()
+    iterations = int(highs.getInfo().simplex_iteration_count)
+    message = highs.modelStatusToString(status)
+    if status == highspy.HighsModelStatus.kOptimal:
+        solution = highs.getSolution()
+        return SimpleNamespace(
+            status=0,
+            x=np.asarray(solution.col_value),
+            ineqlin=SimpleNamespace(marginals=np.asarray(solution.row_dual)),
+            nit=iterations,
+            message=f"{message} (simplex warm-started from initial_policy)",
+        )
+    limited = status in (
+        highspy.HighsModelStatus.kTimeLimit,
+        highspy.HighsModelStatus.kIterationLimit,
+    )
+    label = "Time limit reached" if status == highspy.HighsModelStatus.kTimeLimit else message
+    return SimpleNamespace(
+        status=1 if limited else 2, x=None, ineqlin=None, nit=iterations, message=label
+    )
 
 
 def _with_occupancy(mdp: FiniteMDP, result: SolveResult, occupancy: Any) -> SolveResult:

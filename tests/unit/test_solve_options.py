@@ -85,3 +85,30 @@ def test_exact_value_iteration_says_when_it_will_be_slow():
         warnings.simplefilter("error")
         quick = tm.solve(mdps.small(exact=True).with_discount("1/2"), method="value_iteration")
     assert quick.converged
+
+
+def test_lp_simplex_warm_started_from_a_nearly_optimal_policy():
+    pytest.importorskip("highspy")
+    mdp = mdps.garnet(150, 3, 6, seed=4, discount=0.97)
+    optimum = tm.solve(mdp)
+    start = optimum.actions.copy()
+    start[:15] = (start[:15] + 1) % 3  # 15 states off the optimum
+    cold = tm.solve(mdp, "linear_programming", lp_method="simplex")
+    warm = tm.solve(mdp, "linear_programming", lp_method="simplex", initial_policy=start)
+    assert warm.converged and cold.converged
+    assert warm.actions.tolist() == cold.actions.tolist() == optimum.actions.tolist()
+    assert warm.iterations < cold.iterations
+    assert np.abs(warm.occupancy - cold.occupancy).max() < 1e-8
+
+
+def test_lp_warm_start_with_infeasible_actions():
+    pytest.importorskip("highspy")
+    base = mdps.garnet(40, 3, 4, seed=5, discount=0.9)
+    mask = np.ones((40, 3), dtype=bool)
+    mask[::3, 2] = False
+    masked = tm.FiniteMDP(base.transitions, base.rewards, 0.9, action_mask=mask)
+    optimum = tm.solve(masked)
+    start = np.zeros(40, dtype=int)  # action 0 is feasible everywhere
+    warm = tm.solve(masked, "linear_programming", lp_method="simplex", initial_policy=start)
+    assert warm.actions.tolist() == optimum.actions.tolist()
+    assert np.all(warm.occupancy[~mask] == 0)
