@@ -114,6 +114,16 @@ def main() -> None:
         f"{'tm.solve(linear_programming, initial_policy=optimal)':<52} {seconds:9.2f}  "
         f"{result.status} (warm start: no HiGHS call)"
     )
+    perturbed = optimum.actions.copy()
+    changed = np.random.default_rng(1).choice(num_states, num_states // 10, replace=False)
+    perturbed[changed] = (perturbed[changed] + 1) % 3
+    seconds, result = timed(
+        lambda: tm.solve(mdp, "linear_programming", lp_method="simplex", initial_policy=perturbed)
+    )
+    print(
+        f"{'tm.solve(lp_method=simplex, initial_policy=10% off)':<52} {seconds:9.2f}  "
+        f"{result.status}, {result.iterations} iterations (needs highspy for the warm basis)"
+    )
     seconds, result = timed(lambda: tm.solve(mdp))
     print(
         f"{'tm.solve(policy_iteration)':<52} {seconds:9.2f}  "

@@ -360,6 +360,7 @@ def _policy_iteration(
     history: bool,
     scale: float,
     progress: Callable[[int, Any], None] | None = None,
+    expect_stable: bool = False,
     **_: Any,
 ) -> SolveResult:
     default_cap = max_iterations is None
@@ -374,8 +375,11 @@ def _policy_iteration(
         policy = initial_policy
     records: list[IterationRecord] | None = [] if history else None
     # inner evaluations skip the visitation (only the final policy's is reported) and warm-start
-    # the Krylov solve from the previous values
-    evaluation = _evaluate_values(mdp, policy)
+    # the Krylov solve from the previous values; a start expected to be optimal (the LP's
+    # proposal) is evaluated in full at once (one factorisation for values and visitation)
+    evaluation = (
+        evaluate(mdp, policy, validate=False) if expect_stable else _evaluate_values(mdp, policy)
+    )
     # max_iterations + 1 passes: the last one only checks whether the last improved policy is
     # stable, so a run needing exactly max_iterations improvements converges
     for iteration in range(1, max_iterations + 2):
@@ -594,13 +598,19 @@ def _linear_programming(
     **_: Any,
 ) -> SolveResult:
     num_states, num_actions = mdp.num_states, mdp.num_actions
-    if initial_policy is not None:  # the warm start scipy's HiGHS interface allows
-        started = _policy_iteration(
-            mdp, tolerance=tolerance, max_iterations=1, initial_policy=initial_policy,
-            history=history, scale=scale,
-        )  # fmt: skip
-        if started.converged and started.iterations == 0:
-            return _with_occupancy(mdp, replace(started, method="linear_programming"), None)
+    if initial_policy is not None and _is_deterministic(initial_policy):
+        # a warm start that needs no LP: the policy is greedy in its own Q (one evaluation)
+        evaluation = evaluate(mdp, initial_policy, validate=False)
+        actions = policy_actions(initial_policy)
+        greedy = _greedy_actions(
+            evaluation.q_values, _tie_tolerance(mdp, scale), actions, _mask(mdp)
+        )
+        if np.array_equal(greedy, actions):
+            started = _finish(
+                mdp, "linear_programming", initial_policy, 0, True, tolerance, None, evaluation
+            )
+            if started.converged:
+                return _with_occupancy(mdp, started, None)
     default_cap = max_iterations is None
     simplex_cap = max_iterations or DEFAULT_MAX_ITERATIONS["linear_programming"]
     time_limit = DEFAULT_LP_TIME_LIMIT if time_limit is None else time_limit
@@ -679,6 +689,7 @@ def _linear_programming(
         history=history,  # the LP itself is one HiGHS call: the history is the clean-up's
         scale=scale,
         progress=progress,
+        expect_stable=True,
     )
     iterations = int(getattr(outcome, "nit", 0) or 0) + refined.iterations
     result = replace(refined, method="linear_programming", iterations=iterations)
@@ -785,9 +796,12 @@ def _with_occupancy(mdp: FiniteMDP, result: SolveResult, occupancy: Any) -> Solv
     from the LP weights (exact mode, or a warm start confirmed without HiGHS)."""
     if occupancy is None:
         exact_weights = mdp.initial
-        if not all(w > 0 for w in exact_weights):
+        if all(w > 0 for w in exact_weights):  # the weights are d: the result's visitation
+            visitation = result.evaluation.visitation
+        else:
             one = _exact.ONE if mdp.is_exact else 1.0
             exact_weights = np.full(mdp.num_states, one / mdp.num_states, dtype=exact_weights.dtype)
-        weighted = evaluate(mdp.with_initial(exact_weights), result.policy, validate=False)
-        occupancy = weighted.visitation[:, None] * result.policy
+            weighted = evaluate(mdp.with_initial(exact_weights), result.policy, validate=False)
+            visitation = weighted.visitation
+        occupancy = visitation[:, None] * result.policy
     return replace(result, occupancy=_exact.readonly(np.array(occupancy)))
