@@ -40,8 +40,8 @@ from .evaluation import evaluate
 from .model import FiniteMDP, check_mdp, require_discounted
 from .optimal import solve
 from .policies import check_policy
-from .step import Solver, mirror_step
-from .traces import Trace
+from .step import Solver, describe_solver, mirror_step
+from .traces import Provenance, Trace
 
 __all__ = ["mirror_learning", "mirror_learning_steps", "LearningStep", "STOP_REASONS"]
 
@@ -81,6 +81,7 @@ class LearningStep:
     certificate : the step's certificate.
     step_time : seconds the step took.
     converged : the step was certified (``StepResult.converged``).
+    evaluation_error : the certified sup-norm error of ``values`` (0 in exact mode).
     """
 
     iteration: int
@@ -98,6 +99,7 @@ class LearningStep:
     certificate: Any
     step_time: float
     converged: bool
+    evaluation_error: Any = 0
 
 
 def _default_tolerance(mdp: FiniteMDP, tol: Any) -> Any:
@@ -176,6 +178,7 @@ def mirror_learning_steps(
             certificate=step.certificate,
             step_time=elapsed,
             converged=step.converged,
+            evaluation_error=evaluation.error_bound,
         )
         if strict and not step.converged:
             return "not_certified"
@@ -272,8 +275,11 @@ def mirror_learning(
     finally:
         if bar is not None:
             bar.close()
-    return _trace(mdp, algorithm, policies, values, returns, largest, steps, stop_reason, tol,
-                  optimum)  # fmt: skip
+    return _trace(
+        mdp, algorithm, policies, values, returns, largest, steps, stop_reason, tol, optimum,
+        first_error=evaluation.error_bound,  # pi_0's evaluation, made before the first step
+        provenance=Provenance(repr(algorithm), choice, describe_solver(solver), bool(strict)),
+    )  # fmt: skip
 
 
 def _trace(
@@ -287,8 +293,15 @@ def _trace(
     stop_reason: str,
     tol: Any,
     optimum: bool,
+    *,
+    first_error: Any = None,
+    provenance: Provenance | None = None,
 ) -> Trace:
-    """Assemble a :class:`Trace` from the per-policy lists and the steps."""
+    """Assemble a :class:`Trace` from the per-policy lists and the steps.
+
+    ``first_error`` is the certified evaluation error of ``values[0]``; with it the trace
+    records every V's error bound (each step carries its own).
+    """
     exact = mdp.is_exact
     optimal_values = optimal_return = None
     if optimum:
@@ -321,4 +334,10 @@ def _trace(
         optimal_return=optimal_return,
         stop_reason=stop_reason,
         tolerance=tol,
+        provenance=provenance,
+        evaluation_error_bounds=(
+            None
+            if first_error is None
+            else _stack([first_error, *(s.evaluation_error for s in steps)], exact)
+        ),
     )

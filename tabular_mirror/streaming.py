@@ -44,8 +44,8 @@ from .learning import LearningStep, _default_tolerance, _stack, _trace, mirror_l
 from .model import FiniteMDP, check_mdp
 from .optimal import solve
 from .policies import check_policy
-from .step import Solver
-from .traces import Trace, load_trace, save_trace
+from .step import Solver, describe_solver
+from .traces import Provenance, Trace, load_trace, save_trace
 
 __all__ = ["run_in_parts", "load_parts", "RunSummary", "MANIFEST", "trace_bytes", "savable"]
 
@@ -81,18 +81,9 @@ class RunSummary:
 
 
 def savable(trace: Trace) -> Trace:
-    """The trace as it is saved: an interrupted run is stored with ``stop_reason="iterations"``.
-
-    The trace file format accepts the stop reasons "iterations", "optimal" and
-    "not_certified"; a run stopped by Ctrl-C is a run whose budget the user cut short, so its
-    file says "iterations" (the budget ran out) and the caller reports the interruption (the
-    command line prints it; :func:`run_in_parts` writes it to ``run.json``).
-    """
-    if trace.stop_reason != "interrupted":
-        return trace
-    from dataclasses import replace
-
-    return replace(trace, stop_reason="iterations")
+    """The trace as it is saved (unchanged: the file format keeps every stop reason of
+    :data:`tabular_mirror.learning.STOP_REASONS`, "interrupted" included)."""
+    return trace
 
 
 def trace_bytes(mdp: FiniteMDP, iterations: int) -> float:
@@ -166,7 +157,9 @@ def run_in_parts(
         "values": evaluation.values,
         "return": evaluation.expected_return,
         "largest": evaluation.advantages.max(),
+        "error": evaluation.error_bound,
     }
+    provenance = Provenance(repr(algorithm), choice, describe_solver(solver), bool(strict))
     first_return = evaluation.expected_return
     manifest: dict[str, Any] = {
         "format": _FORMAT,
@@ -191,7 +184,7 @@ def run_in_parts(
         largest = [start["largest"], *(s.max_advantage for s in buffer)]
         part = _trace(
             mdp, algorithm, policies, values, returns, largest, buffer, stop_reason, tol,
-            optimum=False,
+            optimum=False, first_error=start["error"], provenance=provenance,
         )  # fmt: skip
         if optimal is not None:
             part = _with_optimum(part, optimal.values, optimal.expected_return)
@@ -208,6 +201,7 @@ def run_in_parts(
                 "values": last.values,
                 "return": last.expected_return,
                 "largest": last.max_advantage,
+                "error": last.evaluation_error,
             }
         buffer.clear()
 
@@ -311,7 +305,10 @@ def load_parts(folder: str | Path) -> Trace:
     )  # fmt: skip
     arrays = {name: joined(name, True) for name in per_policy}
     arrays |= {name: joined(name, False) for name in per_step}
+    if all(p.evaluation_error_bounds is not None for p in parts):
+        arrays["evaluation_error_bounds"] = joined("evaluation_error_bounds", True)
     return Trace(
+        provenance=first.provenance,
         algorithm=first.algorithm,
         mdp=first.mdp,
         exact=exact,

@@ -166,8 +166,8 @@ def test_ctrl_c_in_run_saves_the_steps_taken(tmp_path, monkeypatch, capsys):
                  str(output)]) == 130  # fmt: skip
     out = capsys.readouterr().out
     assert "interrupted: the 3 steps taken are saved" in out
-    trace = load_trace(output)  # the file format's reasons: the budget the user cut short
-    assert (trace.iterations, trace.stop_reason) == (3, "iterations")
+    trace = load_trace(output)  # the file says why the run stopped
+    assert (trace.iterations, trace.stop_reason) == (3, "interrupted")
 
 
 def test_ctrl_c_in_run_in_parts(tmp_path, monkeypatch, capsys):
