@@ -38,7 +38,7 @@ import scipy.sparse as sp
 from . import _exact, _linalg
 from ._validate import choice, positive_number, whole_number
 from .errors import InvalidMDPError
-from .model import FiniteMDP, check_mdp
+from .model import FiniteMDP, check_mdp, require_discounted
 from .operators import (
     policy_rewards,
     policy_transitions,
@@ -54,6 +54,10 @@ __all__ = ["evaluate", "DENSE_STATE_LIMIT"]
 DENSE_STATE_LIMIT = 2000
 
 METHODS = ("auto", "dense", "krylov", "sparse_direct")
+
+#: From this many states a dense evaluation factorises P_pi in place (one S x S array, not two)
+#: and certifies with products computed from P and pi.
+IN_PLACE_STATES = 2048
 
 #: Default relative accuracy of float evaluation (see ``tolerance`` in :func:`evaluate`).
 RELATIVE_TOLERANCE = 1e-10
@@ -115,6 +119,7 @@ def evaluate(
     normalised ``normalized_visitation`` d^pi_rho.
     """
     check_mdp(mdp)
+    require_discounted(mdp, "evaluate")
     choice(method, "method", METHODS)
     max_iterations = whole_number(max_iterations, "max_iterations")
     if tolerance is not None:
@@ -270,6 +275,8 @@ def _evaluate_small(
     q_values = (transitions.reshape(-1, num_states) @ values).reshape(policy.shape)
     q_values *= discount
     q_values += mdp.rewards
+    if mdp.has_infeasible_actions:  # the neutral value V[s] at infeasible pairs
+        q_values = np.where(mdp.action_mask, q_values, values[:, None])
     advantages = q_values - values[:, None]
     kept = policy.copy()
     normalized = (1.0 - discount) * visitation
@@ -329,6 +336,11 @@ def _evaluate_float(
         if sp.issparse(matrix):
             solution = _linalg.solve_dense(
                 matrix.toarray(), rewards, initial, mdp.discount, sparse_matrix=matrix
+            )
+        elif mdp.num_states >= IN_PLACE_STATES:  # no second S x S array: factorise P_pi in place
+            products = _linalg.PolicyProducts(np.asarray(mdp.transitions), np.asarray(policy))
+            solution = _linalg.solve_dense(
+                matrix, rewards, initial, mdp.discount, products=products
             )
         else:
             solution = _linalg.solve_dense(matrix, rewards, initial, mdp.discount)

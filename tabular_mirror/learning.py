@@ -37,7 +37,7 @@ from ._validate import positive_number, reward_scale, whole_number
 from .algorithm import MirrorAlgorithm, drift_penalty
 from .errors import InvalidParameterError
 from .evaluation import _evaluate
-from .model import FiniteMDP, check_mdp
+from .model import FiniteMDP, check_mdp, require_discounted
 from .optimal import solve
 from .policies import check_policy
 from .step import Solver, _check_support, _step, describe_solver
@@ -139,6 +139,7 @@ def mirror_learning_steps(
     LearningStep
     """
     check_mdp(mdp)
+    require_discounted(mdp, "mirror_learning_steps")
     iterations = whole_number(iterations, "iterations")
     check_choice(choice, "choice", ("closest", "vertex", "adversarial"))
     _check_algorithm(algorithm)
@@ -173,7 +174,7 @@ def _run(
         if evaluation.advantages.max() <= tol:
             return "optimal"
         started = time.perf_counter()
-        _check_support(algorithm, policy)
+        _check_support(algorithm, policy, mdp)
         step = _step(mdp, algorithm, policy, choice, solver, evaluation, None)
         elapsed = time.perf_counter() - started
         policy = step.policy
@@ -248,6 +249,7 @@ def mirror_learning(
     :func:`mirror_learning_steps`, which yields one step at a time.
     """
     check_mdp(mdp)
+    require_discounted(mdp, "mirror_learning")
     iterations = whole_number(iterations, "iterations")
     check_choice(on_interrupt, "on_interrupt", ("raise", "stop"))
     check_choice(choice, "choice", ("closest", "vertex", "adversarial"))

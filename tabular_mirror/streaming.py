@@ -41,7 +41,7 @@ from .algorithm import MirrorAlgorithm
 from .errors import InvalidFileError, InvalidParameterError
 from .evaluation import _evaluate
 from .learning import LearningStep, _check_algorithm, _default_tolerance, _run, _stack, _trace
-from .model import FiniteMDP, check_mdp
+from .model import FiniteMDP, check_mdp, require_discounted
 from .optimal import solve
 from .policies import check_policy
 from .step import Solver, describe_solver
@@ -138,6 +138,7 @@ def run_in_parts(
     RunSummary
     """
     check_mdp(mdp)
+    require_discounted(mdp, "run_in_parts")
     iterations = whole_number(iterations, "iterations")
     part_size = whole_number(part_size, "part_size", minimum=1, maximum=10**6)
     check_choice(on_interrupt, "on_interrupt", ("raise", "stop"))
