@@ -6,7 +6,8 @@ For a drift given as a sympy expression D(p, q) in the rows p = pi[s], q = pibar
 - zero Gateaux derivative (Def. 3.1(2)): the simplex directions at q = p are spanned by
   e_a - e_0, so every directional derivative vanishes iff dD/dq_a - dD/dq_0 at q = p simplifies
   to 0 for every a. This is a proof (for every p where the expression is differentiable at
-  q = p), not a sample.
+  q = p, and every value of the advantage symbols of a drift that has them), not a sample.
+  A refutation exhibits a rational point (and rational advantages) where it is nonzero.
 
 Non-smooth expressions (Abs, sign, Max, Min, Piecewise, Heaviside) are *not* proved: sympy
 differentiates |x| to sign(x) and sign(0) = 0 would "prove" total variation a drift, which it is
@@ -56,15 +57,23 @@ def _non_smooth(expression: Any) -> list[str]:
 _PROBES = ((1, 1, 1, 1, 1), (1, 2, 3, 4, 5), (5, 1, 2, 7, 3), (2, 9, 1, 1, 4))
 
 
-def _nonzero_point(expression: Any, symbols: tuple) -> dict | None:
-    """A rational point of the open simplex (in ``symbols``) where ``expression`` is provably
-    nonzero (exactly, or by a float value far from rounding), else None."""
+#: Rational advantages tried with each probe (advantage symbols take any real value).
+_ADVANTAGES = ((1, -1, 2, -2, 3), (2, 1, -3, 1, -1), (-1, 3, 1, -2, 1), (1, 1, -1, 2, -3))
+
+
+def _nonzero_point(expression: Any, symbols: tuple, advantages: tuple = ()) -> dict | None:
+    """A rational point of the open simplex (in ``symbols``, with rational values of the
+    ``advantages`` symbols) where ``expression`` is provably nonzero (exactly, or by a float
+    value far from rounding), else None."""
     import sympy
 
-    for weights in _PROBES:
+    for weights, signs in zip(_PROBES, _ADVANTAGES, strict=True):
         row = [sympy.Rational(weights[k % len(weights)]) for k in range(len(symbols))]
         total = sum(row)
         point = {symbol: w / total for symbol, w in zip(symbols, row, strict=True)}
+        point |= {
+            symbol: sympy.Rational(signs[k % len(signs)]) for k, symbol in enumerate(advantages)
+        }
         value = sympy.simplify(expression.subs(point))
         if value.is_number and value.is_zero is False:
             approximate = complex(sympy.N(value, 30))
@@ -101,6 +110,7 @@ def prove_drift(drift: SympyDrift) -> Report:
         "definition_3_1_zero_at_policy_proved",
         value,
         p,
+        drift.advantage_symbols,
         "proved: D(p, p) simplifies to 0",
         f"D(p, p) simplifies to {value}",
     )
@@ -127,6 +137,7 @@ def prove_drift(drift: SympyDrift) -> Report:
             "definition_3_1_zero_gradient_proved",
             difference,
             p,
+            drift.advantage_symbols,
             "proved: dD/dq_a - dD/dq_0 at q = p simplifies to 0 for every a, so every simplex "
             "directional derivative vanishes",
             f"dD/dq_{a + 1} - dD/dq_0 at q = p is {difference}",
@@ -143,12 +154,14 @@ def prove_drift(drift: SympyDrift) -> Report:
     return Report((zero, gradient), f"symbolic Def. 3.1: {drift.name}")
 
 
-def _decided(name: str, value: Any, symbols: tuple, proved: str, observed: str) -> Verdict:
+def _decided(
+    name: str, value: Any, symbols: tuple, advantages: tuple, proved: str, observed: str
+) -> Verdict:
     """passed if ``value`` simplified to 0, failed at a point where it is nonzero, else
     inconclusive."""
     if value == 0:
         return Verdict(name, "passed", 0, None, None, {"simplified": "0"}, EXACT, proved)
-    point = _nonzero_point(value, symbols)
+    point = _nonzero_point(value, symbols, advantages)
     if point is not None:
         return Verdict(
             name, "failed", None, None, None, {"simplified": str(value), "point": point}, EXACT,

@@ -360,33 +360,166 @@ def added(*drifts: Drift) -> Drift:
     return kept[0] if len(kept) == 1 else SumDrift(kept)
 
 
+#: What a :class:`CallableDrift`'s function may receive (its ``inputs``).
+CALLABLE_INPUTS = (
+    "policy, candidate",
+    "policy, candidate, advantages",
+    "context, candidate",
+)
+
+
+def _positional(function: Callable, what: str, name: str) -> tuple[list[str], int, bool]:
+    """(names of the positional parameters, how many are required, takes *args)."""
+    import inspect
+
+    if not callable(function):
+        raise InvalidParameterError(f"{name}: {what} = {function!r} is not callable")
+    try:
+        signature = inspect.signature(function)
+    except (TypeError, ValueError):
+        return [], -1, True  # a builtin or a ufunc: the signature cannot be read
+    names, required, star = [], 0, False
+    for parameter in signature.parameters.values():
+        if parameter.kind in (parameter.POSITIONAL_ONLY, parameter.POSITIONAL_OR_KEYWORD):
+            names.append(parameter.name)
+            required += parameter.default is parameter.empty
+        elif parameter.kind is parameter.VAR_POSITIONAL:
+            star = True
+        elif parameter.kind is parameter.KEYWORD_ONLY and parameter.default is parameter.empty:
+            raise InvalidParameterError(
+                f"{name}: {what} has a required keyword-only argument {parameter.name!r}; "
+                f"expected a function of {_ACCEPTED}"
+            )
+    return names, required, star
+
+
+_ACCEPTED = "(policy, candidate), (policy, candidate, advantages) or (context, candidate)"
+
+
+def _resolve_inputs(function: Callable, inputs: str, what: str, name: str) -> str:
+    """The ``inputs`` form of ``function``: checked against its signature when given, read
+    from it when ``inputs == "auto"`` (3 arguments: with the advantages; 2 arguments whose
+    first is named ``context``: the context form; other 2-argument functions: the rows)."""
+    names, required, star = _positional(function, what, name)
+    if inputs != "auto":
+        if inputs not in CALLABLE_INPUTS:
+            valid = ", ".join(repr(v) for v in ("auto", *CALLABLE_INPUTS))
+            raise InvalidParameterError(f"{name}: inputs = {inputs!r} is not one of {valid}")
+        count = inputs.count(",") + 1
+        if required >= 0 and not (required <= count and (count <= len(names) or star)):
+            raise InvalidParameterError(
+                f"{name}: {what} takes {_describe_arguments(names, required, star)}, but "
+                f"inputs = {inputs!r} passes {count}"
+            )
+        return inputs
+    if required < 0 or (star and required < 2):
+        raise InvalidParameterError(
+            f"{name}: the signature of {what} ({function!r}) cannot be read; pass inputs= "
+            f"one of {', '.join(repr(v) for v in CALLABLE_INPUTS)}"
+        )
+    fits = [k for k in (2, 3) if required <= k and (k <= len(names) or star)]
+    if required == 3 or fits == [3]:
+        return "policy, candidate, advantages"
+    if 2 in fits:
+        return "context, candidate" if names and names[0] == "context" else "policy, candidate"
+    raise InvalidParameterError(
+        f"{name}: {what} takes {_describe_arguments(names, required, star)}; expected a "
+        f"function of {_ACCEPTED} (pass inputs= to say which)"
+    )
+
+
+def _describe_arguments(names: list[str], required: int, star: bool) -> str:
+    listed = ", ".join(names) + (", *args" if star else "")
+    count = f"{required} required positional argument" + ("" if required == 1 else "s")
+    return f"{count} ({listed})" if listed else count
+
+
 @dataclass(frozen=True)
 class CallableDrift(Drift):
-    """A user drift from numpy callables ``function(policy, candidate) -> (S,)``.
+    """A user drift from a numpy function, of the rows or of the whole context.
 
-    ``gradient(policy, candidate) -> (S, A)`` is optional. Declare ``convex=True`` only if you
-    know it: solvers then certify their step globally; otherwise certificates say ``local``.
-    ``is_drift`` is what you claim; ``proofs_check`` tests the claim.
+    ``function`` returns D_pi(pibar | s) for every state, shape (S,), given one of (its
+    ``inputs``):
+
+    - ``(policy, candidate)``: pi and pibar, (S, A) each;
+    - ``(policy, candidate, advantages)``: and A_pi (S, A), for drifts that weigh the change
+      by the advantage (PPO variants, learned drifts such as Lu et al. 2022's);
+    - ``(context, candidate)``: the :class:`~tabular_mirror.context.Context` (the MDP, pi, its
+      evaluation V, Q, A, rho, and beta) and pibar.
+
+    ``inputs="auto"`` reads the form from the signature when the drift is built: three
+    arguments take the advantages, two arguments whose first is named ``context`` the context,
+    other two-argument functions the rows; anything else is refused with an
+    InvalidParameterError naming what is accepted (pass ``inputs=`` for a function whose
+    signature cannot be read, a builtin or ``*args``). ``gradient_function`` (optional) takes
+    the same inputs and returns dD/dpibar, shape (S, A).
+
+    Declare ``convex=True`` only if you know it (convex in pibar[s]): solvers then certify
+    their step globally; otherwise certificates say ``local``. ``needs_support=True`` for a
+    drift that is infinite or undefined where pi = 0 (a ratio pibar / pi): pi_0 must then be
+    interior. ``is_drift`` is what you claim; ``proofs_check`` tests the claim.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> squared = CallableDrift(lambda policy, candidate: ((candidate - policy) ** 2).sum(axis=1))
+    >>> squared.inputs
+    'policy, candidate'
+    >>> weighted = CallableDrift(
+    ...     lambda policy, candidate, advantages: (np.abs(advantages) * (candidate - policy) ** 2
+    ...                                            ).sum(axis=1), name="advantage-weighted L2")
+    >>> weighted.inputs
+    'policy, candidate, advantages'
+    >>> try:
+    ...     CallableDrift(lambda policy: policy.sum(axis=1))
+    ... except InvalidParameterError as error:
+    ...     print(str(error)[:58])
+    user drift: function takes 1 required positional argument
     """
 
-    function: Callable[[np.ndarray, np.ndarray], np.ndarray]
-    gradient_function: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None
+    function: Callable[..., np.ndarray]
+    gradient_function: Callable[..., np.ndarray] | None = None
     name: str = "user drift"
     convex: bool = False  # type: ignore[misc]
     is_drift: bool = True  # type: ignore[misc]
     rational: bool = False  # type: ignore[misc]
+    needs_support: bool = False  # type: ignore[misc]
+    inputs: str = "auto"
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.name, str):
+            raise InvalidParameterError(f"name = {self.name!r} must be a string")
+        inputs = _resolve_inputs(self.function, self.inputs, "function", self.name)
+        if self.gradient_function is not None:
+            _resolve_inputs(self.gradient_function, inputs, "gradient_function", self.name)
+        object.__setattr__(self, "inputs", inputs)
+
+    def _call(self, function: Callable, context: Context, candidate: np.ndarray) -> Any:
+        if self.inputs == "policy, candidate":
+            return function(context.policy, candidate)
+        if self.inputs == "policy, candidate, advantages":
+            return function(context.policy, candidate, context.advantages)
+        return function(context, candidate)
 
     def value(self, context: Context, candidate: np.ndarray) -> np.ndarray:
-        output = self.function(context.policy, candidate)
+        output = self._call(self.function, context, candidate)
         return self._checked(output, (len(candidate),), "function")
+
+    def trial_value(self, context: Context, candidate: np.ndarray) -> np.ndarray:
+        """:meth:`value` where NaN is allowed (a solver's trial point the function cannot
+        evaluate; the solver rejects it): shape checked, NaN kept."""
+        output = self._call(self.function, context, candidate)
+        return self._checked(output, (len(candidate),), "function", allow_nan=True)
 
     def gradient(self, context: Context, candidate: np.ndarray) -> np.ndarray | None:
         if self.gradient_function is None:
             return None
-        output = self.gradient_function(context.policy, candidate)
+        output = self._call(self.gradient_function, context, candidate)
         return self._checked(output, np.shape(candidate), "gradient_function")
 
-    def _checked(self, output: Any, shape: tuple[int, ...], which: str) -> np.ndarray:
+    def _checked(
+        self, output: Any, shape: tuple[int, ...], which: str, allow_nan: bool = False
+    ) -> np.ndarray:
         """The user's output as an array of ``shape``, finite in float mode, or an error."""
         try:
             array = np.asarray(output)
@@ -400,24 +533,33 @@ class CallableDrift(Drift):
                 "(one value per state for the drift, (S, A) for its gradient)"
             )
         # +inf is a legitimate drift value (e.g. a KL leaving the support); NaN never is
-        if array.dtype != object and np.isnan(array).any():
+        if not allow_nan and array.dtype != object and np.isnan(array).any():
             raise InvalidParameterError(f"{self.name}: {which} returned NaN")
         return array
 
 
 @dataclass(frozen=True)
 class SympyDrift(Drift):
-    """A user drift given as a sympy expression in the two rows.
+    """A user drift given as a sympy expression in the two rows (and, optionally, the
+    advantages).
 
-    ``expression`` is a sympy expression in ``policy_symbols`` (pi[s, 0..A-1]) and
-    ``candidate_symbols`` (pibar[s, 0..A-1]); it is lambdified for vectorised float
-    evaluation, differentiated symbolically for the gradient, and evaluated exactly (sympy
-    Rationals) for exact MDPs when the expression is rational. ``proofs_check`` can prove its
-    Definition 3.1 zero-gradient property symbolically.
+    ``expression`` is a sympy expression in ``policy_symbols`` (pi[s, 0..A-1]),
+    ``candidate_symbols`` (pibar[s, 0..A-1]) and ``advantage_symbols`` (A_pi[s, 0..A-1];
+    optional: a drift that weighs the change by the advantage). It is lambdified once for
+    vectorised float evaluation over all states, differentiated symbolically (once) for the
+    gradient, and evaluated exactly (Fractions in, Fractions out) for exact MDPs when the
+    expression is a rational function of its symbols (``rational``). ``proofs_check`` can
+    prove its Definition 3.1 zero-gradient property symbolically (for every value of the
+    advantage symbols).
 
     >>> import sympy
     >>> p = sympy.symbols("p0:2"); q = sympy.symbols("q0:2")
     >>> drift = SympyDrift(sum((a - b) ** 2 for a, b in zip(p, q)), p, q)
+    >>> a = sympy.symbols("a0:2")
+    >>> weighted = SympyDrift(sum(x ** 2 * (u - v) ** 2 for x, u, v in zip(a, p, q)), p, q,
+    ...                       advantage_symbols=a, name="advantage-weighted L2")
+    >>> weighted.rational
+    True
     """
 
     expression: Any
@@ -426,83 +568,123 @@ class SympyDrift(Drift):
     name: str = "sympy drift"
     convex: bool = False  # type: ignore[misc]
     is_drift: bool = True  # type: ignore[misc]
+    advantage_symbols: tuple = ()
+    needs_support: bool = False  # type: ignore[misc]
     _compiled: dict = field(default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        if len(self.policy_symbols) != len(self.candidate_symbols):
+        for kind in ("policy_symbols", "candidate_symbols", "advantage_symbols"):
+            try:
+                object.__setattr__(self, kind, tuple(getattr(self, kind)))
+            except TypeError:
+                raise InvalidParameterError(
+                    f"{kind} = {getattr(self, kind)!r} is not a sequence of sympy symbols"
+                ) from None
+        num_actions = len(self.policy_symbols)
+        if len(self.candidate_symbols) != num_actions:
             raise InvalidParameterError(
-                f"policy_symbols has {len(self.policy_symbols)} symbols but candidate_symbols "
+                f"policy_symbols has {num_actions} symbols but candidate_symbols "
                 f"has {len(self.candidate_symbols)}; both must have one per action"
             )
-        object.__setattr__(self, "policy_symbols", tuple(self.policy_symbols))
-        object.__setattr__(self, "candidate_symbols", tuple(self.candidate_symbols))
+        if self.advantage_symbols and len(self.advantage_symbols) != num_actions:
+            raise InvalidParameterError(
+                f"advantage_symbols has {len(self.advantage_symbols)} symbols, expected none or "
+                f"one per action ({num_actions})"
+            )
+        import sympy
+
+        free = set(getattr(self.expression, "free_symbols", set()))
+        unknown = free - set(self.symbols)
+        if unknown:
+            names = ", ".join(sorted(str(x) for x in unknown))
+            raise InvalidParameterError(
+                f"{self.name}: the expression uses {names}, which are not among its policy, "
+                "candidate or advantage symbols"
+            )
+        if not isinstance(self.expression, sympy.Basic):
+            raise InvalidParameterError(
+                f"{self.name}: expression = {self.expression!r} is not a sympy expression"
+            )
 
     @property
     def rational(self) -> bool:  # type: ignore[override]
-
         return bool(self.expression.is_rational_function(*self.symbols))
 
     @property
     def symbols(self) -> tuple:
-        return self.policy_symbols + self.candidate_symbols
+        return self.policy_symbols + self.candidate_symbols + self.advantage_symbols
 
-    def _function(self, key: str, expression: Any) -> Callable:
+    def _derivatives(self) -> list:
+        if "derivatives" not in self._compiled:
+            import sympy
+
+            self._compiled["derivatives"] = [
+                sympy.diff(self.expression, q) for q in self.candidate_symbols
+            ]
+        return self._compiled["derivatives"]
+
+    def _function(self, key: str, expression: Any, modules: str = "numpy") -> Callable:
+        key = f"{key}:{modules}"
         if key not in self._compiled:
             import sympy
 
-            self._compiled[key] = sympy.lambdify(self.symbols, expression, modules="numpy")
+            self._compiled[key] = sympy.lambdify(self.symbols, expression, modules=modules)
         return self._compiled[key]
 
-    def _columns(self, context: Context, candidate: np.ndarray) -> list[np.ndarray]:
+    def _columns(self, context: Context, candidate: np.ndarray, exact: bool) -> list:
         num_actions = len(self.policy_symbols)
         if candidate.shape[1] != num_actions:
             raise InvalidParameterError(
                 f"{self.name} has {num_actions} action symbols but the MDP has "
                 f"{candidate.shape[1]} actions"
             )
-        policy = np.asarray(context.policy, dtype=float)
-        candidate = np.asarray(candidate, dtype=float)
-        return [policy[:, a] for a in range(num_actions)] + [
-            candidate[:, a] for a in range(num_actions)
-        ]
+        arrays = [context.policy, candidate]
+        if self.advantage_symbols:
+            arrays.append(context.advantages)
+        if not exact:
+            arrays = [np.asarray(array, dtype=float) for array in arrays]
+        return [array[:, a] for array in arrays for a in range(num_actions)]
 
-    def _exact_values(self, expressions: list, context: Context, candidate: np.ndarray) -> Any:
-        from fractions import Fraction
-
+    def _exact_values(
+        self, key: str, expressions: list, context: Context, candidate: np.ndarray
+    ) -> Any:
+        """Exact Fractions, state by state, from the expressions lambdified over sympy
+        Rationals (no symbolic substitution per state)."""
         import sympy
 
         if not self.rational:
             raise ExactnessError(f"{self.name} is not a rational function: no exact value")
+        columns = self._columns(context, candidate, exact=True)
+        functions = [
+            self._function(f"{key}{k}", expression, "sympy")
+            for k, expression in enumerate(expressions)
+        ]
         out = np.empty((candidate.shape[0], len(expressions)), dtype=object)
-        for s in range(candidate.shape[0]):  # exact mode: symbolic substitution per state
-            values = list(context.policy[s]) + list(candidate[s])
-            substitution = {
-                symbol: sympy.Rational(v.numerator, v.denominator)
-                for symbol, v in zip(self.symbols, values, strict=True)
-            }
-            for k, expression in enumerate(expressions):
-                result = sympy.nsimplify(expression.subs(substitution))
+        for s in range(candidate.shape[0]):
+            row = [sympy.Rational(v.numerator, v.denominator) for v in (c[s] for c in columns)]
+            for k, function in enumerate(functions):
+                result = sympy.nsimplify(function(*row))
                 out[s, k] = Fraction(int(result.p), int(result.q))
         return out
 
     def value(self, context: Context, candidate: np.ndarray) -> np.ndarray:
         if candidate.dtype == object:
-            return self._exact_values([self.expression], context, candidate)[:, 0]
+            return self._exact_values("value", [self.expression], context, candidate)[:, 0]
         function = self._function("value", self.expression)
-        result = function(*self._columns(context, candidate))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            result = function(*self._columns(context, candidate, exact=False))
         return np.broadcast_to(np.asarray(result, dtype=float), (candidate.shape[0],)).copy()
 
     def gradient(self, context: Context, candidate: np.ndarray) -> np.ndarray:
-        import sympy
-
-        derivatives = [sympy.diff(self.expression, q) for q in self.candidate_symbols]
+        derivatives = self._derivatives()
         if candidate.dtype == object:
-            return self._exact_values(derivatives, context, candidate)
-        columns = self._columns(context, candidate)
+            return self._exact_values("gradient", derivatives, context, candidate)
+        columns = self._columns(context, candidate, exact=False)
         out = np.empty(candidate.shape)
-        for a, derivative in enumerate(derivatives):
-            result = self._function(f"gradient{a}", derivative)(*columns)
-            out[:, a] = np.broadcast_to(np.asarray(result, dtype=float), (candidate.shape[0],))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            for a, derivative in enumerate(derivatives):
+                result = self._function(f"gradient{a}", derivative)(*columns)
+                out[:, a] = np.broadcast_to(np.asarray(result, dtype=float), (len(out),))
         return out
 
 

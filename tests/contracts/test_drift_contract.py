@@ -99,6 +99,34 @@ def _callable_drift() -> drifts.CallableDrift:
     )
 
 
+def _sympy_advantage_drift(num_actions: int) -> drifts.SympyDrift:
+    """(1 + A^2) (pibar - pi)^2 summed: a drift that weighs the change by the advantage."""
+    p = sympy.symbols(f"p0:{num_actions}")
+    q = sympy.symbols(f"q0:{num_actions}")
+    a = sympy.symbols(f"a0:{num_actions}")
+    expression = sum((1 + x**2) * (u - v) ** 2 for x, u, v in zip(a, p, q, strict=True))
+    return drifts.SympyDrift(expression, p, q, advantage_symbols=a, name="advantage L2")
+
+
+def _callable_advantage_drift() -> drifts.CallableDrift:
+    return drifts.CallableDrift(
+        lambda policy, candidate, advantages: ((1 + advantages**2) * (candidate - policy) ** 2).sum(
+            axis=1
+        ),
+        lambda policy, candidate, advantages: 2 * (1 + advantages**2) * (candidate - policy),
+        name="advantage L2",
+        convex=True,
+    )
+
+
+def _callable_context_drift() -> drifts.CallableDrift:
+    def value(context, candidate):
+        weights = context.evaluation.normalized_visitation[:, None]
+        return (weights * (candidate - context.policy) ** 2).sum(axis=1)
+
+    return drifts.CallableDrift(value, name="visitation-weighted L2", convex=True)
+
+
 EXTRA_DRIFTS = {
     "scaled_l2_x50": lambda: drifts.scaled(drifts.SquaredEuclidean(), 50),
     "scaled_kl_half": lambda: drifts.scaled(drifts.ForwardKL(), Fraction(1, 2)),
@@ -110,6 +138,9 @@ EXTRA_DRIFTS = {
     "ppo_clip_eps_0.1": lambda: drifts.PPOClip(0.1),
     "callable_quartic": _callable_drift,
     "sympy_squared_l2": lambda: _sympy_drift(3),
+    "sympy_advantage_l2": lambda: _sympy_advantage_drift(3),
+    "callable_advantage_l2": _callable_advantage_drift,
+    "callable_context_l2": _callable_context_drift,
 }
 ALL_DRIFTS = {**drifts.DRIFTS, **EXTRA_DRIFTS}
 SEEDS = (0, 1, 2)
