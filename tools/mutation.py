@@ -208,6 +208,14 @@ class _Generator(ast.NodeVisitor):
         self.stack: list[str] = []
         self.loop_depth = 0
         self.mutants: list[Mutant] = []
+        self.parents: list[ast.AST] = []
+
+    def visit(self, node: ast.AST) -> Any:
+        self.parents.append(node)
+        try:
+            return super().visit(node)
+        finally:
+            self.parents.pop()
 
     # ---------------------------------------------------------------- helpers
     @property
@@ -459,7 +467,30 @@ class _Generator(ast.NodeVisitor):
             new = ""
         else:
             return
-        self.add(node, "constant", repr(new), original=repr(value))
+        original, mutated = self._in_context(node, repr(new))
+        self.add(node, "constant", repr(new), original=original, shown=mutated)
+
+    def _in_context(self, node: ast.Constant, replacement: str) -> tuple[str, str]:
+        """A constant is shown in its enclosing expression or statement (``0 * x[0]`` ->
+        ``1 * x[0]``, not ``0`` -> ``1``), if that is short, so that mutants and the entries of
+        the equivalents file say which constant they are."""
+        plain = (repr(node.value), replacement)
+        ancestors = [a for a in self.parents[:-1] if hasattr(a, "end_col_offset")]
+        while ancestors and isinstance(ancestors[-1], ast.UnaryOp):
+            ancestors.pop()
+        if not ancestors:
+            return plain
+        parent = ancestors[-1]
+        outer_start, outer_end = self._span(parent)
+        start, end = self._span(node)
+        if not outer_start <= start <= end <= outer_end:
+            return plain
+        before = self.source[outer_start:outer_end].decode()
+        after = (
+            self.source[outer_start:start] + replacement.encode() + self.source[end:outer_end]
+        ).decode()
+        before, after = _one_line(before), _one_line(after)
+        return (before, after) if len(before) <= 100 else plain
 
 
 def generate(

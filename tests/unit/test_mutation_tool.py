@@ -97,8 +97,8 @@ def test_the_expected_mutants_are_generated(tool, toy):
         ("sign", "compare", "x < 0", "x <= 0"),
         ("sign", "if_true", "x < 0", "True"),
         ("sign", "if_false", "x < 0", "False"),
-        ("sign", "constant", "0", "1"),
-        ("sign", "constant", "'negative'", "''"),
+        ("sign", "constant", "x < 0", "x < 1"),  # a constant in its context
+        ("sign", "constant", 'return "negative"', "return ''"),
         ("sign", "return_none", "return 'negative'", "return None"),
         ("sign", "if_false", "x > 0", "False"),  # a conditional expression
         ("count", "loop_toggle", "continue", "break"),
@@ -112,7 +112,7 @@ def test_the_expected_mutants_are_generated(tool, toy):
             "(total < limit or not total == 0)",
         ),
         ("count", "not", "not total == 0", "total == 0"),
-        ("<module>", "constant", "3", "4"),
+        ("<module>", "constant", "LIMIT = 3", "LIMIT = 4"),
         ("spin", "binop", "n -= 1", "n += 1"),
     }
     assert expected <= changes, expected - changes
