@@ -19,8 +19,10 @@ With ``--jobs 1`` (the default) each mutant is written into the file itself: the
 kept in ``FILE.mutation-backup`` and restored after every mutant, on an exception and on
 Ctrl-C / SIGTERM (a backup left by a killed run is restored at the next start). With
 ``--jobs N > 1`` every worker mutates its own scratch copy of the tree and the tree itself is
-never written. Either way the tests run with ``PYTHONDONTWRITEBYTECODE=1`` so no mutated
-bytecode is cached.
+never written (``--copy`` does the same with one worker: keep editing while it runs). Either
+way the tests run with ``PYTHONDONTWRITEBYTECODE=1`` so no mutated bytecode is cached. The
+timeout per mutant defaults to 5 x the unmutated run + 10 s; a mutant that times out is run
+once more with 3 x that (a busy machine is not a hang) before it counts as a timeout.
 
 Operators: ``compare`` (< <=, > >=, == !=, is / is not, in / not in), ``boolop`` (and / or),
 ``not`` (``not x`` -> ``x``), ``constant`` (0 <-> 1, True <-> False, a number n -> n + 1, an
@@ -787,6 +789,9 @@ def run(
         file = workdir / mutant.path
         with mutated(file, mutant, sources[mutant.path]):
             result, seconds, tail = run_tests(workdir, tests, timeout)
+            if result == "timeout" and timeout is not None:  # a busy machine, or a real hang?
+                result, again, tail = run_tests(workdir, tests, 3 * timeout)
+                seconds += again
         status = {"passed": "survived", "failed": "killed", "timeout": "timeout"}[result]
         return Outcome(mutant, status, seconds, output=tail if status == "killed" else "")
 
