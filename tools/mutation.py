@@ -69,45 +69,48 @@ EQUIVALENT_FILE = ROOT / "tools" / "mutation_equivalent.txt"
 
 PYTEST = ("-m", "pytest", "-x", "-q", "-p", "no:cacheprovider")
 
-#: The shared checker controls: the heart of every selection (about 1 s).
-_CONTROLS = "tests/quality/test_checker_controls.py"
+#: The negative controls of the checkers (tests/quality), each about 1 s; a module's selection
+#: starts with its own file (pytest -x stops at the first failure) and then runs the others,
+#: which exercise it through the checks built on it.
+_QUALITY = (
+    "tests/quality/test_checker_controls.py",
+    "tests/quality/test_verdict_outcomes.py",
+    "tests/quality/test_step_allowances.py",
+    "tests/quality/test_lemma_controls.py",
+    "tests/quality/test_convergence_controls.py",
+    "tests/quality/test_drift_bound_controls.py",
+    "tests/quality/test_diagnosis_controls.py",
+)
+
+
+def _first(*tests: str) -> tuple[str, ...]:
+    """``tests`` first, then the rest of the checker controls."""
+    return (*tests, *(t for t in _QUALITY if t not in tests))
+
 
 #: What ``--all`` runs: file[::scopes] -> its fast test selection (paths relative to the root).
 TARGETS: dict[str, tuple[str, ...]] = {
-    "proofs_check/verdicts.py": (
-        _CONTROLS,
-        "tests/quality/test_verdict_outcomes.py",
-        "proofs_check/verdicts.py",
+    "proofs_check/verdicts.py": _first(
+        "tests/quality/test_verdict_outcomes.py", "proofs_check/verdicts.py"
     ),
-    "proofs_check/_common.py": (
-        _CONTROLS,
-        "tests/quality/test_step_allowances.py",
+    "proofs_check/_common.py": _first("tests/quality/test_step_allowances.py"),
+    "proofs_check/lemmas.py": _first("tests/quality/test_lemma_controls.py"),
+    "proofs_check/fundamental.py": _first(
+        "tests/quality/test_convergence_controls.py", "proofs_check/fundamental.py"
     ),
-    "proofs_check/lemmas.py": (
-        _CONTROLS,
-        "tests/quality/test_lemma_controls.py",
-    ),
-    "proofs_check/fundamental.py": (
-        _CONTROLS,
-        "tests/quality/test_convergence_controls.py",
-        "proofs_check/fundamental.py",
-    ),
-    "proofs_check/drift_bounds.py": (
-        _CONTROLS,
-        "tests/quality/test_drift_bound_controls.py",
-    ),
-    "proofs_check/diagnosis.py": ("tests/quality/test_diagnosis_controls.py",),
-    "tabular_mirror/step.py::mirror_step,_verify": (
-        "tests/unit/test_step_verification.py",
-        _CONTROLS,
+    "proofs_check/drift_bounds.py": _first("tests/quality/test_drift_bound_controls.py"),
+    "proofs_check/diagnosis.py": _first("tests/quality/test_diagnosis_controls.py"),
+    "tabular_mirror/step.py::mirror_step,_verify": _first(
+        "tests/unit/test_step_verification.py", "tests/unit/test_mirror_operator.py"
     ),
     "tabular_mirror/algorithm.py::drift_ratio,drift_penalty,weighted_sum,state_drift,"
-    "total_drift,mirror_objective,mirror_operator": (
-        "tests/unit/test_mirror_operator.py",
-        _CONTROLS,
+    "total_drift,mirror_objective,mirror_operator": _first(
+        "tests/unit/test_mirror_operator.py", "tests/unit/test_step_verification.py"
     ),
     "tabular_mirror/drifts.py::_in_mode,*.value,*._scale,*.coefficient_for,*._weights": (
         "tests/unit/test_drift_values.py",
+        "tests/unit/test_mirror_operator.py",
+        "tests/unit/test_step_verification.py",
     ),
 }
 
@@ -1061,7 +1064,7 @@ def _tests_for(target: str, override: str | None) -> tuple[str, ...]:
     for known, tests in TARGETS.items():
         if parse_target(known)[0] == path:
             return tests
-    return (_CONTROLS,)
+    return _QUALITY
 
 
 def main(argv: Sequence[str] | None = None) -> int:

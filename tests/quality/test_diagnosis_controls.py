@@ -147,6 +147,7 @@ def test_a_drift_that_needs_support_fails_at_a_boundary_policy():
     mdp = tm.FiniteMDP(np.full((3, 2, 3), 1 / 3), np.zeros((3, 2)), 0.5)
     verdict = diagnose(mdp, algorithm(drifts.ReverseKL()), faces, iteration=4, which=("drift",))[0]
     assert verdict.failed and verdict.worst_state == 1 and verdict.margin is None
+    assert verdict.name == "hypothesis_definition_3_1" and verdict.worst_iteration == 4
     assert verdict.detail == (
         "ReverseKL() needs pi > 0 but pi_4[1, 0] = 0: it is a drift only on the interior of Pi"
     )
@@ -168,6 +169,11 @@ def test_the_per_step_claims_use_nonnegativity_only():
     assert step.margin == expected.margin
     convergence = diagnose(MDP, tv, INTERIOR, which=CONVERGENCE)[-1]
     assert convergence.failed and convergence.name == "hypothesis_definition_3_1"
+    # a negative drift fails nonnegativity: named as such, not as a kink
+    linear = algorithm(drifts.LinearPenalty())
+    negative = diagnose(MDP, linear, INTERIOR, which=STEP)[-1]
+    assert negative.failed
+    assert negative.detail.startswith("D at pi: definition_3_1_nonnegative: ")
 
 
 def test_the_drift_check_uses_the_samples_asked_for():

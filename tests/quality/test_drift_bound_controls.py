@@ -99,6 +99,16 @@ def test_drift_bound_9_allowance_is_the_sum_of_the_steps():
     assert drift_bound_9(overdrawn).inconclusive
 
 
+def test_one_step_is_enough_for_9():
+    one = tm.mirror_learning(MDP, ALGORITHM, tm.uniform_policy(MDP), 1)
+    verdict = drift_bound_9(one)
+    assert verdict.passed and verdict.worst_iteration == 0
+    assert verdict.margin == one.optimal_return - one.returns[0] - one.drifts[0]
+    none = tm.mirror_learning(MDP, ALGORITHM, tm.uniform_policy(MDP), 0)
+    assert drift_bound_9(none).reason == "the run took no steps: nothing to check"
+    assert drift_bound_8(none).reason == "the run took no steps: nothing to check"
+
+
 def test_drift_bound_8_margin_is_exact():
     trace = exact_trace()
     verdict = drift_bound_8(trace)
