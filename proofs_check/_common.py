@@ -30,8 +30,24 @@ def evaluation_error(mdp: tm.FiniteMDP) -> float:
     return 0.0 if mdp.is_exact else EVALUATION_RELATIVE * value_scale(mdp)
 
 
+def recorded_error(trace: tm.Trace, *iterations: int) -> float:
+    """The largest certified evaluation error of V_{pi_k} over ``iterations``, as the trace
+    recorded it (the default evaluation's error when the trace has no record, e.g. a version-1
+    file; 0 in exact mode)."""
+    default = evaluation_error(trace.mdp)
+    bounds = getattr(trace, "evaluation_error_bounds", None)
+    if trace.exact or bounds is None:
+        return default
+    return max([float(bounds[k]) for k in iterations] or [default])
+
+
 def step_tolerance(
-    mdp: tm.FiniteMDP, certificate: Any, sampling: Any, *, propagate: bool = True
+    mdp: tm.FiniteMDP,
+    certificate: Any,
+    sampling: Any,
+    *,
+    propagate: bool = True,
+    error: float | None = None,
 ) -> Any:
     """The allowance of a state-wise claim about one step: when it passes, when it fails.
 
@@ -55,9 +71,13 @@ def step_tolerance(
     - beta with a zero: no gap allowance exists (the swap argument needs beta > 0).
 
     Exact MDPs: evaluation error 0; an exactly certified step (bound 0) is decided exactly.
+    ``error`` is the certified evaluation error of the two evaluations (default: that of a
+    default evaluation; a trace passes the error it recorded).
     """
     exact = mdp.is_exact
-    base: Any = 0 if exact else 2 * evaluation_error(mdp) + ROUNDING_RELATIVE * value_scale(mdp)
+    if error is None:
+        error = evaluation_error(mdp)
+    base: Any = 0 if exact else 2 * error + ROUNDING_RELATIVE * value_scale(mdp)
     reason = "exact arithmetic" if exact else "2 x certified evaluation error + rounding"
     if certificate is None:
         return EXACT if exact else Tolerance(base, reason)

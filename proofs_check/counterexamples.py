@@ -441,31 +441,34 @@ def _sized(low: int, high: int, **options: Any) -> Callable[[int | None], st.Sea
     return strategy
 
 
-def search_total_variation(
-    max_examples: int = 60, iterations: int = 6, seed: int = 0
+def _stall_search(
+    name: str,
+    what: str,
+    algorithm: MirrorAlgorithm,
+    strategy: Any,
+    iterations: int,
+    max_examples: int,
+    seed: int,
+    **run_options: Any,
 ) -> SearchResult:
-    """(1) TV as the drift: does mirror learning still converge to an optimal policy?
-
-    Exact MDPs and the exact TV solver; a counterexample is a run with a certified fixed point
-    of the update at a non-optimal policy (Thm 3.6(2) decided failed, exactly).
-    """
-    algorithm = total_variation_algorithm()
-    strategy = _sized(1, 3, num_actions=st.integers(2, 3), exact=True)
+    """Search for runs of ``algorithm`` with a certified non-optimal fixed point: the
+    convergence verdict (Thm 3.6(2)) *failed*, decided exactly (see
+    :func:`proofs_check.fundamental.fixed_points`)."""
 
     def fails(example: tuple, diagnose_failures: bool = False) -> dict[str, Any] | None:
         mdp, policy = example
         report = check_fundamental_theorem(
-            mdp, algorithm, policy, iterations, solver=tv_solver,
-            diagnose_failures=diagnose_failures,
+            mdp, algorithm, policy, iterations, diagnose_failures=diagnose_failures,
+            **run_options,
         )  # fmt: skip
         verdict = report["theorem_3_6_2_value_convergence"]
         if not verdict.failed:
             return None
-        final = verdict.witness.get("policy") if isinstance(verdict.witness, dict) else None
         description = {
             "mdp": mdp,
             "policies": {"policy": policy},
-            "fixed_point": final,
+            "fixed_point": verdict.witness.get("policy"),
+            "fixed_point_iteration": verdict.worst_iteration,
             "failed": {verdict.name: str(verdict.margin)},
             "algorithm": algorithm.name,
             **_replayable(verdict),
@@ -474,13 +477,26 @@ def search_total_variation(
             description["redo"] = lambda example: fails(example, diagnose_failures=True)
         return description
 
-    return _search(
+    return _search(name, strategy, fails, max_examples, what, seed)
+
+
+def search_total_variation(
+    max_examples: int = 60, iterations: int = 6, seed: int = 0
+) -> SearchResult:
+    """(1) TV as the drift: does mirror learning still converge to an optimal policy?
+
+    Exact MDPs and the exact TV solver; a counterexample is a run with a certified fixed point
+    of the update at a non-optimal policy (Thm 3.6(2) decided failed, exactly).
+    """
+    return _stall_search(
         "total_variation",
-        strategy,
-        fails,
-        max_examples,
         "convergence to V* (Thm 3.6(2))",
+        total_variation_algorithm(),
+        _sized(1, 3, num_actions=st.integers(2, 3), exact=True),
+        iterations,
+        max_examples,
         seed,
+        solver=tv_solver,
     )
 
 
@@ -665,38 +681,15 @@ def search_ppo_boundary_stall(
     (exact) non-optimal fixed point, diagnosed. ``interior=True`` starts from interior pi_0
     (the run reaches the boundary itself); ``False`` also allows boundary pi_0.
     """
-    algorithm = tm.instances.ppo(epsilon)
-    strategy = _sized(
-        1, 3, num_actions=st.integers(2, 3), exact=True, interior=True if interior else None
-    )
-
-    def fails(example: tuple, diagnose_failures: bool = False) -> dict[str, Any] | None:
-        mdp, policy = example
-        report = check_fundamental_theorem(
-            mdp, algorithm, policy, iterations, diagnose_failures=diagnose_failures
-        )
-        verdict = report["theorem_3_6_2_value_convergence"]
-        if not verdict.failed:
-            return None
-        description = {
-            "mdp": mdp,
-            "policies": {"policy": policy},
-            "fixed_point": verdict.witness.get("policy"),
-            "fixed_point_iteration": verdict.worst_iteration,
-            "failed": {verdict.name: str(verdict.margin)},
-            "algorithm": algorithm.name,
-            **_replayable(verdict),
-        }
-        if not diagnose_failures:
-            description["redo"] = lambda example: fails(example, diagnose_failures=True)
-        return description
-
-    return _search(
+    return _stall_search(
         "ppo_boundary_stall",
-        strategy,
-        fails,
-        max_examples,
         "convergence of exact PPO (Thm 3.6(2))",
+        tm.instances.ppo(epsilon),
+        _sized(
+            1, 3, num_actions=st.integers(2, 3), exact=True, interior=True if interior else None
+        ),
+        iterations,
+        max_examples,
         seed,
     )
 

@@ -25,7 +25,7 @@ import numpy as np
 
 import tabular_mirror as tm
 
-from ._common import optimum, step_tolerance
+from ._common import optimum, recorded_error, step_tolerance
 from .lemmas import RunInfo, _run, user_tolerance
 from .verdicts import EXACT, Tolerance, Verdict, combine, decide
 
@@ -62,7 +62,12 @@ def drift_bound_8(trace: tm.Trace | RunInfo) -> Verdict:
     for n in range(trace.iterations):
         u = u_beta(initial, trace.sampling[n])
         slack = trace.returns[n + 1] - trace.returns[n] - u * trace.drifts[n]
-        tolerance = step_tolerance(trace.mdp, trace.certificates[n], trace.sampling[n])
+        tolerance = step_tolerance(
+            trace.mdp,
+            trace.certificates[n],
+            trace.sampling[n],
+            error=recorded_error(trace, n, n + 1),
+        )
         tolerance = user_tolerance(tolerance, run.tolerance)
         verdicts.append(replace(decide(name, [slack], tolerance, detail), worst_iteration=n))
     if not verdicts:
@@ -100,8 +105,8 @@ def drift_bound_9(trace: tm.Trace | RunInfo, optimal_return: Any = None) -> Verd
     total = sum(trace.drifts[1:], trace.drifts[0])
     slack = optimal_return - trace.returns[0] - u * total
     tolerances = [
-        step_tolerance(trace.mdp, c, b)
-        for c, b in zip(trace.certificates, trace.sampling, strict=True)
+        step_tolerance(trace.mdp, c, b, error=recorded_error(trace, n, n + 1))
+        for n, (c, b) in enumerate(zip(trace.certificates, trace.sampling, strict=True))
     ]
     tolerance: Any = EXACT
     if any(isinstance(t, Tolerance) for t in tolerances):

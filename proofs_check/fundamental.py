@@ -51,9 +51,9 @@ from tabular_mirror.algorithm import MirrorAlgorithm
 from ._common import (
     ROUNDING_RELATIVE,
     as_float,
-    evaluation_error,
     optimum,
     ratio_times,
+    recorded_error,
     value_scale,
 )
 from .diagnosis import CONVERGENCE
@@ -78,6 +78,7 @@ __all__ = [
     "return_convergence",
     "limit_optimal",
     "fixed_points",
+    "verify_trace",
 ]
 
 
@@ -127,7 +128,8 @@ def _convergence_tolerance(trace: tm.Trace, user: Any = None) -> Any:
         return EXACT
     gamma = float(trace.mdp.discount)
     stop = float(trace.tolerance or 0)
-    value = stop / (1 - gamma) + 2 * evaluation_error(trace.mdp) + 1e-12 * value_scale(trace.mdp)
+    error = recorded_error(trace, *range(trace.iterations + 1))
+    value = stop / (1 - gamma) + 2 * error + 1e-12 * value_scale(trace.mdp)
     tolerance = Tolerance(
         value,
         "run's stopping tolerance on max A / (1 - gamma) + 2 x certified evaluation error",
@@ -152,6 +154,10 @@ def fixed_points(run: RunInfo) -> tuple[int | None, str]:
     exactly 0 (sum_a pi A_pi = 0 and D_pi(pi) = 0). Then pi_k, pi_k, pi_k, ... is a
     mirror-learning sequence (the update may return any maximiser).
 
+    Staying must be allowed: pi_k in N(pi_k), which Definition 3.2 guarantees and which is
+    checked when the algorithm is known (a neighbourhood that excludes its own centre is not a
+    fixed point; the diagnosis reports Def. 3.2 instead).
+
     Returns (k, "exact") when decided in rational arithmetic (an exact trace, or a float trace
     whose MDP, pi_k and algorithm lift exactly to rationals and whose exact step confirms it),
     (k, "numerical") when a float step finds no improvement beyond rounding but the fixed
@@ -165,16 +171,26 @@ def fixed_points(run: RunInfo) -> tuple[int | None, str]:
         if not certificate.certified or certificate.bound is None:
             continue
         upper = trace.objectives[k] + certificate.bound
-        if trace.exact:
-            if upper <= 0:
-                return k, "exact"
+        if upper > floor or not _may_stay(run, k):
             continue
-        if upper <= floor:
-            if _exact_fixed_point(run, k):
-                return k, "exact"
-            if numerical is None:
-                numerical = k
+        if trace.exact:
+            return k, "exact"
+        if _exact_fixed_point(run, k):
+            return k, "exact"
+        if numerical is None:
+            numerical = k
     return (numerical, "numerical") if numerical is not None else (None, "")
+
+
+def _may_stay(run: RunInfo, k: int) -> bool:
+    """pi_k in N(pi_k) (assumed, as Def. 3.2 requires, when the algorithm is not known)."""
+    if run.algorithm is None:
+        return True
+    from tabular_mirror.algorithm import make_context
+
+    trace = run.trace
+    context = make_context(trace.mdp, run.algorithm, trace.policies[k])
+    return bool(run.algorithm.neighbourhood.contains(context, trace.policies[k]))
 
 
 def _exact_fixed_point(run: RunInfo, k: int) -> bool:
@@ -338,6 +354,7 @@ def check_trace(
     algorithm: MirrorAlgorithm | None = None,
     options: dict[str, Any] | None = None,
     diagnose_failures: bool = True,
+    verify: bool = True,
 ) -> Report:
     """Every run-level check of the paper on a recorded :class:`tabular_mirror.Trace`.
 
@@ -358,6 +375,11 @@ def check_trace(
         the witnesses.
     diagnose_failures : bool
         Diagnose failed conclusions (sample-based checks; the searches switch it off).
+    verify : bool
+        First check that the trace is evidence about its MDP: no NaN, every policy on the
+        simplex, and every recorded V_{pi_k} and eta(pi_k) equal to a fresh evaluation of
+        pi_k (exactly, or within the certified evaluation errors). A trace that is not raises
+        InvalidParameterError instead of producing verdicts. Costs n + 1 evaluations.
 
     Returns
     -------
@@ -376,6 +398,13 @@ def check_trace(
     optimum, fails them at a certified fixed point of the update that is not optimal, and is
     otherwise inconclusive with its observed rate.
     """
+    if verify:
+        verify_trace(trace)
+    note = ""
+    if algorithm is None or options is None:
+        recorded_algorithm, recorded_options, note = _from_provenance(trace)
+        algorithm = recorded_algorithm if algorithm is None else algorithm
+        options = recorded_options if options is None else options
     run = RunInfo(trace, algorithm, options, None if trace.exact else tolerance)
     run.diagnose_failures = diagnose_failures
     if trace.optimal_values is None:
@@ -393,7 +422,82 @@ def check_trace(
         return_convergence(run, optimal_return),
         limit_optimal(run, optimal_values),
     ]
-    return Report(tuple(verdicts), f"{trace.algorithm} ({_count(trace.iterations, 'iteration')})")
+    title = f"{trace.algorithm} ({_count(trace.iterations, 'iteration')}){note}"
+    return Report(tuple(verdicts), title)
+
+
+def _from_provenance(trace: tm.Trace) -> tuple[Any, dict[str, Any] | None, str]:
+    """The algorithm and run options a trace records (see :class:`tabular_mirror.traces.
+    Provenance`), rebuilt where they can be: (algorithm or None, options or None, a note for
+    the report's title when something could not be rebuilt)."""
+    from .witness import rebuild_algorithm, solver_from_text
+
+    provenance = getattr(trace, "provenance", None)
+    if provenance is None:
+        return None, None, ""
+    algorithm, notes = None, []
+    if provenance.algorithm is not None:
+        try:
+            algorithm = rebuild_algorithm({"algorithm": provenance.algorithm})
+        except tm.TabularMirrorError:
+            notes.append("its algorithm cannot be rebuilt (no diagnosis, witnesses not replayable)")
+    options: dict[str, Any] = {"choice": provenance.choice, "strict": provenance.strict}
+    if provenance.solver is not None:
+        try:
+            options["solver"] = solver_from_text(provenance.solver)
+        except tm.TabularMirrorError:
+            algorithm = None  # a run without its solver cannot be replayed
+            notes.append(f"its solver {provenance.solver} cannot be rebuilt")
+    return algorithm, options, f"; {'; '.join(notes)}" if notes else ""
+
+
+def verify_trace(trace: tm.Trace) -> None:
+    """Raise InvalidParameterError unless the trace is evidence about its own MDP.
+
+    Checked: the per-policy and per-step arrays have no NaN (infinities only where a drift
+    can be infinite); every pi_k is a policy of the MDP; V_{pi_k} and eta(pi_k) as recorded
+    equal a fresh evaluation of pi_k, exactly in exact mode and within twice the certified
+    evaluation error plus rounding in float mode. A trace edited by hand, produced by other
+    code, or run on another MDP is refused before any verdict is made of it.
+    """
+    if not isinstance(trace, tm.Trace):
+        raise tm.InvalidParameterError(f"trace = {trace!r} is not a tabular_mirror.Trace")
+    mdp = trace.mdp
+    for name in ("values", "returns", "max_advantages", "drifts", "state_drifts",
+                 "drift_weights", "sampling", "mirror_values", "improvement_bounds",
+                 "objectives"):  # fmt: skip
+        array = getattr(trace, name)
+        if array.dtype != object and array.size and np.isnan(array).any():
+            index = tuple(int(i) for i in np.argwhere(np.isnan(array))[0])
+            raise tm.InvalidParameterError(
+                f"trace.{name}{list(index)} is NaN: a trace with NaN is no evidence for any claim"
+            )
+    for k, policy in enumerate(trace.policies):
+        try:
+            evaluation = tm.evaluate(mdp, policy)
+        except tm.InvalidPolicyError as error:
+            raise tm.InvalidParameterError(
+                f"trace.policies[{k}] is not a policy: {error}"
+            ) from None
+        # the recorded values carry their own certified error, the fresh ones theirs
+        tolerance = (
+            0
+            if trace.exact
+            else recorded_error(trace, k) + float(evaluation.error_bound) + 1e-12 * value_scale(mdp)
+        )
+        difference = evaluation.values - trace.values[k]
+        worst = max(abs(d) for d in difference)
+        if worst > tolerance:
+            raise tm.InvalidParameterError(
+                f"trace.values[{k}] differs from the evaluation of trace.policies[{k}] by "
+                f"{float(worst):.3g} (allowed {float(tolerance):.3g}): the trace is not a run "
+                "on its MDP"
+            )
+        if abs(evaluation.expected_return - trace.returns[k]) > tolerance:
+            raise tm.InvalidParameterError(
+                f"trace.returns[{k}] = {trace.returns[k]} is not eta(pi_{k}) = "
+                f"{evaluation.expected_return}: the trace is not a run on its MDP"
+            )
 
 
 def _count(number: int, noun: str) -> str:
@@ -436,4 +540,5 @@ def check_fundamental_theorem(
         algorithm=algorithm,
         options=mirror_learning_kwargs,
         diagnose_failures=diagnose_failures,
+        verify=False,  # the trace was just made from this MDP: nothing to re-evaluate
     )

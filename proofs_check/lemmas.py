@@ -31,7 +31,7 @@ import numpy as np
 import tabular_mirror as tm
 from tabular_mirror.algorithm import MirrorAlgorithm
 
-from ._common import evaluation_error, ratio_times, step_tolerance, value_scale
+from ._common import evaluation_error, ratio_times, recorded_error, step_tolerance, value_scale
 from .diagnosis import STEP, diagnose
 from .verdicts import EXACT, Report, Tolerance, Verdict, combine, decide, mdp_witness
 from .witness import call_witness, with_expected
@@ -154,7 +154,11 @@ def over_steps(
     verdicts = []
     for n in range(trace.iterations):
         tolerance = step_tolerance(
-            trace.mdp, trace.certificates[n], trace.sampling[n], propagate=propagate
+            trace.mdp,
+            trace.certificates[n],
+            trace.sampling[n],
+            propagate=propagate,
+            error=recorded_error(trace, n, n + 1),
         )
         tolerance = user_tolerance(tolerance, run.tolerance)
         verdicts.append(replace(decide(name, slack(n), tolerance, detail), worst_iteration=n))

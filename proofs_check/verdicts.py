@@ -316,7 +316,7 @@ class Report:
 
     def to_json(self) -> str:
         """The report as JSON text (see :meth:`to_dict`)."""
-        return json.dumps(self.to_dict(), default=_json_default)
+        return json.dumps(self.to_dict(), default=json_default)
 
     def _rows(self) -> list[tuple[str, ...]]:
         rows = []
@@ -582,7 +582,9 @@ def _json_tolerance(tolerance: Any) -> Any:
     return _json_number(tolerance)
 
 
-def _json_default(value: Any) -> Any:
+def json_default(value: Any) -> Any:
+    """``json.dumps(..., default=json_default)``: Fractions as "p/q", numpy scalars and arrays
+    as numbers and lists, non-finite floats by repr; anything else by str."""
     if isinstance(value, Fraction):
         return str(value)
     if isinstance(value, np.integer):
@@ -591,4 +593,6 @@ def _json_default(value: Any) -> Any:
         return float(value)
     if isinstance(value, np.ndarray):
         return array_text(value)
+    if isinstance(value, float) and not math.isfinite(value):
+        return repr(value)
     return str(value)

@@ -42,7 +42,6 @@ from __future__ import annotations
 import ast
 import importlib
 import json
-import math
 import os
 import tempfile
 from collections.abc import Callable
@@ -57,8 +56,9 @@ import tabular_mirror as tm
 from tabular_mirror import drift_distributions, drifts, neighbourhoods, sampling
 from tabular_mirror.algorithm import MirrorAlgorithm
 from tabular_mirror.errors import InvalidFileError, InvalidParameterError
+from tabular_mirror.step import describe_solver
 
-from .verdicts import Report, Verdict, array_text, mdp_witness
+from .verdicts import Report, Verdict, array_text, json_default, mdp_witness
 
 __all__ = [
     "WITNESS_FORMAT",
@@ -66,6 +66,7 @@ __all__ = [
     "algorithm_record",
     "rebuild_algorithm",
     "rebuild_mdp",
+    "solver_from_text",
     "encode",
     "decode",
     "call_witness",
@@ -192,20 +193,25 @@ def rebuild_algorithm(record: dict[str, Any]) -> MirrorAlgorithm:
 
 # ---------------------------------------------------------------------------- solvers
 def _solver_record(solver: Callable | None) -> Any:
+    """{"solver": ...} for :func:`encode` (see :func:`tabular_mirror.describe_solver`)."""
     if solver is None:
         return None
-    spec = getattr(solver, "spec", None)
-    if isinstance(spec, dict):  # tabular_mirror.inexact_solver records its parameters
-        return {"solver": dict(spec)}
-    module, name = getattr(solver, "__module__", None), getattr(solver, "__qualname__", "")
-    if module and name and "<" not in name:
-        try:
-            found = _import(f"{module}:{name}")
-        except InvalidParameterError:
-            found = None
-        if found is solver:
-            return {"solver": {"function": f"{module}:{name}"}}
-    return {"solver": {"name": getattr(solver, "__name__", repr(solver)), "rebuildable": False}}
+    return {"solver": solver_from_text(describe_solver(solver), record_only=True)}
+
+
+def solver_from_text(text: str | None, *, record_only: bool = False) -> Any:
+    """Rebuild a solver from :func:`tabular_mirror.describe_solver`'s text (or, with
+    ``record_only``, the witness record of it). Only solvers of proofs_check and tabular_mirror
+    and inexact solvers are rebuilt: a file never makes the library import other code."""
+    if text is None:
+        return None
+    if text.startswith("{"):
+        record: dict[str, Any] = json.loads(text)
+    elif text.startswith("<"):
+        record = {"name": text.strip("<>"), "rebuildable": False}
+    else:
+        record = {"function": text}
+    return record if record_only else _rebuild_solver(record, None)
 
 
 def _rebuild_solver(record: dict[str, Any], given: Callable | None) -> Callable:
@@ -214,6 +220,11 @@ def _rebuild_solver(record: dict[str, Any], given: Callable | None) -> Callable:
     if "inexact" in record:
         return tm.inexact_solver(**record["inexact"])
     if "function" in record:
+        if not str(record["function"]).startswith(("proofs_check.", "tabular_mirror.")):
+            raise InvalidParameterError(
+                f"the solver {record['function']!r} is not part of tabular-mirror; pass solver= "
+                "to rebuild it (a stored file never makes the library import other code)"
+            )
         return _import(record["function"])
     raise InvalidParameterError(
         f"the witness's solver {record.get('name')!r} cannot be stored; pass solver= to replay"
@@ -398,7 +409,7 @@ def replay(
 def save_witness(witness: dict[str, Any], path: str | Path) -> Path:
     """Write a witness as JSON (atomically: a temporary file, then a rename)."""
     path = Path(path)
-    text = json.dumps(witness, indent=1, default=_default)
+    text = json.dumps(witness, indent=1, default=json_default)
     directory = path.parent if str(path.parent) else Path(".")
     handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=directory)
     try:
@@ -431,17 +442,3 @@ def load_witness(path: str | Path) -> dict[str, Any]:
     if not isinstance(witness["arguments"], dict):
         raise InvalidFileError(f"{path}: the witness's 'arguments' is not an object", path)
     return witness
-
-
-def _default(value: Any) -> Any:
-    if isinstance(value, Fraction):
-        return str(value)
-    if isinstance(value, np.integer):
-        return int(value)
-    if isinstance(value, np.floating):
-        return float(value)
-    if isinstance(value, np.ndarray):
-        return array_text(value)
-    if isinstance(value, float) and not math.isfinite(value):
-        return repr(value)
-    raise TypeError(f"cannot store {type(value).__name__} in a witness")

@@ -114,9 +114,13 @@ def _load_trace(path: Path) -> Any:
 
     if not path.exists():
         raise _Fail(f"trace file {str(path)!r} does not exist")
+    from .errors import InvalidFileError
+
     try:
         return load_trace(path)
-    except (KeyError, ValueError, OSError) as error:
+    except InvalidFileError as error:  # it names the file and the problem
+        raise _Fail(str(error)) from None
+    except (ValueError, OSError) as error:
         raise _Fail(f"{str(path)!r} is not a tabular-mirror trace ({error})") from None
 
 

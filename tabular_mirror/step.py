@@ -66,7 +66,7 @@ from .neighbourhoods import AverageBall, Everything, StateBall
 from .policies import check_policy
 from .results import Certificate, EvaluationResult, StepResult, message_for
 
-__all__ = ["mirror_step", "inexact_step", "Solver"]
+__all__ = ["mirror_step", "inexact_step", "Solver", "describe_solver"]
 
 #: A custom solver: ``solver(algorithm, context) -> candidate`` or ``(candidate, Certificate)``.
 Solver = Callable[[MirrorAlgorithm, Context], Any]
@@ -272,6 +272,36 @@ def inexact_solver(
         }
     }
     return solver
+
+
+def describe_solver(solver: Solver | None) -> str | None:
+    """A text that names a custom step solver well enough to rebuild it, for a trace's record.
+
+    None for the library's own solvers; the JSON of ``solver.spec`` for solvers that carry
+    their parameters (:func:`inexact_solver`); ``"module:qualname"`` for a module-level
+    function; otherwise ``"<name>"`` (a closure or a bound method: not rebuildable).
+    """
+    if solver is None:
+        return None
+    spec = getattr(solver, "spec", None)
+    if isinstance(spec, dict):
+        import json
+
+        return json.dumps(spec, sort_keys=True)
+    module = getattr(solver, "__module__", None)
+    qualname = getattr(solver, "__qualname__", "")
+    if module and qualname and "<" not in qualname:
+        import importlib
+
+        try:
+            found: Any = importlib.import_module(module)
+            for part in qualname.split("."):
+                found = getattr(found, part)
+        except (ImportError, AttributeError):
+            found = None
+        if found is solver:
+            return f"{module}:{qualname}"
+    return f"<{getattr(solver, '__name__', type(solver).__name__)}>"
 
 
 def _check_support(algorithm: MirrorAlgorithm, policy: np.ndarray) -> None:

@@ -288,18 +288,26 @@ def test_a_user_tolerance_sets_passing_not_failing(float_trace):
     trace = float_trace
     certificate = Certificate("local", None, 1e-9, False, "planted")
     planted = _with_step(trace, 1, certificate, -1e-3)
-    loose = proofs_check.check_trace(planted, tolerance=1e-2)["lemma_3_5_mirror_operator"]
+    loose = proofs_check.check_trace(planted, tolerance=1e-2, verify=False)[
+        "lemma_3_5_mirror_operator"
+    ]
     assert loose.passed and loose.tolerance.reason == "user"
-    tight = proofs_check.check_trace(planted, tolerance=1e-6)["lemma_3_5_mirror_operator"]
+    tight = proofs_check.check_trace(planted, tolerance=1e-6, verify=False)[
+        "lemma_3_5_mirror_operator"
+    ]
     assert tight.inconclusive  # never a failure on an uncertified step, whatever the user says
     certified = _with_step(trace, 1, Certificate("duality_gap", 0.0, 1e-9, True, "p"), -1e-3)
-    strict = proofs_check.check_trace(certified, tolerance=1e-6)["lemma_3_5_mirror_operator"]
+    strict = proofs_check.check_trace(certified, tolerance=1e-6, verify=False)[
+        "lemma_3_5_mirror_operator"
+    ]
     assert strict.failed and strict.margin == pytest.approx(-1e-3)
 
 
 def test_the_tolerance_override_is_ignored_for_exact_traces(exact_trace):
     planted = _set(exact_trace.mirror_values, (0, 1), exact_trace.values[0][1] - DELTA)
-    report = proofs_check.check_trace(replace(exact_trace, mirror_values=planted), tolerance=1.0)
+    report = proofs_check.check_trace(
+        replace(exact_trace, mirror_values=planted), tolerance=1.0, verify=False
+    )
     assert report["lemma_3_5_mirror_operator"].failed
 
 
@@ -387,3 +395,31 @@ def test_witness_round_trip_through_json(tmp_path, exact_trace):
     again = proofs_check.replay(loaded)
     assert again.outcome == verdict.outcome and again.margin == verdict.margin
     assert loaded["expected"]["outcome"] == verdict.outcome
+
+
+def test_check_trace_refuses_a_trace_that_is_not_evidence(exact_trace):
+    edited = _set(exact_trace.values, (2, 1), exact_trace.values[2][1] + DELTA)
+    with pytest.raises(tm.InvalidParameterError, match=r"trace.values\[2\] differs"):
+        proofs_check.check_trace(replace(exact_trace, values=edited))
+    returns = _set(exact_trace.returns, 1, exact_trace.returns[1] - DELTA)
+    with pytest.raises(tm.InvalidParameterError, match=r"trace.returns\[1\]"):
+        proofs_check.check_trace(replace(exact_trace, returns=returns))
+
+
+def test_staying_must_be_allowed_for_a_fixed_point(exact_trace):
+    from dataclasses import dataclass
+
+    from tabular_mirror.neighbourhoods import Neighbourhood
+
+    @dataclass(frozen=True)
+    class AwayFromPi(Neighbourhood):
+        """Excludes its own centre (violates Def. 3.2): staying is not an update."""
+
+        def slack(self, context, candidate):
+            return abs(candidate - context.policy).sum() - Fraction(1, 10)
+
+    planted = replace(exact_trace, objectives=_set(exact_trace.objectives, 1, Fraction(0)))
+    assert fundamental.value_convergence(planted).failed  # Def. 3.2 assumed without the pieces
+    algorithm = replace(ALGORITHM, neighbourhood=AwayFromPi())
+    run = lemmas.RunInfo(planted, algorithm)
+    assert not fundamental.value_convergence(run).failed

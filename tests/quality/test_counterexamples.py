@@ -210,6 +210,7 @@ SEARCHES = {
     ),
     "trust_region": (ce.search_trust_region, 20, 2, 6),
     "inexact_10": (lambda n: ce.search_inexact(10, n), 30, 1, 3),
+    "ppo_boundary_stall": (lambda n: ce.search_ppo_boundary_stall(n, interior=False), 30, 1, 2),
 }
 
 
