@@ -80,6 +80,7 @@ _QUALITY = (
     "tests/quality/test_convergence_controls.py",
     "tests/quality/test_drift_bound_controls.py",
     "tests/quality/test_diagnosis_controls.py",
+    "tests/quality/test_recorded_evidence.py",
 )
 
 
@@ -93,10 +94,14 @@ TARGETS: dict[str, tuple[str, ...]] = {
     "proofs_check/verdicts.py": _first(
         "tests/quality/test_verdict_outcomes.py", "proofs_check/verdicts.py"
     ),
-    "proofs_check/_common.py": _first("tests/quality/test_step_allowances.py"),
+    "proofs_check/_common.py": _first(
+        "tests/quality/test_step_allowances.py", "tests/quality/test_recorded_evidence.py"
+    ),
     "proofs_check/lemmas.py": _first("tests/quality/test_lemma_controls.py"),
     "proofs_check/fundamental.py": _first(
-        "tests/quality/test_convergence_controls.py", "proofs_check/fundamental.py"
+        "tests/quality/test_convergence_controls.py",
+        "tests/quality/test_recorded_evidence.py",
+        "proofs_check/fundamental.py",
     ),
     "proofs_check/drift_bounds.py": _first("tests/quality/test_drift_bound_controls.py"),
     "proofs_check/diagnosis.py": _first("tests/quality/test_diagnosis_controls.py"),
