@@ -859,6 +859,7 @@ class ModuleResult:
     survivors: list[dict[str, Any]]
     timeouts_list: list[dict[str, Any]]
     equivalents: list[dict[str, Any]]
+    source_sha: str = ""  # the mutated file's SHA-1: a record only merges with the same code
 
     @property
     def score(self) -> float | None:
@@ -903,6 +904,31 @@ def summarise(
         [record(o) for o in ordered if o.status == "survived"],
         [record(o) for o in ordered if o.status == "timeout"],
         [record(o) for o in ordered if o.status == "equivalent"],
+        hashlib.sha1(source).hexdigest(),
+    )
+
+
+def merge(stored: dict[str, Any], rerun: ModuleResult) -> ModuleResult:
+    """A full run's record with its survivors (and timeouts) re-run: the mutants it killed stay
+    killed (the code is the same, checked by its SHA-1; tests were only added), the re-run ones
+    take their new outcome."""
+    if stored.get("source_sha") != rerun.source_sha:
+        raise SystemExit(
+            f"{rerun.target} changed since the recorded run: run it in full (no --survivors)"
+        )
+    return ModuleResult(
+        rerun.target,
+        rerun.tests,
+        stored["mutants"],
+        stored["killed"] + rerun.killed,
+        rerun.survived,
+        rerun.timeouts,
+        stored["equivalent"] + rerun.equivalent,
+        round(stored["seconds"] + rerun.seconds, 1),
+        rerun.survivors,
+        rerun.timeouts_list,
+        stored["equivalents"] + rerun.equivalents,
+        rerun.source_sha,
     )
 
 
@@ -1016,16 +1042,28 @@ def markdown(results: Sequence[ModuleResult], commit: str, date: str) -> str:
 BEGIN, END = "<!-- mutation-results:begin -->", "<!-- mutation-results:end -->"
 
 
-def write_report(report: Path, results: Sequence[ModuleResult], commit: str, date: str) -> None:
+def write_report(
+    report: Path,
+    results: Sequence[ModuleResult],
+    commit: str,
+    date: str,
+    merged_targets: dict[str, bool] | None = None,
+) -> None:
     """Update the per-module results kept in ``REPORT.json`` with these runs and render them
     between the markers of ``REPORT`` (the text around them is kept; a new file gets both)."""
     data_file = report.with_suffix(".json")
+    merged_targets = merged_targets or {}
     stored: dict[str, Any] = {}
     if data_file.exists():
         stored = json.loads(data_file.read_text())
     for r in results:
         record = dataclasses.asdict(r)
         record.update(commit=commit, date=date)
+        previous = stored.get(r.target, {})
+        if r.mutants != r.killed + r.survived + r.timeouts + r.equivalent:
+            raise ValueError(f"{r.target}: the counts do not add up")
+        if previous.get("source_sha") == r.source_sha and merged_targets.get(r.target):
+            record["commit"] = f"{previous['commit']}; survivors re-run at {commit}"
         stored[r.target] = record
     ordered = [stored[t] for t in sorted(stored, key=_target_order)]
     data_file.write_text(json.dumps({r["target"]: r for r in ordered}, indent=1) + "\n")
@@ -1182,22 +1220,27 @@ def main(argv: Sequence[str] | None = None) -> int:
             where = f"{target.partition('::')[0]}:{record['line']} {record['operator']}"
             print(f"survived: {where}\n{record['diff']}")
 
+    merged: dict[str, bool] = {}
+    if arguments.survivors:
+        stored = json.loads(arguments.survivors.read_text())
+        rerun = len(results)
+        missing = [r.target for r in results if r.target not in stored]
+        if missing:
+            raise SystemExit(f"no recorded run of {', '.join(missing)} in {arguments.survivors}")
+        results = [merge(stored[r.target], r) for r in results]
+        merged = {r.target: True for r in results}
+        print(f"\n{rerun} targets: survivors re-run and merged with {arguments.survivors}")
     print()
     print(table(results))
-    if (
-        arguments.report
-        and not arguments.survivors
-        and not arguments.line
-        and not arguments.operator
-    ):
+    if arguments.report and not arguments.line and not arguments.operator:
         date = datetime.date.today().isoformat()
         commit = _git("rev-parse", "--short", "HEAD") + (
             " (with local changes)" if _git("status", "--porcelain", "--untracked-files=no") else ""
         )
-        write_report(arguments.report, results, commit, date)
+        write_report(arguments.report, results, commit, date, merged)
         print(f"report: {arguments.report} (data: {arguments.report.with_suffix('.json')})")
     elif arguments.report:
-        print("report not written: a partial run (--survivors, --line or --operator)")
+        print("report not written: a partial run (--line or --operator)")
     return 0
 
 

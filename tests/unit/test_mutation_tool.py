@@ -234,3 +234,17 @@ def test_the_classic_survivor_of_issue_10_is_generated(tool):
     mutants = tool.generate("proofs_check/lemmas.py", ["over_steps"])
     assert ("over_steps", "if_true", "not verdicts", "True") in _changes(mutants)
     assert ("over_steps", "not", "not verdicts", "verdicts") in _changes(mutants)
+
+
+def test_a_rerun_of_the_survivors_merges_only_with_the_same_code(tool):
+    full = tool.ModuleResult("m.py", ["t"], 10, 6, 3, 1, 0, 5.0, [{"id": "a"}] * 3, [{"id": "b"}],
+                             [], "sha")  # fmt: skip
+    stored = dict(vars(full))
+    rerun = tool.ModuleResult("m.py", ["t", "u"], 4, 2, 1, 0, 1, 1.0, [{"id": "a"}], [],
+                              [{"id": "c", "reason": "r"}], "sha")  # fmt: skip
+    merged = tool.merge(stored, rerun)
+    assert (merged.mutants, merged.killed, merged.survived, merged.timeouts) == (10, 8, 1, 0)
+    assert merged.equivalent == 1 and merged.equivalents == [{"id": "c", "reason": "r"}]
+    assert merged.score == 8 / 9 and merged.tests == ["t", "u"]
+    with pytest.raises(SystemExit, match="changed since the recorded run"):
+        tool.merge({**stored, "source_sha": "other"}, rerun)
