@@ -1142,6 +1142,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--line", type=int, action="append", help="only mutants on these lines")
     arguments = parser.parse_args(argv)
 
+    # the code and tests as they are now (a scratch copy is taken of this state)
+    commit = _git("rev-parse", "--short", "HEAD") + (
+        " (with local changes)" if _git("status", "--porcelain", "--untracked-files=no") else ""
+    )
     targets = list(arguments.targets) + (list(TARGETS) if arguments.all else [])
     if not targets:
         parser.error("name a file or pass --all")
@@ -1234,9 +1238,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(table(results))
     if arguments.report and not arguments.line and not arguments.operator:
         date = datetime.date.today().isoformat()
-        commit = _git("rev-parse", "--short", "HEAD") + (
-            " (with local changes)" if _git("status", "--porcelain", "--untracked-files=no") else ""
-        )
         write_report(arguments.report, results, commit, date, merged)
         print(f"report: {arguments.report} (data: {arguments.report.with_suffix('.json')})")
     elif arguments.report:
