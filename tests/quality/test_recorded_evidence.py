@@ -23,7 +23,7 @@ from proofs_check.fundamental import verify_trace
 from tabular_mirror.results import Certificate
 from tabular_mirror.traces import Provenance
 
-BOUNDS = np.array([1e-9, 2e-9, 5e-9, 1e-9, 3e-9])  # one per policy of the 4-step run
+BOUNDS = np.array([1e-9, 2e-9, 5e-9, 4e-9, 1e-9])  # one per policy of the 4-step run
 
 
 def _recorded(trace, bounds=BOUNDS):
@@ -51,10 +51,20 @@ def test_recorded_error():
 def test_per_step_allowances_use_the_recorded_errors(check):
     certified = Certificate("duality_gap", 0.0, 1e-9, True, "p")
     trace = replace(float_trace(), certificates=(certified,) * 4)
-    flat = _recorded(trace, np.full(5, 7e-9))
     scale = 100.0  # max |r| = 10, gamma = 9/10
-    assert check(flat).tolerance.value == pytest.approx(2 * 7e-9 + 1e-12 * scale, rel=1e-9)
     assert check(trace).tolerance.value == pytest.approx(base_allowance(trace.mdp), rel=1e-9)
+    n = check(trace).worst_iteration
+    # step n is decided with the errors of V_n and V_{n+1}: only the latter is large
+    bounds = np.full(5, 1e-9)
+    bounds[n + 1] = 9e-9
+    verdict = check(_recorded(trace, bounds))
+    assert verdict.worst_iteration == n
+    assert verdict.tolerance.value == pytest.approx(2 * 9e-9 + 1e-12 * scale, rel=1e-9)
+    bounds = np.full(5, 1e-9)
+    bounds[n] = 7e-9
+    assert check(_recorded(trace, bounds)).tolerance.value == pytest.approx(
+        2 * 7e-9 + 1e-12 * scale, rel=1e-9
+    )
 
 
 def test_total_and_convergence_allowances_use_the_recorded_errors():
