@@ -1159,11 +1159,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         for file in restored:
             print(f"restored {file} from the backup a killed run left behind")
         mutants = generate(path, scopes)
+        claims, stale = match_equivalents(mutants, entries)
         if arguments.operator:
             mutants = [m for m in mutants if m.operator in arguments.operator]
         if arguments.line:
             mutants = [m for m in mutants if m.line in arguments.line]
-        claims, stale = match_equivalents(mutants, entries)
         for entry in stale:
             if scopes is None or any(
                 fnmatch.fnmatchcase(entry.scope, p) or entry.scope.startswith(p.rstrip("*"))

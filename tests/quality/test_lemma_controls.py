@@ -243,6 +243,8 @@ def test_lemma_3_3_penalties_are_checked():
     verdict = proofs_check.lemma_3_3(WIDE, policy, better, penalty)
     assert verdict.passed
     assert verdict.witness["arguments"]["penalty"] == {"array": ["1/7", "0"], "exact": True}
+    floats = proofs_check.lemma_3_3(WIDE.to_float(), policy, better, [0.125, 0.0])
+    assert floats.witness["arguments"]["penalty"] == {"array": [0.125, 0.0], "exact": False}
     with pytest.raises(tm.InvalidParameterError, match=r"penalty has shape \(3,\)"):
         proofs_check.lemma_3_3(WIDE, policy, better, [0, 0, 0])
     with pytest.raises(tm.InvalidParameterError, match="negative"):
