@@ -107,6 +107,9 @@ def test_fixed_points():
         _fixed_at(trace, 2), 0, Certificate("local", None, 0, False, "planted")
     )
     assert fixed_points(RunInfo(skipped)) == (2, "exact")
+    # exact arithmetic has no rounding floor: a tiny positive objective is an improvement
+    tiny = _fixed_at(trace, 1, objective=Fraction(1, 10**11))
+    assert fixed_points(RunInfo(tiny)) == (None, "")
     # certified but without a bound: nothing is known
     no_bound = with_certificate(_fixed_at(trace, 1), 1, Certificate("exact", None, 0, True, "p"))
     assert fixed_points(RunInfo(no_bound)) == (None, "")
@@ -295,10 +298,38 @@ def test_per_step_claim_names():
     assert verdict.margin == min(gains)
 
 
+#: Dyadic probabilities and discount: every float is a binary fraction and rows sum to exactly 1,
+#: so the float MDP lifts to rationals exactly.
+DYADIC = tm.FiniteMDP(
+    [[[0.5, 0.5], [0, 1]], [[0.75, 0.25], [0.125, 0.875]]], [[1, 2], [-1, 0.5]], 0.75
+)
+
+
 def test_an_exact_lift_that_improves_is_not_a_fixed_point():
-    trace = float_trace()
-    planted = _fixed_at(trace, 0)  # the uniform policy: its exact step gains 41597/222784
-    verdict = fundamental.value_convergence(RunInfo(planted, ALGORITHM))
-    assert verdict.inconclusive and "fixed point up to rounding" in verdict.reason
+    trace = tm.mirror_learning(DYADIC, ALGORITHM, tm.uniform_policy(DYADIC), 3)
+    planted = _fixed_at(trace, 0)  # pi_0 claimed a fixed point; its exact step gains 2105/85264
+    lifted = tm.mirror_step(DYADIC.to_exact(), ALGORITHM, tm.uniform_policy(DYADIC.to_exact()))
+    assert 0 < lifted.objective < 1 and lifted.certificate.certified
     assert fundamental._exact_fixed_point(RunInfo(planted, ALGORITHM), 0) is False
     assert fundamental._exact_fixed_point(RunInfo(planted), 0) is False
+    verdict = fundamental.value_convergence(RunInfo(planted, ALGORITHM))
+    assert verdict.inconclusive and "fixed point up to rounding" in verdict.reason
+    # an MDP whose floats do not lift (0.8 + 0.2 is not exactly 1 in binary) is not lifted
+    assert (
+        fundamental._exact_fixed_point(RunInfo(_fixed_at(float_trace(), 0), ALGORITHM), 0) is False
+    )
+
+
+def test_limit_optimal_counts_actions_non_optimal_beyond_the_tolerance():
+    # exact: the action gap is exactly 1 (Q* = (1, 2)); pi_0 puts all its mass on it
+    start = tm.mirror_learning(STALL, tm.instances.gpi(), tm.deterministic_policy(STALL, [0]), 0)
+    flat = replace(start, max_advantages=np.array([Fraction(0)], dtype=object))
+    verdict = fundamental.limit_optimal(flat)
+    assert verdict.inconclusive and verdict.margin == -1
+    # float: an action 1e-11 short of optimal is within the tolerance (4e-10), not non-optimal
+    near = tm.FiniteMDP([[[1.0], [1.0], [1.0]]], [[1.0, 1.0 - 1e-11, 0.0]], 0.5)
+    uniform = tm.mirror_learning(near, tm.instances.gpi(), tm.uniform_policy(near), 0)
+    flat = replace(uniform, max_advantages=np.array([0.0]))
+    verdict = fundamental.limit_optimal(flat)
+    assert verdict.inconclusive and verdict.margin == pytest.approx(-1 / 3, rel=1e-6)
+    assert "mass on non-optimal actions 0.333 -> 0.333" in verdict.detail

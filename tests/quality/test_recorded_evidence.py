@@ -74,6 +74,9 @@ def test_total_and_convergence_allowances_use_the_recorded_errors():
     assert drift_bound_9(trace).tolerance.value == pytest.approx(sum(steps), rel=1e-9)
     convergence = fundamental._convergence_tolerance(trace)
     assert convergence.value == pytest.approx(1e-8 / 0.1 + 2 * 5e-9 + 1e-10, rel=1e-9)
+    # every recorded V counts, the last one too
+    last = fundamental._convergence_tolerance(_recorded(trace, np.array([1, 2, 3, 4, 9]) * 1e-9))
+    assert last.value == pytest.approx(1e-8 / 0.1 + 2 * 9e-9 + 1e-10, rel=1e-9)
 
 
 # ---------------------------------------------------------------------------- provenance
