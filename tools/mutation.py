@@ -1143,9 +1143,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     arguments = parser.parse_args(argv)
 
     # the code and tests as they are now (a scratch copy is taken of this state)
-    commit = _git("rev-parse", "--short", "HEAD") + (
-        " (with local changes)" if _git("status", "--porcelain", "--untracked-files=no") else ""
-    )
+    changed = _git("status", "--porcelain", "--untracked-files=no", "--", ".", ":!docs/mutation.*")
+    commit = _git("rev-parse", "--short", "HEAD") + (" (with local changes)" if changed else "")
     targets = list(arguments.targets) + (list(TARGETS) if arguments.all else [])
     if not targets:
         parser.error("name a file or pass --all")
