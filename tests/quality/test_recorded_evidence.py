@@ -111,6 +111,20 @@ def test_a_recorded_solver_is_rebuilt_or_named():
     assert title.endswith(
         "; its algorithm cannot be rebuilt (no diagnosis, witnesses not replayable)"
     )
+    # the algorithm given, the options from the record (its solver lifts the fixed point)
+    half = proofs_check.check_trace(recorded, algorithm=algorithm)
+    assert half["theorem_3_6_2_value_convergence"].failed
+    # the options given, the algorithm from the record
+    plain = replace(recorded, provenance=Provenance(repr(algorithm), "vertex", None, True))
+    other = proofs_check.check_trace(plain, options={"solver": tv_solver})
+    assert other["theorem_3_6_2_value_convergence"].failed
+    arguments = proofs_check.check_trace(plain)["theorem_3_6_2_value_convergence"].witness[
+        "arguments"
+    ]
+    assert arguments["choice"] == "vertex" and arguments["strict"] is True
+    # a record without an algorithm: nothing to rebuild, no failure to diagnose
+    bare = replace(recorded, provenance=Provenance(None, "closest", None, False))
+    assert proofs_check.check_trace(bare)["theorem_3_6_2_value_convergence"].diagnosis == ()
     # what the caller passes wins over the record
     given = proofs_check.check_trace(foreign, algorithm=algorithm, options={"solver": tv_solver})
     assert (
@@ -162,3 +176,27 @@ def test_a_trace_that_is_not_evidence_is_refused():
     with pytest.raises(tm.InvalidParameterError, match=r"trace.values\[0\] differs"):
         proofs_check.check_trace(replace(exact, values=tiny))
     assert proofs_check.check_trace(replace(exact, values=tiny), verify=False).names()
+
+
+@pytest.fixture
+def fresh_error(monkeypatch):
+    """Fresh evaluations certify an error of 1e-9 (planted); the trace records 0."""
+    real = tm.evaluate
+
+    def evaluate(mdp, policy, **options):
+        return replace(real(mdp, policy, **options), error_bound=1e-9)
+
+    monkeypatch.setattr(tm, "evaluate", evaluate)
+    return _recorded(float_trace(), np.zeros(5))
+
+
+@pytest.mark.parametrize(("nudge", "accepted"), [(1.05e-9, True), (1.15e-9, False)], ids=str)
+def test_verification_allows_both_errors_and_rounding(fresh_error, nudge, accepted):
+    # allowed: recorded 0 + fresh 1e-9 + 1e-12 x value scale 100 = 1.1e-9
+    trace = fresh_error
+    nudged = replace(trace, values=set_entry(trace.values, (1, 0), trace.values[1][0] + nudge))
+    if accepted:
+        verify_trace(nudged)
+    else:
+        with pytest.raises(tm.InvalidParameterError, match=r"allowed 1\.1e-09"):
+            verify_trace(nudged)
