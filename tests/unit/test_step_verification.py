@@ -161,6 +161,10 @@ def test_an_answer_without_a_certificate():
     staying = tm.mirror_step(FLOAT, L2, uniform(FLOAT), solver=answer(uniform(FLOAT)))
     assert staying.certificate.kind == "frank_wolfe_gap" and not staying.certificate.certified
     assert staying.certificate.bound > 1e-3 and staying.status == "not_certified"
+    # a Frank-Wolfe gap exactly equal to the tolerance certifies
+    gap = staying.certificate.bound
+    at_gap = tm.mirror_step(FLOAT, L2, uniform(FLOAT), tolerance=gap, solver=answer(uniform(FLOAT)))
+    assert at_gap.certificate.bound == gap and at_gap.certificate.certified
     exact = tm.mirror_step(EXACT, L2, uniform(EXACT), solver=answer(argmax(EXACT)))
     assert exact.certificate.kind == "local" and exact.certificate.bound is None
     assert not exact.certificate.certified
