@@ -213,6 +213,17 @@ def test_a_gap_bound_certifies_within_the_tolerance(planted_solve, bound, certif
     assert step.certificate.kind == "duality_gap" and step.solver == "slsqp"
 
 
+def test_a_gap_bound_equal_to_the_tolerance_certifies(planted_solve):
+    tolerance = tm.mirror_step(FLOAT, L2, uniform(FLOAT)).certificate.tolerance
+    planted_solve((argmax(FLOAT), "duality_gap", tolerance, "planted", "slsqp"))
+    assert tm.mirror_step(FLOAT, L2, uniform(FLOAT)).certificate.certified
+
+
+def test_an_exact_certificate_needs_bound_zero_in_float_mode_too(planted_solve):
+    planted_solve((argmax(FLOAT), "exact", 1e-12, "planted", "slsqp"))  # within the tolerance
+    assert not tm.mirror_step(FLOAT, L2, uniform(FLOAT)).certificate.certified
+
+
 def test_an_uncertified_specialised_answer_is_followed_by_the_general_solver(planted_solve):
     planted_solve((uniform(FLOAT), "duality_gap", 1.0, "planted", "squared_l2"))
     step = tm.mirror_step(FLOAT, L2, uniform(FLOAT))
@@ -342,6 +353,9 @@ def test_an_answer_worse_than_staying_beyond_its_allowance_is_rejected():
     assert -1 < loss < 0  # worse than staying (objective 0), by less than 1
     step = tm.mirror_step(EXACT, L2, uniform(EXACT), solver=answer(worse))
     assert_rejected(step, f"objective {loss} is below staying at pi (0)")
+    # an exact step gets no allowance, whatever tolerance it was given
+    loose = tm.mirror_step(EXACT, L2, uniform(EXACT), tolerance=F(1, 4), solver=answer(worse))
+    assert -F(1, 4) < loss and "is below staying at pi" in problems(loose)
     # staying itself is not worse than staying
     same = tm.mirror_step(EXACT, L2, uniform(EXACT), solver=answer(uniform(EXACT)))
     assert "below staying" not in same.certificate.detail
