@@ -1181,6 +1181,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         plan.append((target, _tests_for(target, arguments.tests), mutants, claims))
 
     if arguments.list:
+        signal.signal(signal.SIGPIPE, signal.SIG_DFL)  # `| head` ends the listing quietly
         for target, tests, mutants, claims in plan:
             listed = f"{len(claims)} listed as equivalent"
             print(f"# {target}: {len(mutants)} mutants ({listed}); tests: {' '.join(tests)}")
