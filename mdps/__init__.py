@@ -14,6 +14,7 @@ importers    from_gymnasium, from_mdptoolbox, to_mdptoolbox
 io           to_csv, from_csv, save, load
 references   the catalogue's exact values as data
 registry     make("name:key=value,..."), available()
+batches      garnet_batch, random_dense_batch, make_batch: batches for tabular_mirror.batch
 
 Examples
 --------
@@ -23,6 +24,7 @@ FiniteMDP(num_states=1, num_actions=5, discount=0.0, float, dense)
 """
 
 from . import references
+from .batches import garnet_batch, make_batch, random_dense_batch
 from .generators import exact_garnet, garnet, random_dense_mdp, random_exact_mdp
 from .gridworlds import cliff_walking, frozen_lake, gridworld, sutton_barto_grid
 from .importers import from_gymnasium, from_mdptoolbox, to_mdptoolbox
@@ -60,4 +62,7 @@ __all__ = [
     "save",
     "load",
     "references",
+    "garnet_batch",
+    "random_dense_batch",
+    "make_batch",
 ]

@@ -69,6 +69,79 @@ def zeros(shape: tuple[int, ...], exact: bool) -> np.ndarray:
     return np.zeros(shape)
 
 
+#: A builder whose ``sparse`` is left at None builds dense P up to this size (float64 bytes).
+SPARSE_ABOVE = 128 * 1024**2
+#: No builder allocates a dense P larger than this (bytes): it raises, naming the size.
+DENSE_LIMIT = 2 * 1024**3
+#: Nor a sparse P larger than this (bytes: 16 per stored entry, 8 per row).
+SPARSE_LIMIT = 8 * 1024**3
+
+
+def _size_text(size: float) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB", "PiB"):
+        if size < 1024 or unit == "PiB":
+            return f"{size:.1f} {unit}"
+        size /= 1024
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def storage(
+    name: str,
+    S: int,
+    A: int,
+    sparse: Any,
+    exact: bool,
+    can_be_sparse: bool,
+    nonzeros_per_row: float = 1.0,
+) -> bool:
+    """Decide dense or sparse P for a builder and refuse a dense P that cannot fit.
+
+    ``sparse=None`` (the default of the builders that can build CSR directly) means sparse
+    when a dense float64 P would exceed :data:`SPARSE_ABOVE` (128 MiB, e.g. forest S > 2896),
+    so that ``forest:S=1000000`` is built sparse. A dense P above :data:`DENSE_LIMIT` (2 GiB)
+    raises before anything is allocated, naming the size and the sparse alternative.
+    """
+    dense_bytes = 8.0 * S * A * S
+    if sparse is None:
+        sparse = can_be_sparse and not exact and dense_bytes > SPARSE_ABOVE
+    sparse = flag(sparse, "sparse")
+    if sparse and exact:
+        raise ExactnessError(
+            f"{name}(sparse=True) stores floats; exact=True needs a dense P (sparse=false)"
+        )
+    if sparse and not can_be_sparse:  # pragma: no cover - callers only pass what they support
+        raise InvalidParameterError(f"{name} has no sparse form")
+    if sparse:
+        sparse_bytes = (16.0 * nonzeros_per_row + 24.0) * S * A  # entries, row index, rewards
+        if sparse_bytes > SPARSE_LIMIT:
+            raise InvalidParameterError(
+                f"{name} with S = {S}, A = {A}: even sparse, P would need "
+                f"{_size_text(sparse_bytes)} (more than {_size_text(SPARSE_LIMIT)}); use fewer "
+                "states"
+            )
+    if not sparse and dense_bytes > DENSE_LIMIT:
+        alternative = (
+            "build it with sparse=true (CSR, O(S A b) memory)"
+            if can_be_sparse and not exact
+            else "use fewer states"
+            + (" or the float, sparse form (exact=false, sparse=true)" if can_be_sparse else "")
+        )
+        raise InvalidParameterError(
+            f"{name} with S = {S}, A = {A}: a dense P of shape ({S}, {A}, {S}) would need "
+            f"{_size_text(dense_bytes)} (more than {_size_text(DENSE_LIMIT)}); {alternative}"
+        )
+    return sparse
+
+
+def flag(value: Any, name: str) -> bool:
+    """A yes/no parameter: True or False (numpy bools too); anything else raises."""
+    if isinstance(value, bool | np.bool_):
+        return bool(value)
+    raise InvalidParameterError(
+        f"{name} = {value!r} must be True or False (in a spec: {name}=true or {name}=false)"
+    )
+
+
 def positive_int(value: Any, name: str, minimum: int = 1) -> int:
     """``value`` as an int >= ``minimum`` (ints and integral Fractions accepted)."""
     if isinstance(value, bool | np.bool_) or not isinstance(value, numbers.Rational):

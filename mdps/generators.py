@@ -13,6 +13,8 @@ i.e. a uniform composition of q into b positive parts, divided by q.
 
 from __future__ import annotations
 
+import numbers
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -21,7 +23,7 @@ import scipy.sparse as sp
 from tabular_mirror.errors import InvalidParameterError
 from tabular_mirror.model import FiniteMDP
 
-from ._common import fractions_over, positive_int, rng, scalar
+from ._common import fractions_over, positive_int, rng, scalar, storage
 
 __all__ = [
     "garnet",
@@ -66,6 +68,22 @@ def _rewards(generator: np.random.Generator, S: int, A: int, reward_law: str) ->
     )
 
 
+def _integer_pair(value: Any, name: str) -> tuple[int, int]:
+    """Two integers (lo, hi) from a pair; anything else raises InvalidParameterError."""
+    if (
+        isinstance(value, str)
+        or not isinstance(value, Sequence | np.ndarray)
+        or len(value) != 2
+        or not all(
+            isinstance(v, numbers.Integral) and not isinstance(v, bool | np.bool_) for v in value
+        )
+    ):
+        raise InvalidParameterError(
+            f"{name} = {value!r} is not a pair of integers (lo, hi) (in a spec: {name}=lo|hi)"
+        )
+    return int(value[0]), int(value[1])
+
+
 def _sizes(S: Any, A: Any, b: Any) -> tuple[int, int, int]:
     S, A, b = positive_int(S, "S"), positive_int(A, "A"), positive_int(b, "b")
     if b > S:
@@ -80,7 +98,7 @@ def garnet(
     *,
     seed: Any,
     discount: Any = "9/10",
-    sparse: bool = False,
+    sparse: bool | None = None,
     reward_law: str = "uniform",
 ) -> FiniteMDP:
     """A Garnet(S, A, b) MDP: b random successors per state-action, Dirichlet(1) weights.
@@ -99,8 +117,9 @@ def garnet(
         Randomness; the same seed gives the same MDP for sparse and dense output.
     discount : float, Fraction or str
         gamma.
-    sparse : bool
-        CSR (S*A, S) transitions with b entries per row (built directly; O(S A b)).
+    sparse : bool, optional
+        CSR (S*A, S) transitions with b entries per row (built directly; O(S A b)). By
+        default (None) sparse when a dense P would exceed 128 MiB (S A S > 1.7e7), else dense.
     reward_law : {"uniform", "normal"}
         Law of the rewards.
 
@@ -127,6 +146,7 @@ def garnet(
     600
     """
     S, A, b = _sizes(S, A, b)
+    sparse = storage("garnet", S, A, sparse, False, can_be_sparse=True, nonzeros_per_row=b)
     generator = rng(seed)
     rows = S * A
     columns = _distinct_columns(generator, rows, S, b)
@@ -174,6 +194,7 @@ def random_dense_mdp(
     Rows are normalised i.i.d. standard exponentials, which is exactly Dirichlet(1).
     """
     S, A = positive_int(S, "S"), positive_int(A, "A")
+    storage("random_dense_mdp", S, A, False, False, can_be_sparse=False)
     generator = rng(seed)
     draws = generator.standard_exponential((S, A, S))
     transitions = draws / draws.sum(axis=2, keepdims=True)
@@ -236,13 +257,14 @@ def exact_garnet(
     (True, True)
     """
     S, A, b = _sizes(S, A, b)
+    storage("exact_garnet", S, A, False, True, can_be_sparse=False)
     q = positive_int(denominator, "denominator")
     k = positive_int(reward_denominator, "reward_denominator")
     if b > q:
         raise InvalidParameterError(
             f"b = {b} exceeds denominator = {q}: b positive multiples of 1/{q} cannot sum to 1"
         )
-    lo, hi = (int(v) for v in reward_range)
+    lo, hi = _integer_pair(reward_range, "reward_range")
     if hi < lo:
         raise InvalidParameterError(f"reward_range = {reward_range} has hi < lo")
     generator = rng(seed)

@@ -57,7 +57,15 @@ SUTTON_BARTO_MAP = (".A.B.", ".....", "...b.", ".....", ".a...")
 
 
 def _parse_layout(layout: str | Sequence[str]) -> np.ndarray:
-    rows = layout.strip().splitlines() if isinstance(layout, str) else list(layout)
+    if isinstance(layout, str):
+        rows = layout.strip().splitlines()
+    elif isinstance(layout, Sequence) and all(isinstance(row, str) for row in layout):
+        rows = list(layout)
+    else:
+        raise InvalidParameterError(
+            f"layout = {layout!r} is not a map: expected a string with one line per row or a "
+            "sequence of row strings (in a spec, rows joined by '|': layout=....G|.####|...)"
+        )
     rows = [row.strip() for row in rows]
     if not rows or not rows[0]:
         raise InvalidParameterError("layout is empty, expected rows of characters")

@@ -22,7 +22,7 @@ import numpy as np
 
 from tabular_mirror.model import FiniteMDP
 
-from ._common import ONE, scalar, zeros
+from ._common import ONE, flag, positive_int, scalar, storage, zeros
 from .gridworlds import gridworld
 
 __all__ = ["paper_bandit", "paper_chain", "paper_grid", "PAPER_BANDIT_REWARDS", "PAPER_GRID_MAP"]
@@ -107,8 +107,9 @@ def paper_chain(*, discount: Any = "999/1000", length: int = 5, exact: bool = Fa
     with g = gamma, i.e. about 10, 9.89, 9.78, 9.67, 9.56; the optimal return (d uniform) is
     about 9.78, the paper's "about 9.7".
     """
-    exact = bool(exact)
-    n = int(length)
+    exact = flag(exact, "exact")
+    n = positive_int(length, "length")
+    storage("paper_chain", n + 1, 3, False, exact, can_be_sparse=False)
     terminal = n
     states = np.arange(n)
     one, tenth = (ONE, ONE / 10) if exact else (1.0, 0.1)

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import inspect
 import re
+import typing
 from collections.abc import Callable
 from fractions import Fraction
 from typing import Any
@@ -112,6 +113,26 @@ def parse_spec(spec: str) -> tuple[str, dict[str, Any]]:
     return name.strip(), {key: _value(value, exact) for key, value in pairs}
 
 
+def _type_hints(builder: Callable[..., FiniteMDP]) -> dict[str, Any]:
+    try:
+        return typing.get_type_hints(builder)
+    except Exception:  # pragma: no cover - an annotation that does not resolve: no type checks
+        return {}
+
+
+def _check_type(name: str, key: str, value: Any, hint: Any) -> Any:
+    """A spec value checked against the builder's annotation (bool and int parameters).
+
+    Flags must be ``true`` or ``false`` (``exact=maybe`` is an error, not True) and counts
+    integer literals (``S=1e3`` or ``S=10.5`` are errors, not a rounded count).
+    """
+    if hint is bool and not isinstance(value, bool):
+        raise InvalidParameterError(f"{name}: {key} = {value!r} must be true or false")
+    if hint is int and (isinstance(value, bool) or not isinstance(value, int)):
+        raise InvalidParameterError(f"{name}: {key} = {value!r} must be an integer literal")
+    return value
+
+
 def make(spec: str) -> FiniteMDP:
     """Build a catalogue MDP from a short spec such as ``"garnet:S=50,A=4,b=3,seed=0"``.
 
@@ -147,6 +168,9 @@ def make(spec: str) -> FiniteMDP:
             f"{name} has no parameter {', '.join(map(repr, unknown))}; valid parameters: "
             f"{', '.join(parameters)}"
         )
+    hints = _type_hints(builder)
+    for key, value in kwargs.items():
+        kwargs[key] = _check_type(name, key, value, hints.get(key))
     missing = [
         key
         for key, parameter in parameters.items()

@@ -14,10 +14,10 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
-from tabular_mirror.errors import ExactnessError, InvalidParameterError
+from tabular_mirror.errors import InvalidParameterError
 from tabular_mirror.model import FiniteMDP
 
-from ._common import ONE, positive_int, probability, rng, scalar, zeros
+from ._common import ONE, flag, positive_int, probability, rng, scalar, storage, zeros
 
 __all__ = [
     "small",
@@ -88,7 +88,7 @@ def forest(
     p: Any = "1/10",
     *,
     discount: Any = "9/10",
-    sparse: bool = False,
+    sparse: bool | None = None,
     exact: bool = False,
 ) -> FiniteMDP:
     """Forest management (MDPtoolbox ``forest(S, r1, r2, p)``), at any number of states.
@@ -108,9 +108,10 @@ def forest(
         Fire probability.
     discount : float, Fraction or str
         gamma.
-    sparse : bool
+    sparse : bool, optional
         Return CSR (S*2, S) transitions (built directly, two entries per wait row and one per
-        cut row; O(S) time and memory). Float mode only.
+        cut row; O(S) time and memory). Float mode only. By default (None) sparse when a dense
+        P would exceed 128 MiB (S > 2896), dense otherwise.
     exact : bool
         Exact Fractions (dense).
 
@@ -140,8 +141,8 @@ def forest(
     3000000
     """
     S = positive_int(S, "S", minimum=2)
-    if sparse and exact:
-        raise ExactnessError("forest(sparse=True) stores floats; use exact=True with sparse=False")
+    exact = flag(exact, "exact")
+    sparse = storage("forest", S, 2, sparse, exact, can_be_sparse=True, nonzeros_per_row=1.5)
     p = probability(p, exact, "p")
     one = ONE if exact else 1.0
     rewards = zeros((S, 2), exact)
@@ -203,6 +204,7 @@ def riverswim(n: int = 6, *, discount: Any = "9/10", exact: bool = False) -> Fin
     Sampling", NeurIPS 2013, Figure 2.
     """
     n = positive_int(n, "n", minimum=2)
+    storage("riverswim", n, 2, False, bool(exact), can_be_sparse=False)
 
     def q(text: str) -> Any:
         return scalar(text, exact, "probability")
@@ -302,6 +304,7 @@ def chain(
     Fraction(10, 1)
     """
     n = positive_int(n, "n")
+    storage("chain", n, 2, False, bool(exact), can_be_sparse=False)
     p = probability(p, exact, "p")
     one = ONE if exact else 1.0
     states = np.arange(n)
@@ -340,6 +343,11 @@ def bandit(
     FiniteMDP
         1 state, ``len(means)`` actions.
     """
+    if isinstance(means, str) or not isinstance(means, Sequence | np.ndarray):
+        raise InvalidParameterError(
+            f"means = {means!r} is not a sequence of numbers (one per arm; in a spec, arms "
+            "joined by '|': bandit:means=1/10|1/2|9/10)"
+        )
     means = list(means)
     if not means:
         raise InvalidParameterError("means is empty, expected at least one arm")
@@ -405,6 +413,7 @@ def deep_sea(
     Osband, Van Roy, Russo, Wen, "Deep Exploration via Randomized Value Functions", JMLR 2019.
     """
     N = positive_int(N, "N")
+    storage("deep_sea", N * N + 1, 2, False, bool(exact), can_be_sparse=False)
     mapping = rng(seed).integers(0, 2, size=(N, N)).ravel()
     one = ONE if exact else 1.0
     fail = one / N if not deterministic else 0 * one

@@ -14,9 +14,12 @@ solve           V* and an optimal policy: policy / value / modified policy itera
 operators       P_pi, r_pi, T_pi, T*
 policies        uniform, deterministic, greedy (documented tie rule), random, validation
 mirror_step     the exact, certified mirror-learning update (Kuba et al., Def. 3.4)
-mirror_learning a run of updates recorded in a Trace
+mirror_learning a run of updates recorded in a Trace (mirror_learning_steps, run_in_parts:
+                the same run one step at a time, or saved in parts for bounded memory)
 instances       gpi, trl, trpo, ppo, ppo_kl, pmd, the paper's experiment grid
 drifts, drift_distributions, neighbourhoods, sampling   the pieces of an algorithm
+batch           the engine vectorised over B same-shaped MDPs (evaluation, steps, runs, claims)
+sweep           a grid of batched runs on Dask, Parquet results (``sweep_report``: the summary)
 """
 
 from . import instances
@@ -33,7 +36,7 @@ from .errors import (
     TabularMirrorError,
 )
 from .evaluation import evaluate
-from .learning import mirror_learning
+from .learning import LearningStep, mirror_learning, mirror_learning_steps
 from .model import FiniteMDP
 from .operators import (
     bellman_operator,
@@ -48,6 +51,7 @@ from .policies import (
     deterministic_policy,
     greedy_actions,
     greedy_policy,
+    interior_policy,
     policy_actions,
     random_policy,
     uniform_policy,
@@ -61,6 +65,7 @@ from .results import (
     StepResult,
 )
 from .step import inexact_solver, inexact_step, mirror_step
+from .streaming import RunSummary, load_parts, run_in_parts
 from .traces import Trace, load_trace, save_trace
 
 __version__ = "0.1.0"
@@ -99,6 +104,12 @@ __all__ = [
     "greedy_actions",
     "policy_actions",
     "random_policy",
+    "interior_policy",
+    "mirror_learning_steps",
+    "LearningStep",
+    "run_in_parts",
+    "load_parts",
+    "RunSummary",
     "exact_backend",
     "float_to_fraction_array",
     "TabularMirrorError",
@@ -109,4 +120,15 @@ __all__ = [
     "InvalidFileError",
     "NotConvergedError",
     "MissingDependencyError",
+    "sweep",
+    "sweep_report",
 ]
+
+
+def __getattr__(name: str):
+    """``sweep`` and ``sweep_report`` load lazily: they need dask, pyarrow and pandas."""
+    if name in ("sweep", "sweep_report"):
+        from . import sweeps
+
+        return getattr(sweeps, name)
+    raise AttributeError(f"module 'tabular_mirror' has no attribute {name!r}")

@@ -6,14 +6,16 @@ scalars: ``Fraction``, Python or numpy integers, and strings such as ``"1/3"`` o
 into a Fraction silently would claim an exactness the input does not have. The explicit
 conversion is :func:`float_to_fraction_array`.
 
-Linear solves use python-flint's ``fmpq_mat.solve`` when python-flint is installed (about 17 ms
-for a dense 200 x 200 system with small denominators) and sympy's ``DomainMatrix`` over QQ
-otherwise (fraction-free, several times slower, no extra dependency). Both are exact.
+Linear solves use python-flint's ``fmpq_mat.solve`` (a core dependency; about 17 ms for a dense
+200 x 200 system with small denominators). Where python-flint could not be installed (a
+platform without its wheels) sympy's ``DomainMatrix`` over QQ is used instead, exact too but
+much slower on large systems with large entries; a warning says so once per session.
 """
 
 from __future__ import annotations
 
 import numbers
+import warnings
 from fractions import Fraction
 from typing import Any
 
@@ -28,6 +30,22 @@ except ImportError:  # pragma: no cover - exercised when python-flint is absent
 
 ZERO = Fraction(0)
 ONE = Fraction(1)
+
+_warned_slow_backend = False
+
+
+def _warn_slow_backend() -> None:
+    """Warn once per session that exact solves run without python-flint."""
+    global _warned_slow_backend
+    if not _warned_slow_backend:
+        _warned_slow_backend = True
+        warnings.warn(
+            "python-flint is not installed: exact linear solves fall back to sympy, which can be "
+            "much slower on large systems (pip install python-flint, a core dependency of "
+            "tabular-mirror)",
+            RuntimeWarning,
+            stacklevel=3,
+        )
 
 
 def exact_backend() -> str:
@@ -137,6 +155,7 @@ def exact_solve(matrix: np.ndarray, right_hand_side: np.ndarray) -> np.ndarray:
         x = a.solve(b)
         entries = [Fraction(int(e.p), int(e.q)) for e in x.entries()]
     else:  # pragma: no cover - exercised when python-flint is absent
+        _warn_slow_backend()
         from sympy.polys.domains import QQ
         from sympy.polys.matrices import DomainMatrix
 

@@ -85,6 +85,14 @@ def plain_number(value: Any) -> Any:
     return value
 
 
+def short_repr(value: Any, limit: int = 40) -> str:
+    """``repr(value)``, shortened for huge numbers (``100000000000... (1000 digits)``)."""
+    text = repr(value)
+    if len(text) <= limit:
+        return text
+    return f"{text[: limit // 2]}... ({len(text)} characters)"
+
+
 def positive_number(value: Any, name: str, allow_zero: bool = False) -> Any:
     """Check a scalar parameter is a finite real > 0 (>= 0 with ``allow_zero``); return it.
 
@@ -98,8 +106,14 @@ def positive_number(value: Any, name: str, allow_zero: bool = False) -> Any:
         except (ValueError, ZeroDivisionError) as error:
             raise InvalidParameterError(f"{name} = {value!r} is not a number") from error
     if isinstance(value, bool) or not isinstance(value, numbers.Real | Fraction):
-        raise InvalidParameterError(f"{name} = {value!r} must be a real number")
-    if not np.isfinite(float(value)):
+        raise InvalidParameterError(f"{name} = {short_repr(value)} must be a real number")
+    try:
+        finite = bool(np.isfinite(float(value)))
+    except OverflowError:  # an exact number beyond float range (e.g. "1e999" read exactly)
+        raise InvalidParameterError(
+            f"{name} = {short_repr(value)} is too large (beyond the float range, 1.8e308)"
+        ) from None
+    if not finite:
         raise InvalidParameterError(f"{name} = {value!r} must be finite")
     if value < 0 or (value == 0 and not allow_zero):
         bound = ">= 0" if allow_zero else "> 0"
@@ -107,27 +121,72 @@ def positive_number(value: Any, name: str, allow_zero: bool = False) -> Any:
     return value
 
 
-def whole_number(value: Any, name: str, minimum: int = 0) -> int:
-    """Check a count (iterations, sweeps, steps) is an integer >= ``minimum``; return an int.
+#: The largest count (iterations, sweeps, steps) any method accepts: 10^9. A count above it
+#: (``sweeps=1e300``) cannot finish and is refused instead of running forever.
+MAX_COUNT = 10**9
+
+
+def whole_number(value: Any, name: str, minimum: int = 0, maximum: int = MAX_COUNT) -> int:
+    """Check a count (iterations, sweeps, steps) is an integer in [minimum, maximum]; return it.
 
     Integers (Python or numpy) and integral floats such as ``1e4`` are accepted; booleans,
-    strings, fractional or non-finite numbers are rejected.
+    strings, fractional or non-finite numbers, and counts above ``maximum`` (10^9 by default:
+    a count that cannot finish) are rejected.
     """
     value = plain_number(value)
+    allowed = f"an integer >= {minimum}"
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise InvalidParameterError(f"{name} = {value!r} must be an integer >= {minimum}")
+        raise InvalidParameterError(f"{name} = {value!r} must be {allowed}")
     if not isinstance(value, numbers.Integral):
         if not (np.isfinite(float(value)) and float(value).is_integer()):
-            raise InvalidParameterError(f"{name} = {value!r} must be an integer >= {minimum}")
+            raise InvalidParameterError(f"{name} = {value!r} must be {allowed}")
     if value < minimum:
-        raise InvalidParameterError(f"{name} = {value!r} must be an integer >= {minimum}")
+        raise InvalidParameterError(f"{name} = {value!r} must be {allowed}")
+    if value > maximum:
+        raise InvalidParameterError(
+            f"{name} = {value!r} must be an integer <= {maximum:,}: a larger count cannot finish"
+        )
     return int(value)
 
 
 def choice(value: str, name: str, valid: tuple[str, ...] | list[str]) -> str:
     """Check ``value`` is one of ``valid``; the error lists the valid choices."""
-    if value not in valid:
+    if not isinstance(value, str) or value not in valid:
         raise InvalidParameterError(
             f"unknown {name} {value!r}; valid choices: {', '.join(repr(v) for v in valid)}"
         )
     return value
+
+
+def random_generator(seed: Any, name: str = "seed") -> np.random.Generator:
+    """A ``numpy.random.Generator`` from None, an int >= 0, a SeedSequence or a Generator.
+
+    Anything else (a negative int, a float, a string, a bool) raises
+    :class:`InvalidParameterError` naming ``name`` and what is allowed.
+    """
+    if isinstance(seed, np.random.Generator):
+        return seed
+    if seed is not None:
+        seed = plain_number(seed)
+        if isinstance(seed, bool) or not isinstance(
+            seed, numbers.Integral | np.random.SeedSequence
+        ):
+            raise InvalidParameterError(
+                f"{name} = {seed!r} must be None, an int >= 0, a numpy.random.SeedSequence or a "
+                "numpy.random.Generator"
+            )
+        if isinstance(seed, numbers.Integral) and seed < 0:
+            raise InvalidParameterError(f"{name} = {seed} is negative, expected an int >= 0")
+    return np.random.default_rng(seed)
+
+
+def reward_scale(rewards: np.ndarray) -> float:
+    """max |r[s, a]| as a float; inf when an exact reward is beyond the float range."""
+    rewards = np.asarray(rewards)
+    if rewards.dtype != object:
+        return float(np.abs(rewards).max(initial=0.0))
+    largest = max((abs(v) for v in rewards.ravel()), default=0)
+    try:
+        return float(largest)
+    except OverflowError:
+        return float("inf")

@@ -37,6 +37,7 @@ import scipy.sparse as sp
 
 from . import _exact, _linalg
 from ._validate import choice, positive_number, whole_number
+from .errors import InvalidMDPError
 from .model import FiniteMDP, check_mdp
 from .operators import (
     policy_rewards,
@@ -263,11 +264,21 @@ def _evaluate_float(
             values_guess=values_guess,
             visitation=visitation,
         )
-    certified = solution.error_bound <= tolerance and (
+    if not np.all(np.isfinite(solution.values)) or (
+        solution.visitation is not None and not np.all(np.isfinite(solution.visitation))
+    ):
+        raise InvalidMDPError(
+            f"discount = {mdp.discount!r}: float64 evaluation overflowed (the horizon "
+            f"1/(1 - gamma) = {horizon:.3g} is beyond what floating point can resolve); use a "
+            "discount further from 1, or an exact MDP (mdp.to_exact())"
+        )
+    values_certified = bool(solution.error_bound <= tolerance)
+    visitation_certified = bool(
         solution.visitation is None or solution.visitation_error_bound <= visitation_tolerance
     )
+    certified = values_certified and visitation_certified
     status = "converged" if certified else "not_certified"
-    detail = "certified" if certified else "bound"
+    detail = "certified" if certified else ("bound" if not values_certified else "visitation")
     return _assemble(
         mdp,
         policy,
@@ -282,4 +293,6 @@ def _evaluate_float(
         converged=certified,
         status=status,
         message=message_for(status, detail),
+        values_certified=values_certified,
+        visitation_certified=visitation_certified,
     )

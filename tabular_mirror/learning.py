@@ -24,21 +24,30 @@ Examples
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
 
 import numpy as np
 
-from ._validate import positive_number, whole_number
+from ._progress import progress_bar
+from ._validate import choice as check_choice
+from ._validate import positive_number, reward_scale, whole_number
 from .algorithm import MirrorAlgorithm, drift_penalty
+from .errors import InvalidParameterError
 from .evaluation import evaluate
 from .model import FiniteMDP, check_mdp
 from .optimal import solve
 from .policies import check_policy
-from .step import Solver, mirror_step
-from .traces import Trace
+from .step import Solver, describe_solver, mirror_step
+from .traces import Provenance, Trace
 
-__all__ = ["mirror_learning"]
+__all__ = ["mirror_learning", "mirror_learning_steps", "LearningStep", "STOP_REASONS"]
+
+#: Why a run ended: the budget ran out, a GPI fixed point (pi_n optimal), a step that could
+#: not be certified (``strict=True``), or Ctrl-C with ``on_interrupt="stop"``.
+STOP_REASONS = ("iterations", "optimal", "not_certified", "interrupted")
 
 
 def _stack(items: list[Any], exact: bool) -> np.ndarray:
@@ -48,6 +57,132 @@ def _stack(items: list[Any], exact: bool) -> np.ndarray:
             array[k] = item
         return array
     return np.array(items, dtype=float)
+
+
+@dataclass(frozen=True)
+class LearningStep:
+    """One step pi_k -> pi_{k+1} of a run, as :func:`mirror_learning_steps` yields it.
+
+    Only what a :class:`~tabular_mirror.traces.Trace` keeps (the step's full evaluation is
+    dropped, so a long run's memory is the trace's, not every step's intermediate arrays).
+
+    Attributes
+    ----------
+    iteration : k + 1, the index of the new policy.
+    policy : (S, A) pi_{k+1}.
+    values : (S,) V_{pi_{k+1}}.
+    expected_return : eta(pi_{k+1}).
+    max_advantage : max_{s,a} A_{pi_{k+1}}[s, a].
+    drift : drift_{pi_k}(pi_{k+1}), the drift paid by the step.
+    state_drift, drift_weights, sampling, mirror_values : (S,) D_{pi_k}(pi_{k+1} | s), nu,
+        beta and [M^{pi_{k+1}} V_{pi_k}](s).
+    improvement_bound : sum_s d[s] (nu[s]/beta[s]) D_{pi_k}(pi_{k+1} | s) (Theorem 3.6(1)).
+    objective : the mirror objective of pi_{k+1}.
+    certificate : the step's certificate.
+    step_time : seconds the step took.
+    converged : the step was certified (``StepResult.converged``).
+    evaluation_error : the certified sup-norm error of ``values`` (0 in exact mode).
+    """
+
+    iteration: int
+    policy: np.ndarray
+    values: np.ndarray
+    expected_return: Any
+    max_advantage: Any
+    drift: Any
+    state_drift: np.ndarray
+    drift_weights: np.ndarray
+    sampling: np.ndarray
+    mirror_values: np.ndarray
+    improvement_bound: Any
+    objective: Any
+    certificate: Any
+    step_time: float
+    converged: bool
+    evaluation_error: Any = 0
+
+
+def _default_tolerance(mdp: FiniteMDP, tol: Any) -> Any:
+    if tol is None:
+        scale = max(1.0, reward_scale(mdp.rewards))
+        tol = 0 if mdp.is_exact else 1e-10 * scale / (1 - float(mdp.discount))
+    tol = positive_number(tol, "tol", allow_zero=True)
+    return Fraction(tol) if mdp.is_exact else float(tol)  # in the run's arithmetic
+
+
+def mirror_learning_steps(
+    mdp: FiniteMDP,
+    algorithm: MirrorAlgorithm,
+    policy0: Any,
+    iterations: int,
+    *,
+    tol: float | None = None,
+    choice: str = "closest",
+    solver: Solver | None = None,
+    strict: bool = False,
+) -> Iterator[LearningStep]:
+    """Yield the steps of a mirror-learning run one at a time (a run that streams).
+
+    The same run as :func:`mirror_learning`, as a generator: each :class:`LearningStep` is
+    yielded as soon as it is computed and nothing is kept, so the caller decides what to store
+    (the command line's ``run`` writes parts of the trace to disk and its memory stays bounded
+    however many iterations it runs). The generator stops when ``iterations`` steps are taken,
+    when pi_n is optimal (max_{s,a} A <= tol), or after the first uncertified step when
+    ``strict``; its return value (``StopIteration.value``) is the stop reason.
+
+    Parameters
+    ----------
+    See :func:`mirror_learning`.
+
+    Yields
+    ------
+    LearningStep
+    """
+    check_mdp(mdp)
+    iterations = whole_number(iterations, "iterations")
+    check_choice(choice, "choice", ("closest", "vertex", "adversarial"))
+    policy = check_policy(mdp, policy0, "policy0")
+    tol = _default_tolerance(mdp, tol)
+    evaluation = evaluate(mdp, policy, validate=False)
+    initial = mdp.initial
+    for iteration in range(iterations):
+        if evaluation.advantages.max() <= tol:
+            return "optimal"
+        started = time.perf_counter()
+        step = mirror_step(
+            mdp,
+            algorithm,
+            policy,
+            choice=choice,
+            solver=solver,
+            evaluation=evaluation,
+            validate=False,
+        )
+        elapsed = time.perf_counter() - started
+        policy = step.policy
+        evaluation = evaluate(mdp, policy, validate=False)
+        bound = (initial * drift_penalty(step.drift_weights, step.sampling, step.state_drift)).sum()
+        yield LearningStep(
+            iteration=iteration + 1,
+            policy=policy,
+            values=evaluation.values,
+            expected_return=evaluation.expected_return,
+            max_advantage=evaluation.advantages.max(),
+            drift=step.drift,
+            state_drift=step.state_drift,
+            drift_weights=step.drift_weights,
+            sampling=step.sampling,
+            mirror_values=step.mirror_values,
+            improvement_bound=bound,
+            objective=step.objective,
+            certificate=step.certificate,
+            step_time=elapsed,
+            converged=step.converged,
+            evaluation_error=evaluation.error_bound,
+        )
+        if strict and not step.converged:
+            return "not_certified"
+    return "optimal" if evaluation.advantages.max() <= tol else "iterations"
 
 
 def mirror_learning(
@@ -62,6 +197,7 @@ def mirror_learning(
     optimum: bool = True,
     strict: bool = False,
     progress: Any = None,
+    on_interrupt: str = "raise",
 ) -> Trace:
     """Run ``iterations`` mirror-learning steps of ``algorithm`` from ``policy0``.
 
@@ -69,7 +205,7 @@ def mirror_learning(
     ----------
     mdp, algorithm, policy0 : the MDP, the pieces, and pi_0 (S, A).
     iterations : int
-        The most steps to take (>= 0).
+        The most steps to take (0 <= iterations <= 10^9).
     tol : float, optional
         Stop when max_{s,a} A_{pi_n}[s, a] <= tol (pi_n is then optimal up to
         tol / (1 - gamma)). Default 0 in exact mode, 1e-10 * max(1, ||r||_inf/(1-gamma)) in float.
@@ -77,69 +213,105 @@ def mirror_learning(
     solver : optional custom step solver (see :func:`tabular_mirror.mirror_step`).
     optimum : compute V* and eta* (exactly) for the trace.
     strict : stop as soon as a step cannot be certified.
-    progress : optional callable ``progress(iteration, trace_so_far_returns)`` for displays.
+    progress : optional callable ``progress(iteration, returns_so_far)``, or True for a
+        progress bar (tqdm: a widget in notebooks, a line on a terminal's stderr).
+    on_interrupt : {"raise", "stop"}
+        What Ctrl-C (KeyboardInterrupt) does: "raise" (the default) propagates it; "stop"
+        ends the run and returns the trace of the steps already taken, with
+        ``stop_reason="interrupted"``.
 
     Returns
     -------
     Trace
+        ``stop_reason`` is one of :data:`STOP_REASONS`.
+
+    Notes
+    -----
+    Memory grows with the iterations (the trace keeps every policy); for very long runs use
+    :func:`mirror_learning_steps`, which yields one step at a time.
     """
     check_mdp(mdp)
     iterations = whole_number(iterations, "iterations")
+    check_choice(on_interrupt, "on_interrupt", ("raise", "stop"))
     policy = check_policy(mdp, policy0, "policy0")
-    exact = mdp.is_exact
-    if tol is None:
-        scale = max(1.0, float(np.abs(np.asarray(mdp.rewards, dtype=float)).max()))
-        tol = 0 if exact else 1e-10 * scale / (1 - float(mdp.discount))
-    tol = positive_number(tol, "tol", allow_zero=True)
-    tol = Fraction(tol) if exact else float(tol)  # stored in the trace in the run's arithmetic
+    tol = _default_tolerance(mdp, tol)
     evaluation = evaluate(mdp, policy, validate=False)
-    policies, values, returns, largest = [policy], [evaluation.values], [], []
-    returns.append(evaluation.expected_return)
-    largest.append(evaluation.advantages.max())
-    steps: list[Any] = []
-    step_times: list[float] = []
-    stop_reason = "iterations"
-    for iteration in range(iterations):
-        if largest[-1] <= tol:
-            stop_reason = "optimal"
-            break
-        started = time.perf_counter()
-        step = mirror_step(
-            mdp,
-            algorithm,
-            policy,
-            choice=choice,
-            solver=solver,
-            evaluation=evaluation,
-            validate=False,
-        )
-        step_times.append(time.perf_counter() - started)
-        steps.append(step)
-        policy = step.policy
-        evaluation = evaluate(mdp, policy, validate=False)
-        policies.append(policy)
-        values.append(evaluation.values)
-        returns.append(evaluation.expected_return)
-        largest.append(evaluation.advantages.max())
-        if progress is not None:
-            progress(iteration + 1, returns)
-        if strict and not step.converged:
-            stop_reason = "not_certified"
-            break
+    policies, values = [policy], [evaluation.values]
+    returns, largest = [evaluation.expected_return], [evaluation.advantages.max()]
+    steps: list[LearningStep] = []
+    bar = None
+    if progress is True:
+        bar = progress_bar(iterations, f"{algorithm.name}", enabled=True)
+        callback: Callable[[int, Any], None] | None = bar.returns_callback
+    elif progress is None or progress is False:
+        callback = None
+    elif callable(progress):
+        callback = progress
     else:
-        if largest[-1] <= tol:
-            stop_reason = "optimal"
-    initial = mdp.initial
-    bounds = [
-        (initial * drift_penalty(step.drift_weights, step.sampling, step.state_drift)).sum()
-        for step in steps
-    ]
+        raise InvalidParameterError(f"progress = {progress!r} must be a callable, True or None")
+    runner = mirror_learning_steps(
+        mdp, algorithm, policy, iterations, tol=tol, choice=choice, solver=solver, strict=strict
+    )
+    try:
+        while True:
+            try:
+                step = next(runner)
+            except StopIteration as stop:
+                stop_reason = stop.value
+                break
+            steps.append(step)
+            policies.append(step.policy)
+            values.append(step.values)
+            returns.append(step.expected_return)
+            largest.append(step.max_advantage)
+            if callback is not None:
+                callback(step.iteration, returns)
+    except KeyboardInterrupt:
+        runner.close()
+        if on_interrupt == "raise":
+            raise
+        stop_reason = "interrupted"
+    finally:
+        if bar is not None:
+            bar.close()
+    return _trace(
+        mdp, algorithm, policies, values, returns, largest, steps, stop_reason, tol, optimum,
+        first_error=evaluation.error_bound,  # pi_0's evaluation, made before the first step
+        provenance=Provenance(repr(algorithm), choice, describe_solver(solver), bool(strict)),
+    )  # fmt: skip
+
+
+def _trace(
+    mdp: FiniteMDP,
+    algorithm: MirrorAlgorithm,
+    policies: list[Any],
+    values: list[Any],
+    returns: list[Any],
+    largest: list[Any],
+    steps: list[LearningStep],
+    stop_reason: str,
+    tol: Any,
+    optimum: bool,
+    *,
+    first_error: Any = None,
+    provenance: Provenance | None = None,
+) -> Trace:
+    """Assemble a :class:`Trace` from the per-policy lists and the steps.
+
+    ``first_error`` is the certified evaluation error of ``values[0]``; with it the trace
+    records every V's error bound (each step carries its own).
+    """
+    exact = mdp.is_exact
     optimal_values = optimal_return = None
     if optimum:
         optimal = solve(mdp, method="policy_iteration")
         optimal_values, optimal_return = optimal.values, optimal.expected_return
     num_states = mdp.num_states
     empty = np.zeros((0, num_states), dtype=object if exact else float)
+
+    def per_step(name: str) -> np.ndarray:
+        return _stack([getattr(s, name) for s in steps], exact) if steps else empty
+
     return Trace(
         algorithm=algorithm.name,
         mdp=mdp,
@@ -149,16 +321,22 @@ def mirror_learning(
         returns=_stack(returns, exact),
         max_advantages=_stack(largest, exact),
         drifts=_stack([s.drift for s in steps], exact),
-        state_drifts=_stack([s.state_drift for s in steps], exact) if steps else empty,
-        drift_weights=_stack([s.drift_weights for s in steps], exact) if steps else empty,
-        sampling=_stack([s.sampling for s in steps], exact) if steps else empty,
-        mirror_values=_stack([s.mirror_values for s in steps], exact) if steps else empty,
-        improvement_bounds=_stack(bounds, exact),
+        state_drifts=per_step("state_drift"),
+        drift_weights=per_step("drift_weights"),
+        sampling=per_step("sampling"),
+        mirror_values=per_step("mirror_values"),
+        improvement_bounds=_stack([s.improvement_bound for s in steps], exact),
         objectives=_stack([s.objective for s in steps], exact),
-        step_times=np.array(step_times, dtype=float),
+        step_times=np.array([s.step_time for s in steps], dtype=float),
         certificates=tuple(s.certificate for s in steps),
         optimal_values=optimal_values,
         optimal_return=optimal_return,
         stop_reason=stop_reason,
         tolerance=tol,
+        provenance=provenance,
+        evaluation_error_bounds=(
+            None
+            if first_error is None
+            else _stack([first_error, *(s.evaluation_error for s in steps)], exact)
+        ),
     )

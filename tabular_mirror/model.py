@@ -50,13 +50,15 @@ import numpy as np
 import scipy.sparse as sp
 
 from . import _exact
+from ._files import check_allocation
 from ._validate import (
     DEFAULT_ROW_TOLERANCE,
     check_finite,
     check_nonnegative,
     check_rows_sum_to_one,
+    plain_number,
 )
-from .errors import ExactnessError, InvalidMDPError
+from .errors import ExactnessError, InvalidMDPError, InvalidParameterError
 
 __all__ = ["FiniteMDP"]
 
@@ -95,10 +97,73 @@ def _float_array(value: Any, name: str) -> np.ndarray:
         raise InvalidMDPError(f"{name} has complex entries, expected real numbers")
     try:
         array = np.array(value, dtype=float)
-    except (TypeError, ValueError) as error:
+    except (TypeError, ValueError, OverflowError) as error:
         raise InvalidMDPError(f"{name} could not be read as a numeric array: {error}") from error
     check_finite(array, name, InvalidMDPError)
     return array
+
+
+def _check_row_tolerance(value: Any) -> float:
+    """``row_tolerance`` as a float in [0, inf] (inf skips the row check: internal rebuilds)."""
+    value = plain_number(value)
+    if isinstance(value, bool) or not isinstance(value, int | float | Fraction):
+        raise InvalidParameterError(
+            f"row_tolerance = {value!r} must be a real number >= 0 (default "
+            f"{DEFAULT_ROW_TOLERANCE:g})"
+        )
+    try:
+        value = float(value)
+    except OverflowError:  # an integer beyond the float range: as good as infinite
+        value = float("inf") if value > 0 else -1.0
+    if np.isnan(value) or value < 0:
+        raise InvalidParameterError(
+            f"row_tolerance = {value!r} must be a real number >= 0 (default "
+            f"{DEFAULT_ROW_TOLERANCE:g})"
+        )
+    return value
+
+
+def _check_sparse_input(matrix: Any, name: str) -> None:
+    """Reject sparse input that scipy would silently change: complex data, bad indices."""
+    if np.iscomplexobj(matrix.data if hasattr(matrix, "data") else matrix):
+        raise InvalidMDPError(
+            f"{name} is a sparse matrix of complex dtype {matrix.dtype}, expected real numbers "
+            "(the imaginary part would be dropped)"
+        )
+    if len(matrix.shape) != 2:
+        raise InvalidMDPError(f"sparse {name} has shape {matrix.shape}, expected (S*A, S)")
+    rows, columns = matrix.shape
+    if sp.issparse(matrix) and matrix.format in ("csr", "csc"):
+        major, minor = (rows, columns) if matrix.format == "csr" else (columns, rows)
+        indptr, indices = np.asarray(matrix.indptr), np.asarray(matrix.indices)
+        if (
+            indptr.ndim != 1
+            or len(indptr) != major + 1
+            or (len(indptr) and (indptr[0] != 0 or np.any(np.diff(indptr) < 0)))
+            or (len(indptr) and indptr[-1] > len(indices))
+        ):
+            raise InvalidMDPError(
+                f"sparse {name} ({matrix.format.upper()}, shape {matrix.shape}) has an invalid "
+                "indptr array (not non-decreasing from 0 with one entry per row + 1)"
+            )
+        stored = indices[: indptr[-1]] if len(indptr) else indices
+        bad = (stored < 0) | (stored >= minor)
+        if bad.any():
+            k = int(np.argmax(bad))
+            axis = "column" if matrix.format == "csr" else "row"
+            raise InvalidMDPError(
+                f"sparse {name} stores an entry in {axis} {int(stored[k])}, outside 0..{minor - 1} "
+                f"(shape {matrix.shape})"
+            )
+    elif sp.issparse(matrix) and matrix.format == "coo":
+        for axis, (coords, extent) in enumerate(((matrix.row, rows), (matrix.col, columns))):
+            bad = (coords < 0) | (coords >= extent)
+            if bad.any():
+                k = int(np.argmax(bad))
+                raise InvalidMDPError(
+                    f"sparse {name} stores an entry at {('row', 'column')[axis]} "
+                    f"{int(coords[k])}, outside 0..{extent - 1} (shape {matrix.shape})"
+                )
 
 
 def _exact_array(value: Any, name: str) -> np.ndarray:
@@ -162,8 +227,11 @@ class FiniteMDP:
         exact: bool | None = None,
         row_tolerance: float = DEFAULT_ROW_TOLERANCE,
     ) -> None:
+        row_tolerance = _check_row_tolerance(row_tolerance)
         if exact is None:
             exact = any(_has_exact_marker(v) for v in (transitions, rewards, discount, initial))
+        elif not isinstance(exact, bool | np.bool_):
+            raise InvalidParameterError(f"exact = {exact!r} must be True, False or None")
         if exact and sp.issparse(transitions):
             raise ExactnessError(
                 "transitions is a scipy.sparse matrix, which cannot hold exact Fractions; "
@@ -210,6 +278,7 @@ class FiniteMDP:
 
     def _read_sparse_transitions(self, transitions: Any, tolerance: float) -> sp.csr_matrix:
         # a copy (the caller's matrix is neither aliased nor made read-only), never densified
+        _check_sparse_input(transitions, "transitions")
         matrix = sp.csr_matrix(transitions, dtype=float, copy=True)
         matrix.sum_duplicates()
         rows, num_states = matrix.shape
@@ -261,6 +330,7 @@ class FiniteMDP:
         if sp.issparse(rewards):
             if self._exact:
                 raise ExactnessError("rewards is a scipy.sparse matrix; exact MDPs need dense")
+            _check_sparse_input(rewards, "rewards")
             matrix = sp.csr_matrix(rewards, dtype=float)
             if matrix.shape != (shape[0] * shape[1], shape[0]):
                 raise InvalidMDPError(
@@ -293,9 +363,12 @@ class FiniteMDP:
         if self._exact:
             value = _exact.to_fraction(discount, "discount")
         else:
+            discount = plain_number(discount)
+            if isinstance(discount, bool) or is_complex(discount):
+                raise InvalidMDPError(f"discount = {discount!r} is not a real number")
             try:
                 value = float(Fraction(discount.strip()) if isinstance(discount, str) else discount)
-            except (TypeError, ValueError, ZeroDivisionError) as error:
+            except (TypeError, ValueError, ZeroDivisionError, OverflowError) as error:
                 raise InvalidMDPError(f"discount = {discount!r} is not a number") from error
             if not np.isfinite(value):
                 raise InvalidMDPError(f"discount = {discount!r} is not finite")
@@ -397,6 +470,18 @@ class FiniteMDP:
         with denominator <= ``limit_denominator`` (then rows must still sum to exactly 1)."""
         if self._exact:
             return self
+        if limit_denominator is not None:
+            limit = plain_number(limit_denominator)
+            if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+                raise InvalidParameterError(
+                    f"limit_denominator = {limit_denominator!r} must be an integer >= 1 or None"
+                )
+            limit_denominator = limit
+        check_allocation(
+            (self._num_states, self._num_actions, self._num_states), 8, "exact transitions",
+            "exact mode stores P densely: use a smaller MDP or stay in float mode",
+            InvalidMDPError,
+        )  # fmt: skip
         dense = self.to_dense()
 
         def convert(array: Any) -> np.ndarray:
@@ -439,6 +524,10 @@ class FiniteMDP:
         """The same MDP with dense (S, A, S) transitions (an explicit densification)."""
         if not self.is_sparse:
             return self
+        check_allocation(
+            (self._num_states, self._num_actions, self._num_states), 8, "dense transitions",
+            "keep the MDP sparse (every solver and step accepts sparse MDPs)", InvalidMDPError,
+        )  # fmt: skip
         dense = self._transitions.toarray().reshape(
             self._num_states, self._num_actions, self._num_states
         )
@@ -459,16 +548,34 @@ class FiniteMDP:
         )
 
     def with_discount(self, discount: Any) -> FiniteMDP:
-        """The same MDP with another discount factor."""
-        return FiniteMDP(
-            self._transitions, self._rewards, discount, self._initial, exact=self._exact
-        )
+        """The same MDP with another discount factor.
+
+        P, r and d are shared with this MDP (they are read-only), not copied: a dense P of
+        gigabytes is not duplicated. Only the new discount is checked.
+        """
+        return self._sharing(discount=self._read_discount(discount))
 
     def with_initial(self, initial: Any) -> FiniteMDP:
-        """The same MDP with another initial distribution."""
-        return FiniteMDP(
-            self._transitions, self._rewards, self._discount, initial, exact=self._exact
-        )
+        """The same MDP with another initial distribution (P and r shared, not copied)."""
+        return self._sharing(initial=self._read_initial(initial, DEFAULT_ROW_TOLERANCE))
+
+    def _sharing(self, **changes: Any) -> FiniteMDP:
+        """A copy that shares the read-only arrays, with ``discount`` / ``initial`` replaced."""
+        other = object.__new__(FiniteMDP)
+        values = {
+            "_exact": self._exact,
+            "_transitions": self._transitions,
+            "_rewards": self._rewards,
+            "_discount": changes.get("discount", self._discount),
+            "_initial": changes.get("initial", self._initial),
+            "_num_states": self._num_states,
+            "_num_actions": self._num_actions,
+            "_derived": {},  # recomputed on demand: nothing cached is assumed to carry over
+            "_frozen": True,
+        }
+        for name, value in values.items():
+            object.__setattr__(other, name, value)
+        return other
 
     def __repr__(self) -> str:
         mode = "exact" if self._exact else "float"

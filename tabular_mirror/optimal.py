@@ -40,6 +40,7 @@ Examples
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from fractions import Fraction
 from typing import Any
@@ -49,7 +50,8 @@ import scipy.sparse as sp
 from scipy.optimize import linprog
 
 from . import _exact
-from ._validate import choice, positive_number, whole_number
+from ._validate import choice, positive_number, reward_scale, whole_number
+from .errors import InvalidParameterError
 from .evaluation import _complete, _evaluate_values, evaluate
 from .model import FiniteMDP, check_mdp
 from .operators import bellman_operator, q_from_values
@@ -73,6 +75,24 @@ METHODS = (
 
 _DEFAULT_TOLERANCE = 1e-10
 
+#: Default iteration caps. Value iteration needs about ln(tolerance)/ln(gamma) iterations
+#: (3.8e7 at gamma = 0.999999): without a cap it runs for hours and says nothing. Policy
+#: iteration needs few iterations at any gamma and is the method to use near gamma = 1.
+DEFAULT_MAX_ITERATIONS = {
+    "policy_iteration": 10_000,
+    "value_iteration": 100_000,
+    "modified_policy_iteration": 100_000,
+    "linear_programming": 10_000,
+}
+#: Exact value iteration: the Fractions' sizes grow with every iteration (a 999/1000 discount
+#: does not finish), so the exact default cap is lower.
+EXACT_VALUE_ITERATION_CAP = 1_000
+#: Most T_pi applications per modified-policy-iteration step.
+MAX_SWEEPS = 100_000
+#: Default wall-clock limit (seconds) of the HiGHS solve behind ``"linear_programming"``: the
+#: simplex on a sparse Garnet with S = 30,000 runs for over ten minutes.
+DEFAULT_LP_TIME_LIMIT = 300.0
+
 
 def solve(
     mdp: FiniteMDP,
@@ -83,6 +103,8 @@ def solve(
     initial_policy: Any = None,
     sweeps: int = 20,
     history: bool = False,
+    time_limit: float | None = None,
+    progress: Callable[[int, Any], None] | None = None,
 ) -> SolveResult:
     """Compute V* and an optimal deterministic policy of ``mdp``.
 
@@ -96,14 +118,24 @@ def solve(
         max(1, ||r||_inf / (1-gamma)) in float mode; exact mode uses 0 for policy iteration and
         LP (exact optimality) and the float default for value iteration's stopping rule.
     max_iterations : int, optional
-        Iteration cap; default 10_000 for policy iteration and LP's exact clean-up, and
-        enough for the value-iteration stopping rule (ceil(log(...)/log(1/gamma)) + 10).
+        Iteration cap (at most 10^9). Defaults: 10,000 for policy iteration and the LP
+        (HiGHS's simplex iterations and the exact clean-up each); for value and modified policy
+        iteration the count the stopping rule needs (ceil(log(...)/log(1/gamma)) + 10), but at
+        most 100,000 (1,000 in exact mode, where the Fractions grow with each iteration).
+        Reaching the cap gives ``converged=False``, ``status="max_iterations"``.
     initial_policy : (S, A) array_like, optional
         Starting policy of policy iteration (default: greedy in the one-step rewards).
     sweeps : int
-        m, the number of T_pi applications per iteration of modified policy iteration.
+        m, the number of T_pi applications per iteration of modified policy iteration
+        (1 <= m <= 100,000).
     history : bool
         Keep one :class:`IterationRecord` per iteration.
+    time_limit : float, optional
+        Seconds allowed to HiGHS for ``"linear_programming"`` (default 300); when it runs out
+        the result is ``status="max_iterations"``. Other methods ignore it.
+    progress : callable, optional
+        ``progress(iteration, residual)`` after each iteration (value, modified policy and
+        policy iteration), for displays such as the command line's progress line.
 
     Returns
     -------
@@ -112,14 +144,19 @@ def solve(
     Raises
     ------
     InvalidParameterError
-        Unknown method, tolerance < 0, sweeps < 1, max_iterations < 1.
+        Unknown method, tolerance < 0, sweeps outside [1, 100,000], max_iterations outside
+        [1, 10^9], time_limit <= 0.
     """
     check_mdp(mdp)
     choice(method, "method", METHODS)
-    sweeps = whole_number(sweeps, "sweeps", minimum=1)
+    sweeps = whole_number(sweeps, "sweeps", minimum=1, maximum=MAX_SWEEPS)
+    if time_limit is not None:
+        time_limit = float(positive_number(time_limit, "time_limit"))
+    if progress is not None and not callable(progress):
+        raise InvalidParameterError(f"progress = {progress!r} must be a callable or None")
     if max_iterations is not None:
         max_iterations = whole_number(max_iterations, "max_iterations", minimum=1)
-    scale = max(1.0, float(np.abs(np.asarray(mdp.rewards, dtype=float)).max()))
+    scale = max(1.0, reward_scale(mdp.rewards))
     scale /= 1.0 - float(mdp.discount)
     if tolerance is None:
         exact_optimum = mdp.is_exact and method in ("policy_iteration", "linear_programming")
@@ -142,6 +179,8 @@ def solve(
         sweeps=sweeps,
         history=history,
         scale=scale,
+        time_limit=time_limit,
+        progress=progress,
     )
 
 
@@ -186,6 +225,7 @@ def _finish(
     records: list[IterationRecord] | None,
     evaluation: EvaluationResult | None = None,
     a_priori_bound: Any = None,
+    limit: str = "iterations",
     **extra: Any,
 ) -> SolveResult:
     if evaluation is None:
@@ -194,8 +234,10 @@ def _finish(
     if a_priori_bound is not None:
         error_bound = min(error_bound, a_priori_bound + evaluation.error_bound)
     if not stopped_by_rule:
-        status, detail = "max_iterations", "iterations"
-    elif error_bound > tolerance or not evaluation.converged:
+        status, detail = "max_iterations", limit
+    elif error_bound > tolerance or not evaluation.values_certified:
+        # a solve is certified on its values; the visitation has its own bound
+        # (evaluation.visitation_error_bound), reported beside it
         status, detail = "not_certified", "bound"
     elif mdp.is_exact and residual == 0:
         status, detail = "converged", "exact"
@@ -238,9 +280,11 @@ def _policy_iteration(
     initial_policy: np.ndarray | None,
     history: bool,
     scale: float,
+    progress: Callable[[int, Any], None] | None = None,
     **_: Any,
 ) -> SolveResult:
-    max_iterations = max_iterations or 10_000
+    default_cap = max_iterations is None
+    max_iterations = max_iterations or DEFAULT_MAX_ITERATIONS["policy_iteration"]
     tie = _tie_tolerance(mdp, scale)
     if initial_policy is None:
         actions = greedy_actions(mdp.rewards)
@@ -262,6 +306,8 @@ def _policy_iteration(
             records.append(
                 IterationRecord(iteration - 1, residual, evaluation.expected_return, changed)
             )
+        if progress is not None:
+            progress(iteration - 1, evaluation.advantages.max())
         if changed == 0 and _is_deterministic(policy):
             evaluation = _complete(mdp, evaluation)
             return _finish(
@@ -274,8 +320,9 @@ def _policy_iteration(
         evaluation = _evaluate_values(mdp, policy, evaluation.values)
     evaluation = _complete(mdp, evaluation)
     return _finish(
-        mdp, "policy_iteration", policy, max_iterations, False, tolerance, records, evaluation
-    )
+        mdp, "policy_iteration", policy, max_iterations, False, tolerance, records, evaluation,
+        limit="cap" if default_cap else "iterations",
+    )  # fmt: skip
 
 
 def _is_deterministic(policy: np.ndarray) -> bool:
@@ -289,9 +336,12 @@ def _value_iteration(
     max_iterations: int | None,
     history: bool,
     scale: float,
+    progress: Callable[[int, Any], None] | None = None,
     **_: Any,
 ) -> SolveResult:
-    return _iterate_values(mdp, "value_iteration", tolerance, max_iterations, history, scale, 1)
+    return _iterate_values(
+        mdp, "value_iteration", tolerance, max_iterations, history, scale, 1, progress
+    )
 
 
 def _modified_policy_iteration(
@@ -302,11 +352,13 @@ def _modified_policy_iteration(
     sweeps: int,
     history: bool,
     scale: float,
+    progress: Callable[[int, Any], None] | None = None,
     **_: Any,
 ) -> SolveResult:
     return _iterate_values(
-        mdp, "modified_policy_iteration", tolerance, max_iterations, history, scale, sweeps
-    )
+        mdp, "modified_policy_iteration", tolerance, max_iterations, history, scale, sweeps,
+        progress,
+    )  # fmt: skip
 
 
 def _iterate_values(
@@ -317,11 +369,18 @@ def _iterate_values(
     history: bool,
     scale: float,
     sweeps: int,
+    progress: Callable[[int, Any], None] | None = None,
 ) -> SolveResult:
     """Value iteration (sweeps = 1) and modified policy iteration (sweeps = m)."""
     gamma = mdp.discount
+    limit = "iterations"
     if max_iterations is None:
-        max_iterations = _value_iteration_cap(mdp, tolerance, scale)
+        needed = _value_iteration_cap(mdp, tolerance, scale)
+        cap = EXACT_VALUE_ITERATION_CAP if mdp.is_exact else DEFAULT_MAX_ITERATIONS[method]
+        cap = -(-cap // sweeps)  # modified policy iteration: the same number of T applications
+        max_iterations = min(needed, cap)
+        if needed > cap:
+            limit = "cap"
     threshold = tolerance * (1 - gamma) / (2 * gamma) if gamma > 0 else 0
     if mdp.is_exact:
         threshold = _exact.to_fraction(str(threshold), "threshold") if gamma > 0 else 0
@@ -350,6 +409,8 @@ def _iterate_values(
                 IterationRecord(iteration, difference, (mdp.initial * improved).sum(), 0)
             )
         values = improved
+        if progress is not None:
+            progress(iteration, difference)
         # with gamma = 0 the rule's threshold tolerance (1-gamma)/(2 gamma) is infinite: Q = r,
         # so one iteration suffices (a threshold of 0 never held under near ties)
         if gamma == 0 or difference <= threshold:
@@ -370,6 +431,7 @@ def _iterate_values(
         tolerance,
         records,
         a_priori_bound=a_priori,
+        limit=limit,
         iterate=_exact.readonly(values),
         iterate_residual=iterate_residual,
     )
@@ -382,9 +444,14 @@ def _linear_programming(
     max_iterations: int | None,
     history: bool,
     scale: float,
+    time_limit: float | None = None,
+    progress: Callable[[int, Any], None] | None = None,
     **_: Any,
 ) -> SolveResult:
     num_states, num_actions = mdp.num_states, mdp.num_actions
+    default_cap = max_iterations is None
+    simplex_cap = max_iterations or DEFAULT_MAX_ITERATIONS["linear_programming"]
+    time_limit = DEFAULT_LP_TIME_LIMIT if time_limit is None else time_limit
     float_mdp = mdp.to_float() if mdp.is_exact else mdp
     weights = np.asarray(float_mdp.initial, dtype=float)
     if not np.all(weights > 0):
@@ -405,7 +472,21 @@ def _linear_programming(
         b_ub=-np.asarray(float_mdp.rewards, dtype=float).ravel(),
         bounds=(None, None),
         method="highs",
+        options={"time_limit": time_limit, "maxiter": simplex_cap},
     )
+    if outcome.status == 1:  # HiGHS hit the iteration or time limit
+        evaluation = evaluate(mdp, greedy_policy(mdp.rewards), validate=False)
+        timed_out = "time limit" in str(outcome.message).lower()
+        limit = "time_limit" if timed_out else ("cap" if default_cap else "iterations")
+        result = _finish(
+            mdp, "linear_programming", evaluation.policy, int(getattr(outcome, "nit", 0) or 0),
+            False, tolerance, None, evaluation, limit=limit,
+        )  # fmt: skip
+        return replace(
+            result,
+            message=f"{result.message} HiGHS: {outcome.message} (time limit {time_limit:g} s, "
+            f"{simplex_cap} simplex iterations)",
+        )
     if outcome.status != 0:
         evaluation = evaluate(mdp, greedy_policy(mdp.rewards), validate=False)
         result = _finish(
@@ -432,6 +513,7 @@ def _linear_programming(
         else proposal,
         history=history,  # the LP itself is one HiGHS call: the history is the clean-up's
         scale=scale,
+        progress=progress,
     )
     if mdp.is_exact:
         exact_weights = mdp.initial

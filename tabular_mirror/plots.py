@@ -35,7 +35,14 @@ if TYPE_CHECKING:  # pragma: no cover
 
     from .model import FiniteMDP
 
-__all__ = ["convergence", "paper_figure", "value_polytope", "simplex_trajectory", "gridworld"]
+__all__ = [
+    "convergence",
+    "paper_figure",
+    "value_polytope",
+    "simplex_trajectory",
+    "gridworld",
+    "mdp_title",
+]
 
 
 def _figure(figsize: tuple[float, float], **kwargs: Any) -> Figure:
@@ -84,6 +91,22 @@ def _colours(count: int) -> list[Any]:
     return [cmap(k % 10) for k in range(count)]
 
 
+def mdp_title(mdp: Any) -> str:
+    r"""A figure title for an MDP: its sizes and discount in the paper's symbols.
+
+    >>> import tabular_mirror as tm
+    >>> mdp = tm.FiniteMDP([[[1, 0], [0, 1]], [[0, 1], [1, 0]]], [[0, 1], [1, 0]], "9/10")
+    >>> mdp_title(mdp)
+    'MDP with $S = 2$ states, $A = 2$ actions, $\\gamma = 9/10$ (exact)'
+    """
+    discount = mdp.discount if mdp.is_exact else f"{float(mdp.discount):g}"
+    mode = "exact" if mdp.is_exact else ("float, sparse" if mdp.is_sparse else "float")
+    return (
+        f"MDP with $S = {mdp.num_states}$ states, $A = {mdp.num_actions}$ actions, "
+        f"$\\gamma = {discount}$ ({mode})"
+    )
+
+
 def convergence(
     traces: Trace | Sequence[Trace] | Mapping[str, Trace],
     *,
@@ -103,7 +126,7 @@ def convergence(
     traces : Trace, sequence of Trace, or mapping label -> Trace
         Runs to overlay (typically several algorithms on one MDP).
     title : str, optional
-        Figure title; by default the MDP's repr when every run shares one MDP.
+        Figure title; by default :func:`mdp_title` of the MDP when every run shares one.
     figsize : (float, float)
         Size in inches.
 
@@ -196,7 +219,7 @@ def convergence(
         gap_ax.text(0.5, 0.5, "eta* not computed", transform=gap_ax.transAxes, ha="center")
     if title is None:
         mdps = {id(trace.mdp): trace.mdp for _, trace in items}
-        title = repr(next(iter(mdps.values()))) if len(mdps) == 1 else None
+        title = mdp_title(next(iter(mdps.values()))) if len(mdps) == 1 else None
     if title:
         figure.suptitle(title, fontsize=10)
     return figure
@@ -300,15 +323,21 @@ def paper_figure(
                 ax.axhline(optimum, color="0.35", lw=1.0, ls="-", zorder=0)
             ax.set_title(f"{environment} — {names.get(neighbourhood, neighbourhood)}", fontsize=10)
             ax.set_xlabel("iteration n")
-            ax.set_ylabel("mean of V_{pi_n} = eta(pi_n)")
+            ax.set_ylabel(r"expected return $\eta(\pi_n)$")
             ax.grid(alpha=0.3)
     from matplotlib.lines import Line2D
 
     handles = [Line2D([], [], color=colours[d], lw=1.8, label=f"{d} x50") for d in drifts]
     handles += [
-        Line2D([], [], color="black", lw=1.8, label="mean V = eta(pi_n) (solid)"),
-        Line2D([], [], color="black", ls=":", label="eta(pi_0) + cumulative drift (dotted)"),
-        Line2D([], [], color="0.35", lw=1.0, label="exact optimum eta*"),
+        Line2D([], [], color="black", lw=1.8, label=r"$\eta(\pi_n) = d \cdot V_{\pi_n}$ (solid)"),
+        Line2D(
+            [],
+            [],
+            color="black",
+            ls=":",
+            label=r"$\eta(\pi_0) + \sum_{k<n} \mathfrak{D}_{\pi_k}(\pi_{k+1})$ (dotted)",
+        ),
+        Line2D([], [], color="0.35", lw=1.0, label=r"exact optimum $\eta^*$"),
     ]
     figure.legend(handles=handles, loc="outside lower center", ncol=4, fontsize=9)
     if title:

@@ -25,6 +25,7 @@ from ._validate import (
     check_nonnegative,
     check_rows_sum_to_one,
     positive_number,
+    random_generator,
     whole_number,
 )
 from .errors import ExactnessError, InvalidParameterError, InvalidPolicyError
@@ -37,6 +38,7 @@ __all__ = [
     "greedy_policy",
     "greedy_actions",
     "random_policy",
+    "interior_policy",
     "policy_actions",
 ]
 
@@ -67,7 +69,7 @@ def check_policy(
             raise InvalidPolicyError(f"{name} has complex entries, expected probabilities")
         try:
             array = np.array(policy, dtype=float)
-        except (TypeError, ValueError) as error:
+        except (TypeError, ValueError, OverflowError) as error:
             raise InvalidPolicyError(f"{name} could not be read as an array: {error}") from error
         bad = ~np.isfinite(array)
         if bad.any():
@@ -103,7 +105,13 @@ def _one_hot(actions: np.ndarray, num_actions: int, exact: bool) -> np.ndarray:
 def deterministic_policy(mdp: FiniteMDP, actions: Any) -> np.ndarray:
     """The deterministic policy choosing ``actions[s]`` in state s (one-hot rows)."""
     check_mdp(mdp)
-    actions = np.asarray(actions)
+    try:
+        actions = np.asarray(actions)
+    except ValueError as error:  # ragged nested lists
+        raise InvalidPolicyError(
+            f"actions could not be read as an array of S = {mdp.num_states} integer actions: "
+            f"{error}"
+        ) from None
     if actions.shape != (mdp.num_states,) or actions.dtype.kind not in "iu":
         raise InvalidPolicyError(
             f"actions has shape {actions.shape} and dtype {actions.dtype}, expected S = "
@@ -225,7 +233,7 @@ def random_policy(
     check_mdp(mdp)
     concentration = float(positive_number(concentration, "concentration"))
     max_denominator = whole_number(max_denominator, "max_denominator", minimum=1)
-    generator = np.random.default_rng(rng)
+    generator = random_generator(rng, "rng")
     shape = (mdp.num_states, mdp.num_actions)
     if not mdp.is_exact:
         return generator.dirichlet(np.full(mdp.num_actions, concentration), size=mdp.num_states)
@@ -237,3 +245,48 @@ def random_policy(
     policy = np.empty(shape, dtype=object)
     policy.ravel()[:] = [Fraction(int(n), max_denominator) for n in numerators.ravel()]
     return policy
+
+
+def interior_policy(
+    mdp: FiniteMDP, rng: np.random.Generator | int | None = 0, denominator: int = 1000
+) -> np.ndarray:
+    """A random policy on the grid of multiples of 1/q, every entry >= 1/q (q = denominator).
+
+    Rows are Dirichlet(1) draws rounded down to the grid with one q-th added to each entry and
+    the remainder given to the last action, so the policy is strictly inside the simplex (as
+    KL drifts need) and the *same numbers* serve exact and float runs: a seed gives one pi_0
+    for both. This is the initial policy of ``tabular-mirror reproduce`` and ``check``.
+
+    Parameters
+    ----------
+    mdp : FiniteMDP
+    rng : int, numpy.random.Generator or None
+        Seed (default 0).
+    denominator : int
+        q, with q >= 2 A (so that every row fits on the grid).
+
+    Returns
+    -------
+    (S, A) policy: Fractions for an exact MDP, floats otherwise.
+
+    Examples
+    --------
+    >>> import tabular_mirror as tm
+    >>> mdp = tm.FiniteMDP([[[1, 0], [0, 1]], [[0, 1], [1, 0]]], [[0, 1], [1, 0]], "1/2")
+    >>> from fractions import Fraction
+    >>> policy = interior_policy(mdp, 0)
+    >>> min(policy.ravel()) >= Fraction(1, 1000), [str(t) for t in policy.sum(axis=1)]
+    (True, ['1', '1'])
+    """
+    check_mdp(mdp)
+    denominator = whole_number(denominator, "denominator", minimum=2 * mdp.num_actions)
+    generator = random_generator(rng, "rng")
+    num_states, num_actions = mdp.num_states, mdp.num_actions
+    rows = generator.dirichlet(np.ones(num_actions), size=num_states)
+    numerators = np.floor(rows * (denominator - num_actions)).astype(np.int64) + 1
+    numerators[:, -1] += denominator - numerators.sum(axis=1)
+    if mdp.is_exact:
+        policy = np.empty((num_states, num_actions), dtype=object)
+        policy.ravel()[:] = [Fraction(int(n), denominator) for n in numerators.ravel()]
+        return policy
+    return numerators / denominator

@@ -47,6 +47,18 @@ MESSAGES = {
     ("not_certified", "bound"): (
         "Finished, but the certified error bound is above the requested tolerance."
     ),
+    ("not_certified", "visitation"): (
+        "The values are certified; the visitation's certified error bound is above its "
+        "tolerance (see visitation_error_bound)."
+    ),
+    ("max_iterations", "time_limit"): (
+        "Stopped at the time limit before the solver finished; the result is not converged "
+        "(pass a larger time_limit, or use policy iteration, usually much faster)."
+    ),
+    ("max_iterations", "cap"): (
+        "Stopped at the default iteration cap before the stopping rule held; the result is not "
+        "converged (pass max_iterations to allow more, or use policy iteration)."
+    ),
     ("infeasible", "solver"): "The solver reported the problem infeasible or failed.",
     ("converged", "step"): "The step is the argmax: its certificate is within tolerance.",
     ("not_certified", "step"): (
@@ -115,6 +127,12 @@ class EvaluationResult(_ResultMixin):
     method : "exact", "dense", "krylov" or "sparse_direct".
     iterations : Krylov iterations (0 for direct methods).
     exact : values are Fractions.
+    converged, status, message : "converged" when both ``values`` and ``visitation`` are
+        certified to their tolerances.
+    values_certified : ``error_bound`` is within the values' tolerance (a solve is certified on
+        its values alone).
+    visitation_certified : ``visitation_error_bound`` is within the visitation's tolerance
+        (True when the visitation was not computed).
     """
 
     policy: np.ndarray
@@ -133,6 +151,8 @@ class EvaluationResult(_ResultMixin):
     converged: bool
     status: str
     message: str
+    values_certified: bool = True
+    visitation_certified: bool = True
 
     def __repr__(self) -> str:
         return (

@@ -213,6 +213,10 @@ def _fallback(
     return candidate, kind, best_bound, f"{detail}; SLSQP fallback was not better", name
 
 
+#: Most gradient steps :func:`inexact_step` takes (the paper's code takes 1000).
+MAX_GRADIENT_STEPS = 1_000_000
+
+
 def inexact_step(
     mdp: FiniteMDP,
     algorithm: MirrorAlgorithm,
@@ -233,7 +237,7 @@ def inexact_step(
 
     Parameters
     ----------
-    steps : number of gradient steps (>= 0; 0 returns pi).
+    steps : number of gradient steps (0 <= steps <= 10^6; 0 returns pi).
     learning_rate : step size on the objective's gradient divided by beta[s].
     parametrisation : "softmax" (logits) or "projected" (the simplex directly).
     """
@@ -251,7 +255,7 @@ def inexact_solver(
 ) -> Solver:
     """A ``solver=`` for :func:`mirror_step` / :func:`mirror_learning` taking k gradient steps."""
     check_choice(parametrisation, "parametrisation", PARAMETRISATIONS)
-    steps = whole_number(steps, "steps")
+    steps = whole_number(steps, "steps", maximum=MAX_GRADIENT_STEPS)
     learning_rate = float(positive_number(learning_rate, "learning_rate"))
 
     def solver(algorithm: MirrorAlgorithm, context: Context) -> tuple[np.ndarray, Certificate]:

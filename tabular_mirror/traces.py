@@ -181,7 +181,7 @@ _FORMAT_NAME = "tabular-mirror trace"
 _VERSION = 2  # 2: SHA-256 checksum, mdp.row_tolerance (float); 1: neither
 _READABLE_VERSIONS = (1, 2)
 #: what :func:`tabular_mirror.mirror_learning` writes as ``stop_reason``
-_STOP_REASONS = ("iterations", "optimal", "not_certified")
+_STOP_REASONS = ("iterations", "optimal", "not_certified", "interrupted")
 #: float policies: entries >= -tolerance and |row sum - 1| <= tolerance (the step's own check)
 _POLICY_TOLERANCE = 1e-9
 #: refuse files whose declared arrays would need more memory than this (``max_bytes``)

@@ -194,8 +194,16 @@ def _scale(mdp):
     return max(1.0, rewards / (1 - float(mdp.discount)))
 
 
-def _base(mdp):
-    return 2 * 1e-10 * _scale(mdp) + 1e-12 * _scale(mdp)
+def _base(mdp, trace=None, n=None):
+    """2 x the evaluation error + rounding: the trace's recorded errors of V_n and V_{n+1}
+    when given, else a default evaluation's (1e-10 x the value scale)."""
+    if trace is None:
+        error = 1e-10 * _scale(mdp)
+    else:
+        error = max(
+            float(trace.evaluation_error_bounds[n]), float(trace.evaluation_error_bounds[n + 1])
+        )
+    return 2 * error + 1e-12 * _scale(mdp)
 
 
 def _with_step(trace, n, certificate, slack):
@@ -212,7 +220,7 @@ def _with_step(trace, n, certificate, slack):
 def test_certified_gap_is_the_allowance(float_trace, factor, outcome):
     trace = float_trace
     gap = 1e-6
-    allowance = _base(trace.mdp) + gap / 0.5  # beta uniform over 2 states: beta_min = 1/2
+    allowance = _base(trace.mdp, trace, 1) + gap / 0.5  # beta uniform: beta_min = 1/2
     certificate = Certificate("duality_gap", gap, 2e-6, True, "planted")
     verdict = lemmas.lemma_3_5_on_trace(_with_step(trace, 1, certificate, -factor * allowance))
     assert verdict.outcome == outcome, verdict
@@ -227,7 +235,7 @@ def test_certified_gap_is_the_allowance(float_trace, factor, outcome):
 )
 def test_uncertified_step_with_a_bound(float_trace, fraction, outcome):
     trace = float_trace
-    base, gap = _base(trace.mdp), 1e-3
+    base, gap = _base(trace.mdp, trace, 2), 1e-3
     certificate = Certificate("frank_wolfe_gap", gap, 1e-9, False, "planted: above tolerance")
     if outcome == "passed":
         slack = -fraction * base
@@ -251,7 +259,9 @@ def test_uncertified_step_without_a_bound_never_fails(float_trace):
 def test_an_inexact_step_is_decided_on_its_iterates(float_trace):
     trace = float_trace
     certificate = Certificate("inexact", 0.3, None, False, "planted: 2 gradient steps")
-    verdict = lemmas.lemma_3_5_on_trace(_with_step(trace, 0, certificate, -2 * _base(trace.mdp)))
+    verdict = lemmas.lemma_3_5_on_trace(
+        _with_step(trace, 0, certificate, -2 * _base(trace.mdp, trace, 0))
+    )
     assert verdict.failed and verdict.worst_iteration == 0
 
 
@@ -423,3 +433,17 @@ def test_staying_must_be_allowed_for_a_fixed_point(exact_trace):
     algorithm = replace(ALGORITHM, neighbourhood=AwayFromPi())
     run = lemmas.RunInfo(planted, algorithm)
     assert not fundamental.value_convergence(run).failed
+
+
+def test_decisions_use_the_evaluation_errors_the_trace_recorded(float_trace):
+    trace = float_trace
+    assert trace.evaluation_error_bounds is not None and len(trace.evaluation_error_bounds) == 5
+    # a planted error bound of 1e-3 on V_2 widens steps 1 and 2, not step 0 or 3
+    bounds = _set(trace.evaluation_error_bounds, 2, 1e-3)
+    planted = _with_step(replace(trace, evaluation_error_bounds=bounds), 1, trace.certificates[1],
+                         -1e-3)  # fmt: skip
+    verdict = lemmas.lemma_3_5_on_trace(planted)
+    assert verdict.passed, verdict  # within 2 x 1e-3
+    at_zero = _with_step(replace(trace, evaluation_error_bounds=bounds), 0,
+                         trace.certificates[0], -1e-3)  # fmt: skip
+    assert lemmas.lemma_3_5_on_trace(at_zero).failed

@@ -73,34 +73,25 @@ def test_replay_reproduces_a_saved_witness(tmp_path, capsys):
     assert "reproduced" in out and "NOT reproduced" not in out
 
 
-def test_witness_dir_saves_replayable_witnesses(tmp_path, capsys):
-    pytest.importorskip("mdps")
-    folder = tmp_path / "witnesses"
-    # exact PPO from interior policies on small exact random MDPs: look for a boundary stall
-    code = main(
-        [
-            "check",
-            "--algorithm",
-            "ppo",
-            "--generator",
-            "random-exact:S=1,A=2",
-            "--mdps",
-            "3",
-            "-n",
-            "6",
-            "--witness-dir",
-            str(folder),
-        ]
+def test_a_saved_trace_is_diagnosed_and_its_witnesses_replay(tmp_path, capsys):
+    # the trace records its algorithm (provenance): check rebuilds it, diagnoses the failure
+    # and saves a witness that replays from the command line
+    mdp = tm.FiniteMDP(
+        [[["1", "0"], ["1", "0"]], [["1", "0"], ["0", "1"]]], [["0", "-1"], ["1", "0"]], "9/10"
     )
+    trace = tm.mirror_learning(mdp, instances.ppo(), tm.uniform_policy(mdp), 8)
+    assert trace.provenance.algorithm == repr(instances.ppo())
+    path = save_trace(trace, tmp_path / "ppo")
+    folder = tmp_path / "witnesses"
+    assert main(["check", str(path), "--witness-dir", str(folder), "-v"]) == 1
     out = capsys.readouterr().out
-    saved = sorted(folder.glob("*.json")) if folder.exists() else []
-    if code == 1:
-        assert saved, out
-        witness = json.loads(saved[0].read_text())
-        assert witness["format"] == proofs_check.witness.WITNESS_FORMAT
-        assert main(["check", "--replay", str(saved[0])]) == 1
-    else:
-        assert code == 0 and not saved, out
+    assert "hypothesis_definition_3_1" in out and "pi_4[1, 0] = 0" in out
+    saved = sorted(folder.glob("*.json"))
+    assert len(saved) == 3  # the three convergence claims
+    witness = json.loads(saved[0].read_text())
+    assert witness["format"] == proofs_check.witness.WITNESS_FORMAT
+    assert main(["check", "--replay", str(saved[0])]) == 1
+    assert "reproduced" in capsys.readouterr().out
 
 
 def test_replay_of_a_damaged_witness_is_one_line_exit_2(tmp_path, capsys):

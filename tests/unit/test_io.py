@@ -88,14 +88,14 @@ def test_csv_float_mode_reads_fraction_literals(tmp_path):
 def test_csv_float_mode_rejects_a_zero_denominator(tmp_path):
     path = tmp_path / "zero.csv"
     path.write_text("state,action,next_state,probability,reward\n0,0,0,1/0,0.5\n")
-    with pytest.raises(tm.InvalidMDPError, match="not a real number"):
+    with pytest.raises(tm.InvalidFileError, match="denominator 0"):
         mdps.from_csv(path, discount=0.5)
 
 
 def test_csv_rejects_a_wrong_header(tmp_path):
     path = tmp_path / "bad.csv"
     path.write_text("s,a,t,p,r\n0,0,0,1,0\n")
-    with pytest.raises(tm.InvalidMDPError, match="header"):
+    with pytest.raises(tm.InvalidFileError, match="header"):
         mdps.from_csv(path, discount=0.5)
 
 

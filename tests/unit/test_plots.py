@@ -61,7 +61,9 @@ def test_convergence(runs, tmp_path):
             "(d) improvement (solid) >= Thm 3.6(1) bound (dashed)",
         ),
     ]
-    assert figure.get_suptitle() == repr(TWO_STATES)  # every run shares the MDP
+    # every run shares the MDP: its sizes and discount, not the FiniteMDP repr (issue 11)
+    assert figure.get_suptitle() == plots.mdp_title(TWO_STATES)
+    assert "num_states" not in figure.get_suptitle()
     legend = [text.get_text() for text in returns_ax.get_legend().get_texts()]
     assert legend == [*runs, "eta* (exact)"]
     assert gap_ax.get_yscale() == "log" and bound_ax.get_yscale() == "log"
