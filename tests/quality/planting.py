@@ -4,6 +4,10 @@ The run is the one of test_checker_controls.py (squared L2 x2, nu = beta = d uni
 gamma = 9/10, 4 exact steps from the uniform policy), in exact and in float arithmetic. Every
 slack of the valid run is >= 0; a control overwrites one recorded quantity so that a chosen
 slack is exactly -DELTA (or a known float amount) and asserts the checker finds it there.
+
+The traces here carry no provenance and no recorded evaluation errors (as a version-1 file):
+allowances are then those of a default evaluation (1e-10 x the value scale), and check_trace
+uses only the algorithm it is given. test_recorded_evidence.py plants both where it needs them.
 """
 
 from __future__ import annotations
@@ -36,7 +40,7 @@ ALGORITHM = MirrorAlgorithm(
 def exact_trace() -> tm.Trace:
     trace = tm.mirror_learning(MDP, ALGORITHM, tm.uniform_policy(MDP), 4)
     assert trace.exact and trace.iterations == 4 and trace.all_certified
-    return trace
+    return anonymous(trace)
 
 
 @functools.cache
@@ -44,7 +48,12 @@ def float_trace() -> tm.Trace:
     mdp = MDP.to_float()
     trace = tm.mirror_learning(mdp, ALGORITHM, tm.uniform_policy(mdp), 4)
     assert not trace.exact and trace.iterations == 4 and trace.all_certified
-    return trace
+    return anonymous(trace)
+
+
+def anonymous(trace: tm.Trace) -> tm.Trace:
+    """The trace without its provenance and recorded evaluation errors."""
+    return replace(trace, provenance=None, evaluation_error_bounds=None)
 
 
 def set_entry(array, index, value):
