@@ -194,6 +194,10 @@ def test_report_render():
     assert cut[2].endswith("holds")
     # exactly the width: not cut
     assert REPORT.render(width=12).splitlines()[3].endswith("fails | here")
+    one = Report((verdict("passed", 1, name="only", detail="x" * 61),))
+    assert one.render().splitlines()[-1].endswith(" " + "x" * 57 + "...")  # cut at 60
+    assert one.render(61).splitlines()[-1].endswith(" " + "x" * 61)
+    assert one.render().splitlines()[1] == "      check  margin  iter  state  tolerance  detail"
     assert Report((), "empty").render() == (
         "empty: INCONCLUSIVE (0 passed, 0 failed, 0 inconclusive of 0 claims)"
     )
@@ -260,6 +264,22 @@ def test_json_numbers(value, encoded):
     assert verdicts._json_tolerance(value) == encoded
 
 
+def test_json_default():
+    assert verdicts.json_default(Fraction(1, 3)) == "1/3"
+    assert (
+        verdicts.json_default(np.int64(2)) == 2 and type(verdicts.json_default(np.int64(2))) is int
+    )
+    single = verdicts.json_default(np.float32(0.5))
+    assert single == 0.5 and type(single) is float
+    assert verdicts.json_default(np.array([Fraction(1, 2)], dtype=object)) == ["1/2"]
+    assert verdicts.json_default(math.inf) == "inf" and verdicts.json_default(-math.inf) == "-inf"
+    assert verdicts.json_default(NAN) == "nan"
+    assert verdicts.json_default(_Opaque()) == "opaque"
+    assert json.loads(Report((verdict(witness={"s": np.float32(0.25)}),)).to_json())["verdicts"][0][
+        "witness"
+    ] == {"s": 0.25}
+
+
 def test_json_tolerance():
     assert verdicts._json_tolerance(Tolerance(Fraction(1, 2), "r")) == {
         "value": "1/2", "fail_value": "1/2", "reason": "r",
@@ -275,6 +295,7 @@ def test_json_tolerance():
         (Fraction(1, 10**21), "1/1000000000000000000000"),  # 24 characters: kept
         (Fraction(1, 10**22), "1e-22 (exact)"),  # 25 characters: shortened
         (3, "3"),
+        (12345, "12345"),
         (np.int64(-7), "-7"),
         (0.5, "0.5"),
         (np.float64(1 / 3), "0.333"),
@@ -282,7 +303,7 @@ def test_json_tolerance():
         (-math.inf, "-inf"),
         ("text", "text"),
     ],
-    ids=["none", "fraction", "fraction-24", "fraction-25", "int", "np-int", "float",
+    ids=["none", "fraction", "fraction-24", "fraction-25", "int", "large-int", "np-int", "float",
          "np-float", "inf", "-inf", "string"],
 )  # fmt: skip
 def test_number_text(value, text):
