@@ -683,6 +683,11 @@ class Outcome:
     output: str = ""  # the tail of pytest's output (survivors: none)
 
 
+#: The test processes running now (killed with their process group when a run is interrupted).
+_ACTIVE: set[subprocess.Popen] = set()
+_ACTIVE_LOCK = threading.Lock()
+
+
 def run_tests(workdir: Path, tests: Sequence[str], timeout: float | None) -> tuple[str, float, str]:
     """Run pytest on ``tests`` in ``workdir``: ("passed" | "failed" | "timeout", seconds, tail)."""
     env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1", PYTHONPATH=str(workdir))
@@ -697,6 +702,8 @@ def run_tests(workdir: Path, tests: Sequence[str], timeout: float | None) -> tup
         stderr=subprocess.STDOUT,
         start_new_session=True,
     )
+    with _ACTIVE_LOCK:
+        _ACTIVE.add(process)
     try:
         output, _ = process.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
@@ -705,6 +712,9 @@ def run_tests(workdir: Path, tests: Sequence[str], timeout: float | None) -> tup
     except BaseException:
         _kill(process)
         raise
+    finally:
+        with _ACTIVE_LOCK:
+            _ACTIVE.discard(process)
     seconds = time.perf_counter() - began
     tail = "\n".join(output.decode(errors="replace").splitlines()[-15:])
     return ("passed" if process.returncode == 0 else "failed"), seconds, tail
@@ -803,7 +813,12 @@ def run(
         status = {"passed": "survived", "failed": "killed", "timeout": "timeout"}[result]
         return Outcome(mutant, status, seconds, output=tail if status == "killed" else "")
 
-    previous = signal.signal(signal.SIGTERM, _on_sigterm) if _main_thread() else None
+    previous = None
+    if _main_thread():  # Ctrl-C and SIGTERM restore the files (also when SIGINT was ignored)
+        previous = (
+            signal.signal(signal.SIGTERM, _on_sigterm),
+            signal.signal(signal.SIGINT, signal.default_int_handler),
+        )
     try:
         if jobs <= 1 and not copy:
             for mutant, tests in todo:
@@ -834,10 +849,15 @@ def run(
                     except BaseException:
                         for future in futures:
                             future.cancel()
+                        with _ACTIVE_LOCK:
+                            running = list(_ACTIVE)
+                        for process in running:  # the workers' tests end now, not at their end
+                            _kill(process)
                         raise
     finally:
         if previous is not None:
-            signal.signal(signal.SIGTERM, previous)
+            signal.signal(signal.SIGTERM, previous[0])
+            signal.signal(signal.SIGINT, previous[1])
     return outcomes
 
 
