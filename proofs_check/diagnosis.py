@@ -206,13 +206,9 @@ def _drift(
     detail = f"D at {where}: {chosen.name}: {chosen.detail}"
     if chosen.failed and chosen.name == "definition_3_1_zero_gradient":
         detail = f"{drift!r} violates Def. 3.1(2) at {where}: {chosen.detail}"
-        zero_entries = [
-            (int(s), int(a))
-            for s, a in zeros
-            if chosen.worst_state is None or s == chosen.worst_state
-        ]
-        if zero_entries:
-            s, a = zero_entries[0]
+        facts = chosen.witness if isinstance(chosen.witness, dict) else {}
+        if facts.get("one_sided"):  # the failing direction moves mass onto an unused action
+            s, a = facts.get("state"), facts.get("to_action")
             detail += f" ({where}[{s}, {a}] = 0 at state {s}: a boundary policy)"
     return replace(
         chosen, name="hypothesis_definition_3_1", worst_iteration=iteration, detail=detail

@@ -26,7 +26,7 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 import scipy.linalg as la
@@ -132,25 +132,65 @@ def _rounding_norm(
     return factor * _norm(magnitude, transpose)
 
 
+class PolicyProducts:
+    """P_pi x and x P_pi computed from P (S, A, S) and pi (S, A) without forming P_pi.
+
+    ``P_pi x = sum_a pi[s, a] (P[s, a, :] . x)`` is one pass over P (a BLAS product on its
+    (S*A, S) view), so a dense evaluation can factorise P_pi in place and still certify with
+    exact products. Quacks like the matrix for :func:`certify` (``@``, ``.T``, ``.shape``).
+    """
+
+    def __init__(self, transitions: np.ndarray, policy: np.ndarray, transpose: bool = False):
+        self.transitions = transitions
+        self.policy = policy
+        self.transpose = transpose
+        num_states = policy.shape[0]
+        self.shape = (num_states, num_states)
+
+    @property
+    def T(self) -> PolicyProducts:
+        return PolicyProducts(self.transitions, self.policy, not self.transpose)
+
+    def __matmul__(self, vector: np.ndarray) -> np.ndarray:
+        num_states, num_actions = self.policy.shape
+        flat = self.transitions.reshape(num_states * num_actions, num_states)
+        if self.transpose:  # (x^T P_pi)[t] = sum_{s,a} x[s] pi[s, a] P[s, a, t]
+            return (self.policy * vector[:, None]).reshape(-1) @ flat
+        return (self.policy * (flat @ vector).reshape(num_states, num_actions)).sum(axis=1)
+
+
 def solve_dense(
     policy_matrix: np.ndarray,
     rewards: np.ndarray,
     initial: np.ndarray,
     discount: float,
     sparse_matrix: sp.spmatrix | None = None,
+    products: PolicyProducts | None = None,
 ) -> LinearSolution:
     """LU-factorise I - gamma P_pi once; solve for V_pi and rho_pi; certify both.
 
     ``sparse_matrix``: the same P_pi in sparse form, if there is one; the certificates then
-    use its (cheaper) products and its smaller number of terms per entry.
+    use its (cheaper) products and its smaller number of terms per entry. ``products``: P_pi's
+    products from P and pi (:class:`PolicyProducts`); ``policy_matrix`` is then a fresh array
+    the caller gives up: it is turned into I - gamma P_pi and factorised in place (no copy of
+    an S x S matrix), and the certificates use ``products``.
     """
     num_states = len(rewards)
-    system = -discount * policy_matrix
+    if products is not None:
+        system = policy_matrix
+        system *= -discount
+    else:
+        system = -discount * policy_matrix
     system.flat[:: num_states + 1] += 1.0
-    factors = la.lu_factor(system, overwrite_a=True, check_finite=False)
-    values = la.lu_solve(factors, rewards, check_finite=False)
-    visitation = la.lu_solve(factors, initial, trans=1, check_finite=False)
-    matrix = policy_matrix if sparse_matrix is None else sp.csr_matrix(sparse_matrix)
+    # LAPACK works in Fortran order: factorise the transpose (a Fortran view of the C array),
+    # in place, and solve A x = b as (A^T)^T x = b
+    factors = la.lu_factor(system.T, overwrite_a=True, check_finite=False)
+    values = la.lu_solve(factors, rewards, trans=1, check_finite=False)
+    visitation = la.lu_solve(factors, initial, trans=0, check_finite=False)
+    if products is not None:
+        matrix: Any = products
+    else:
+        matrix = policy_matrix if sparse_matrix is None else sp.csr_matrix(sparse_matrix)
     error_bound, residual = certify(matrix, rewards, values, discount, transpose=False)
     visitation_bound, _ = certify(matrix, initial, visitation, discount, transpose=True)
     return LinearSolution(values, visitation, error_bound, visitation_bound, residual, 0, "dense")

@@ -547,7 +547,10 @@ class LinearPenalty(Drift):
 
     def value(self, context: Context, candidate: np.ndarray) -> np.ndarray:
         weights = self._weights(candidate.shape[1])
-        return self.coefficient * row_sum((candidate - context.policy) * weights)
+        if candidate.dtype == object:  # float parameters at their exact binary values
+            weights = np.array([_in_mode(w.item(), candidate) for w in weights], dtype=object)
+        difference = row_sum((candidate - context.policy) * weights)
+        return _in_mode(self.coefficient, candidate) * difference
 
     def gradient(self, context: Context, candidate: np.ndarray) -> np.ndarray:
         weights = self._weights(candidate.shape[1])

@@ -55,6 +55,10 @@ DENSE_STATE_LIMIT = 2000
 
 METHODS = ("auto", "dense", "krylov", "sparse_direct")
 
+#: From this many states a dense evaluation factorises P_pi in place (one S x S array, not two)
+#: and certifies with products computed from P and pi.
+IN_PLACE_STATES = 2048
+
 #: Default relative accuracy of float evaluation (see ``tolerance`` in :func:`evaluate`).
 RELATIVE_TOLERANCE = 1e-10
 
@@ -248,6 +252,11 @@ def _evaluate_float(
         if sp.issparse(matrix):
             solution = _linalg.solve_dense(
                 matrix.toarray(), rewards, initial, mdp.discount, sparse_matrix=matrix
+            )
+        elif mdp.num_states >= IN_PLACE_STATES:  # no second S x S array: factorise P_pi in place
+            products = _linalg.PolicyProducts(np.asarray(mdp.transitions), np.asarray(policy))
+            solution = _linalg.solve_dense(
+                matrix, rewards, initial, mdp.discount, products=products
             )
         else:
             solution = _linalg.solve_dense(matrix, rewards, initial, mdp.discount)

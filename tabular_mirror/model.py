@@ -194,6 +194,12 @@ class FiniteMDP:
         Fraction or a string.
     row_tolerance : float
         Allowed |row sum - 1| in float mode (exact mode compares exactly).
+    copy : bool
+        Copy dense float transitions (the default: the caller's array is neither aliased nor
+        changed). ``copy=False`` takes a C-contiguous float64 (S, A, S) numpy array as it is
+        and makes it read-only instead of copying it: for a large dense P (2.3 GB at
+        S = 12,000, A = 2) this saves a whole copy. The caller must not write to it through
+        another view afterwards. Any other input is copied as usual.
 
     Raises
     ------
@@ -226,8 +232,11 @@ class FiniteMDP:
         *,
         exact: bool | None = None,
         row_tolerance: float = DEFAULT_ROW_TOLERANCE,
+        copy: bool = True,
     ) -> None:
         row_tolerance = _check_row_tolerance(row_tolerance)
+        if not isinstance(copy, bool | np.bool_):
+            raise InvalidParameterError(f"copy = {copy!r} must be True or False")
         if exact is None:
             exact = any(_has_exact_marker(v) for v in (transitions, rewards, discount, initial))
         elif not isinstance(exact, bool | np.bool_):
@@ -238,7 +247,7 @@ class FiniteMDP:
                 "pass a dense (S, A, S) array of Fractions for an exact MDP"
             )
         self._exact = bool(exact)
-        transitions = self._read_transitions(transitions, row_tolerance)
+        transitions = self._read_transitions(transitions, row_tolerance, bool(copy))
         num_states, num_actions = self._num_states, self._num_actions
         self._transitions = transitions
         self._rewards = self._read_rewards(rewards)
@@ -249,14 +258,25 @@ class FiniteMDP:
         self._frozen = True
 
     # ------------------------------------------------------------------ reading and checking
-    def _read_transitions(self, transitions: Any, tolerance: float) -> Any:
+    def _read_transitions(self, transitions: Any, tolerance: float, copy: bool = True) -> Any:
         if sp.issparse(transitions):
             return self._read_sparse_transitions(transitions, tolerance)
-        array = (
-            _exact_array(transitions, "transitions")
-            if self._exact
-            else _float_array(transitions, "transitions")
+        adopt = (
+            not copy
+            and not self._exact
+            and isinstance(transitions, np.ndarray)
+            and transitions.dtype == np.float64
+            and transitions.flags.c_contiguous
         )
+        if adopt:  # taken as it is (checked below like any input) and made read-only
+            check_finite(transitions, "transitions", InvalidMDPError)
+            array = transitions
+        else:
+            array = (
+                _exact_array(transitions, "transitions")
+                if self._exact
+                else _float_array(transitions, "transitions")
+            )
         if array.ndim != 3:
             raise InvalidMDPError(
                 f"transitions has ndim {array.ndim} (shape {array.shape}), expected a dense "

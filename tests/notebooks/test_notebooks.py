@@ -49,7 +49,7 @@ PLOT_CALL = re.compile(
     r"|\.figures\["
 )
 #: Notebooks without figures.
-NO_FIGURES = {"05_counterexamples.ipynb"}
+NO_FIGURES: set[str] = set()
 
 
 def figure_cells(notebook) -> list[int]:

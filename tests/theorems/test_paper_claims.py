@@ -154,11 +154,115 @@ def test_shipped_drifts_satisfy_definition_3_1(name, problem):
     assert_passed(proofs_check.check_drift(drifts.DRIFTS[name](), mdp, policy))
 
 
+#: Which claim of Def. 3.1 each negative control violates, and the one-sided derivative of
+#: the zero-gradient failures (closed forms: TV (1/2) sum |v| = 1 along e_a - e_b; the linear
+#: penalty with weights (0, 1) has w_a - w_b = 1).
+CONTROL_CLAIMS = {
+    "total_variation": ("definition_3_1_zero_gradient", 1),
+    "linear_penalty": ("definition_3_1_zero_gradient", 1),
+    "adaptive_kl": ("drift_continuity", None),
+}
+
+
 @pytest.mark.parametrize("name", list(drifts.NEGATIVE_CONTROLS), ids=list(drifts.NEGATIVE_CONTROLS))
 def test_negative_controls_fail_definition_3_1(name):
     mdp = tm.FiniteMDP([[[1, 0], [0, 1]], [[0, 1], [1, 0]]], [[0, 1], [1, 0]], 0.5)
     report = proofs_check.check_drift(drifts.NEGATIVE_CONTROLS[name](), mdp)
     assert report.outcome == "failed", report.render()
+    claim, derivative = CONTROL_CLAIMS[name]
+    verdict = report[claim]
+    assert verdict.failed, report.render()
+    if derivative is not None:
+        allowance = 0 if verdict.exact else float(verdict.tolerance.value)
+        assert abs(verdict.margin + derivative) <= allowance + 1e-15, verdict
+        assert "level off" in verdict.detail, verdict.detail
+
+
+def assert_definition_3_1_decided(report, policy) -> None:
+    """Every claim passed, except that Def. 3.1(2) may be undecided, and only for the reason
+    that no exact move resolves it, where pi has an entry below 1e-12 (generated policies reach
+    1e-137 next to 1: no mass that small can be moved to or from 1 in floating point)."""
+    assert not report.failed(), report.render(None)
+    policy = np.asarray(policy, dtype=float)
+    unresolvable = np.any((policy > 0) & (policy < 1e-12))
+    for verdict in report.verdicts:
+        if verdict.inconclusive:
+            assert verdict.name == "definition_3_1_zero_gradient" and unresolvable, verdict
+            assert "usable steps" in verdict.reason, verdict
+
+
+def _with_tiny_entries(problem, exponents):
+    """The problem's policy with one entry per row pushed down to 10^-k (k from ``exponents``)."""
+    mdp, policy = problem
+    policy = np.array(policy, dtype=float)
+    for s in range(mdp.num_states):
+        a = int(np.argmax(policy[s] > 0))
+        policy[s, a] = 10.0 ** -exponents[s % len(exponents)]
+    return mdp, policy / policy.sum(axis=1, keepdims=True)
+
+
+@pytest.mark.parametrize("name", DRIFT_PARAMS, ids=list(drifts.DRIFTS))
+@settings(max_examples=5)
+@given(
+    problem=problems(max_states=2, max_actions=3),
+    exponents=st.lists(st.integers(6, 12), min_size=2, max_size=2),
+)
+def test_shipped_drifts_satisfy_definition_3_1_with_entries_down_to_1e_12(name, problem, exponents):
+    mdp, policy = _with_tiny_entries(problem, exponents)
+    report = proofs_check.check_drift(drifts.DRIFTS[name](), mdp, policy, samples=8)
+    assert_definition_3_1_decided(report, policy)
+
+
+#: Shipped drifts that are drifts on faces of Pi too (KL-type ones are not; those with
+#: ``needs_support`` are checked at pi mixed with uniform).
+FACE_DRIFTS = ("zero", "squared_tv", "squared_l2", "reverse_kl", "chi_squared")
+
+
+@pytest.mark.parametrize("name", FACE_DRIFTS, ids=FACE_DRIFTS)
+@settings(max_examples=5)
+@given(problem=problems(max_states=2, max_actions=3, interior=False))
+def test_face_drifts_satisfy_definition_3_1_at_boundary_policies(name, problem):
+    mdp, policy = problem
+    report = proofs_check.check_drift(drifts.DRIFTS[name](), mdp, policy, samples=8)
+    assert_definition_3_1_decided(report, policy)
+
+
+@settings(max_examples=8)
+@given(problem=problems(exact=True, max_states=2, max_actions=3, interior=False))
+def test_ppo_clip_at_a_boundary_policy_has_derivative_the_largest_advantage_at_a_zero(problem):
+    # spec section 3: at pi[s, b] = 0 the clipped drift's one-sided derivative toward b is
+    # A_pi[s, b] when positive (0 otherwise); decided in exact arithmetic
+    mdp, policy = problem
+    advantages = tm.evaluate(mdp, policy).advantages
+    zeros = [
+        advantages[s, b]
+        for s in range(mdp.num_states)
+        for b in range(mdp.num_actions)
+        if policy[s, b] == 0 and advantages[s, b] > 0
+    ]
+    verdict = proofs_check.check_drift(drifts.PPOClip(), mdp, policy, samples=4)[
+        "definition_3_1_zero_gradient"
+    ]
+    assert verdict.exact, verdict
+    if zeros:
+        assert verdict.failed and verdict.margin == -max(zeros), verdict
+        state, target = verdict.worst_state, verdict.witness["to_action"]
+        assert policy[state, target] == 0 and verdict.witness["one_sided"]
+    else:
+        assert verdict.passed, verdict
+
+
+@settings(max_examples=5)
+@given(problem=problems(max_states=2, max_actions=3, interior=False))
+def test_forward_kl_fails_toward_actions_pi_never_takes(problem):
+    # a KL-type drift is a drift only on the interior (spec): derivative 1 toward a zero entry
+    mdp, policy = problem
+    verdict = proofs_check.check_drift(drifts.ForwardKL(), mdp, policy, samples=4)[
+        "definition_3_1_zero_gradient"
+    ]
+    assert verdict.failed, verdict
+    assert abs(verdict.margin + 1) <= float(verdict.tolerance.value) + 1e-15, verdict
+    assert policy[verdict.worst_state, verdict.witness["to_action"]] == 0
 
 
 def test_exact_drift_checks_are_exact():
@@ -166,6 +270,9 @@ def test_exact_drift_checks_are_exact():
     report = proofs_check.check_drift(drifts.SquaredEuclidean(), mdp)
     assert report["definition_3_1_nonnegative"].exact
     assert isinstance(report["definition_3_1_nonnegative"].margin, Fraction)
+    gradient = report["definition_3_1_zero_gradient"]
+    assert gradient.passed and gradient.exact and gradient.margin == 0
+    assert gradient.witness["arithmetic"] == "exact"
 
 
 NEIGHBOURHOODS = {

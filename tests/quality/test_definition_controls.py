@@ -1,0 +1,628 @@
+"""Negative controls of the definition checks (proofs_check.definitions): every check fails on
+pieces built to violate it by a known amount, with that margin, at that state and direction;
+passes on pieces at the edge of validity; and is inconclusive (with a reason) exactly where
+its evidence cannot decide (NaN, entries below the rounding resolution, an open boundary).
+
+Known amounts, each from a closed form independent of the checker:
+
+- zero gradient (Def. 3.1(2)): the one-sided derivative along e_a - e_b (mass from b to a) of
+  total variation is (1/2) sum |v| = 1; of sum_a w_a (pibar_a - pi_a) it is w_a - w_b; of
+  sqrt(KL(pi || pibar)) it is sqrt((1/pi_a + 1/pi_b) / 2) in the interior; of the PPO clip drift
+  at pi[s, b] = 0 toward b it is A_pi[s, b] when positive; of the forward KL toward an action pi
+  never takes it is 1 (squared Hellinger: 1/2);
+- nonnegativity, zero at pi: -(pibar[s, 0] - pi[s, 0])^2 and L2 + 1/7, exactly;
+- continuity: an indicator step of known height at a known crossing;
+- neighbourhood, sampling, nu: a slack of -1/7 at pi, a box with no ball at a face, a swap
+  that always leaves N by 1/7, a zero in beta, a beta and a nu that switch at pi[0, 0] = 1/2.
+
+Float estimates of a derivative are asserted within the uncertainty the verdict states (its
+tolerance), exact ones exactly.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from dataclasses import dataclass
+from fractions import Fraction
+
+import numpy as np
+import pytest
+
+import proofs_check
+import tabular_mirror as tm
+from proofs_check import definitions
+from proofs_check.counterexamples import NonMonotoneShift
+from tabular_mirror import divergences, drifts
+from tabular_mirror.drift_distributions import (
+    CandidateVisitation,
+    DriftDistribution,
+    MaxDriftState,
+    SameAsSampling,
+)
+from tabular_mirror.neighbourhoods import Neighbourhood, RatioBox, StateBall
+from tabular_mirror.sampling import FixedSampling, Sampling, UniformSampling, VisitationSampling
+
+ZERO_GRADIENT = "definition_3_1_zero_gradient"
+
+#: A 2-state, 3-action exact MDP (advantages are Fractions).
+EXACT_MDP = tm.FiniteMDP(
+    [[["1/2", "1/2"], [0, 1], ["1/3", "2/3"]], [["4/5", "1/5"], ["1/10", "9/10"], [1, 0]]],
+    [[5, 10, 1], [-1, 2, 0]],
+    "9/10",
+)
+MDP = EXACT_MDP.to_float()
+
+INTERIOR = np.array([[0.2, 0.3, 0.5], [0.6, 0.15, 0.25]])
+TINY = np.array([[1e-12, 0.4, 0.6 - 1e-12], [0.3, 1e-12, 0.7 - 1e-12]])
+FACE = np.array([[0.0, 0.4, 0.6], [0.3, 0.7, 0.0]])
+FACE_TINY = np.array([[0.0, 1e-12, 1 - 1e-12], [1e-12, 1 - 1e-12, 0.0]])
+POLICIES = {"interior": INTERIOR, "tiny_1e-12": TINY, "face": FACE, "face_tiny_1e-12": FACE_TINY}
+
+
+def zero_gradient(drift, mdp=MDP, policy=INTERIOR):
+    report = proofs_check.check_drift(drift, mdp, policy)
+    return report[ZERO_GRADIENT]
+
+
+def uncertainty(verdict) -> float:
+    """The pass allowance of a float verdict (0 for an exact one)."""
+    return 0.0 if verdict.exact else float(verdict.tolerance.value)
+
+
+def assert_derivative(verdict, expected, state, source, target, one_sided):
+    """Failed, with margin -|expected| within the stated uncertainty, at the given place."""
+    assert verdict.failed, verdict
+    witness = verdict.witness
+    place = (verdict.worst_state, witness["from_action"], witness["to_action"])
+    assert place == (state, source, target), (place, verdict)
+    assert witness["one_sided"] is one_sided, verdict
+    if verdict.exact:
+        assert verdict.margin == -abs(expected), verdict
+    else:
+        # the estimate is within its uncertainty of the true derivative, and clear of 0
+        assert abs(verdict.margin + abs(expected)) <= uncertainty(verdict) + 1e-15, verdict
+        assert abs(verdict.margin) > definitions.FLAT * uncertainty(verdict), verdict
+
+
+def scaled_per_state(drift_function, weights):
+    """A CallableDrift multiplying a row-wise function by a per-state weight."""
+    weights = np.asarray(weights, dtype=float)
+    return drifts.CallableDrift(
+        lambda policy, candidate: weights * drift_function(policy, candidate), name="per-state"
+    )
+
+
+# ---------------------------------------------------------------- Def. 3.1(2): zero gradient
+@pytest.mark.parametrize("where", list(POLICIES), ids=list(POLICIES))
+def test_total_variation_has_one_sided_derivative_one(where):
+    # weights 1 and 3 make the place unique: state 1; every direction there has derivative 3
+    drift = scaled_per_state(divergences.total_variation, [1, 3])
+    verdict = zero_gradient(drift, policy=POLICIES[where])
+    policy = POLICIES[where]
+    source = next(b for b in range(3) if policy[1, b] > 0)
+    target = next(a for a in range(3) if a != source)
+    assert_derivative(verdict, 3, 1, source, target, bool(policy[1, target] == 0))
+
+
+@pytest.mark.parametrize("where", list(POLICIES), ids=list(POLICIES))
+def test_shipped_total_variation_fails_with_margin_one(where):
+    verdict = zero_gradient(drifts.TotalVariation(), policy=POLICIES[where])
+    assert verdict.failed and abs(verdict.margin + 1) <= uncertainty(verdict) + 1e-15, verdict
+
+
+def test_total_variation_exact_margin_is_minus_one():
+    verdict = zero_gradient(drifts.TotalVariation(), EXACT_MDP, [["1/5", "3/10", "1/2"]] * 2)
+    assert verdict.exact and verdict.margin == -1 and verdict.witness["arithmetic"] == "exact"
+    assert (verdict.worst_state, verdict.witness["from_action"], verdict.witness["to_action"]) == (
+        0,
+        0,
+        1,
+    )
+
+
+@pytest.mark.parametrize("where", list(POLICIES), ids=list(POLICIES))
+def test_linear_penalty_derivative_is_the_weight_difference(where):
+    policy = POLICIES[where]
+    drift = drifts.LinearPenalty(weights=(0, 1, 3))
+    verdict = zero_gradient(drift, policy=policy)
+    # |w_a - w_b| is largest (3) between actions 0 and 2: the first feasible orientation
+    source, target = (0, 2) if policy[0, 0] > 0 else (2, 0)
+    assert_derivative(verdict, 3, 0, source, target, bool(policy[0, target] == 0))
+
+
+def _sqrt_kl(policy, candidate):
+    return np.sqrt(np.maximum(divergences.kl(policy, candidate), 0.0))
+
+
+SQRT_KL = drifts.CallableDrift(_sqrt_kl, name="sqrt KL")
+
+
+@pytest.mark.parametrize("where", ["interior", "tiny_1e-12"])
+def test_square_root_of_kl_has_the_closed_form_derivative(where):
+    policy = POLICIES[where]
+    verdict = zero_gradient(SQRT_KL, policy=policy)
+    # sqrt(KL(pi || pi + t v)) = t sqrt(sum v^2 / (2 pi)) + O(t^2): largest at the two
+    # smallest entries of a row; directions whose derivatives agree (both orientations; every
+    # pair with the same 1e-12 entry, equal to 1e-12 relative) are ties, reported first in
+    # (state, source, target) order
+    derivative = {
+        (s, b, a): math.sqrt((1 / policy[s, a] + 1 / policy[s, b]) / 2)
+        for s in range(2)
+        for b in range(3)
+        for a in range(3)
+        if a != b
+    }
+    largest = max(derivative.values())
+    place = min(p for p, g in derivative.items() if g >= largest * (1 - 1e-6))
+    assert_derivative(verdict, derivative[place], *place, False)
+
+
+def test_square_root_of_kl_with_a_1e_12_entry_next_to_one():
+    policy = np.array([[1e-12, 1 - 1e-12], [0.5, 0.5]])
+    mdp = tm.FiniteMDP([[[1, 0], [0, 1]], [[0, 1], [1, 0]]], [[0, 1], [1, 0]], 0.5)
+    verdict = zero_gradient(SQRT_KL, mdp, policy)
+    expected = math.sqrt((1 / 1e-12 + 1 / (1 - 1e-12)) / 2)
+    assert_derivative(verdict, expected, 0, 0, 1, False)
+
+
+def _ppo_face(exact: bool):
+    policy = [["0", "2/5", "3/5"], ["3/10", "7/10", "0"]]
+    mdp = EXACT_MDP if exact else MDP
+    advantages = tm.evaluate(EXACT_MDP, np.array(
+        [[Fraction(x) for x in row] for row in policy], dtype=object
+    )).advantages  # fmt: skip
+    floats = np.array([[float(Fraction(x)) for x in row] for row in policy])
+    return mdp, policy if exact else floats, advantages
+
+
+@pytest.mark.parametrize("exact", [True, False], ids=["exact", "float"])
+def test_ppo_clip_at_a_face_has_derivative_the_advantage(exact):
+    mdp, policy, advantages = _ppo_face(exact)
+    # pi[0, 0] = 0 with A[0, 0] = 989/785 > 0; pi[1, 2] = 0 with A[1, 2] = 689/785 > 0
+    assert advantages[0, 0] == Fraction(989, 785) and advantages[1, 2] == Fraction(689, 785)
+    verdict = zero_gradient(drifts.PPOClip(), mdp, policy)
+    assert_derivative(verdict, Fraction(989, 785), 0, 1, 0, True)
+    assert verdict.exact is exact
+    assert verdict.witness["failed_directions"] == 4  # two sources into each of the two zeros
+
+
+def test_ppo_clip_at_a_face_with_1e_12_entries():
+    policy = np.array([[0.0, 1e-12, 1 - 1e-12], [0.5, 0.5, 0.0]])
+    advantages = np.asarray(tm.evaluate(MDP, policy).advantages, dtype=float)
+    faces = [(s, b) for s in range(2) for b in range(3) if policy[s, b] == 0]
+    s, b = max(faces, key=lambda f: advantages[f])
+    assert advantages[s, b] > 0
+    verdict = zero_gradient(drifts.PPOClip(), policy=policy)
+    source = next(c for c in range(3) if policy[s, c] > 0)
+    assert_derivative(verdict, advantages[s, b], s, source, b, True)
+
+
+@pytest.mark.parametrize("where", ["interior", "tiny_1e-12"])
+def test_ppo_clip_is_a_drift_in_the_interior(where):
+    assert zero_gradient(drifts.PPOClip(), policy=POLICIES[where]).passed
+
+
+@pytest.mark.parametrize(
+    ("name", "derivative"),
+    [("forward_kl", 1), ("squared_hellinger", Fraction(1, 2))],
+    ids=["forward_kl", "squared_hellinger"],
+)
+@pytest.mark.parametrize("where", ["face", "face_tiny_1e-12"])
+def test_kl_type_drifts_fail_toward_actions_pi_never_takes(name, derivative, where):
+    policy = POLICIES[where]
+    verdict = zero_gradient(drifts.DRIFTS[name](), policy=policy)
+    # toward the zero entry of state 0 (action 0), from the first action pi uses
+    assert_derivative(verdict, float(derivative), 0, 1, 0, True)
+    assert "one-sided at a face" in verdict.detail and "not 0" in verdict.detail
+
+
+def test_trust_region_kl_at_a_face_has_derivative_its_coefficient():
+    drift = drifts.TrustRegionKL()
+    context = definitions._context(MDP, FACE, drift)
+    verdict = zero_gradient(drift, policy=FACE)
+    assert_derivative(verdict, drift.coefficient_for(context), 0, 1, 0, True)
+
+
+def test_failure_detail_and_witness_read_correctly():
+    verdict = zero_gradient(drifts.TotalVariation(), policy=TINY)
+    assert "level off" in verdict.detail and "decay" not in verdict.detail.split("level off")[0]
+    witness = verdict.witness
+    for key in ("state", "from_action", "to_action", "one_sided", "derivative", "uncertainty",
+                "steps", "quotients", "noise", "noise_floor"):  # fmt: skip
+        assert key in witness, key
+    steps = witness["steps"]
+    assert len(steps) >= 4 and all(a > b > 0 for a, b in itertools.pairwise(steps))
+    assert len(witness["quotients"]) == len(steps) == len(witness["noise"])
+    passing = zero_gradient(drifts.SquaredEuclidean(), policy=TINY)
+    assert passing.passed and "decay to 0" in passing.detail and "level off" not in passing.detail
+
+
+def test_failed_zero_gradient_replays():
+    verdict = zero_gradient(drifts.PPOClip(), *_ppo_face(True)[:2])
+    replayed = proofs_check.replay(verdict.witness)
+    assert (replayed.outcome, replayed.margin, replayed.worst_state) == (
+        "failed",
+        verdict.margin,
+        verdict.worst_state,
+    )
+
+
+# ---------------------------------------------------------------- undecided zero gradient
+@dataclass(frozen=True)
+class NaNAwayFromPi(drifts.Drift):
+    """Squared L2 at state 1; NaN at state 0 except at pibar = pi (a broken user drift)."""
+
+    def value(self, context, candidate):
+        values = divergences.squared_euclidean(context.policy, candidate)
+        moved = np.any(np.asarray(candidate) != np.asarray(context.policy), axis=1)
+        return np.where(moved & (np.arange(len(values)) == 0), np.nan, values)
+
+
+def test_nan_drift_is_inconclusive_never_passed_or_failed():
+    report = proofs_check.check_drift(NaNAwayFromPi(), MDP, INTERIOR)
+    verdict = report[ZERO_GRADIENT]
+    assert verdict.inconclusive and "NaN" in verdict.reason, verdict
+    assert verdict.worst_state == 0
+    assert report["definition_3_1_nonnegative"].inconclusive
+    assert report["drift_continuity"].inconclusive
+
+
+def test_entry_below_the_rounding_resolution_is_inconclusive():
+    # 1e-300 next to 1: no exact move of mass between them exists in floating point
+    policy = np.array([[1e-300, 1.0 - 1e-300, 0.0], [0.2, 0.3, 0.5]])
+    verdict = zero_gradient(drifts.SquaredEuclidean(), policy=policy)
+    assert verdict.inconclusive and "usable steps" in verdict.reason, verdict
+    assert verdict.worst_state == 0
+
+
+def test_gradient_never_passes_reliably_flat_quotients():
+    # TotalVariation's gradient sign(pibar - pi) / 2 is 0 at pibar = pi: a kink
+    drift = drifts.TotalVariation()
+    context = definitions._context(MDP, INTERIOR, drift)
+    assert np.all(drift.gradient(context, INTERIOR) == 0)
+    verdict = zero_gradient(drift)
+    assert verdict.failed and not verdict.witness["corroborated_by_gradient"]
+
+
+# ---------------------------------------------------------------- Def. 3.1(1)
+@dataclass(frozen=True)
+class NegativeRow(drifts.Drift):
+    """-(pibar[s, 0] - pi[s, 0])^2: zero at pi, zero derivative, negative elsewhere."""
+
+    rational = True
+
+    def value(self, context, candidate):
+        difference = candidate[:, 0] - context.policy[:, 0]
+        return -(difference * difference)
+
+
+@dataclass(frozen=True)
+class ShiftedL2(drifts.Drift):
+    """||pi - pibar||^2 + 1/7: positive, but not 0 at pi."""
+
+    rational = True
+
+    def value(self, context, candidate):
+        return divergences.squared_euclidean(context.policy, candidate) + Fraction(1, 7)
+
+
+def test_nonnegativity_fails_by_the_most_negative_sample_exactly():
+    policy = tm.uniform_policy(EXACT_MDP)
+    report = proofs_check.check_drift(NegativeRow(), EXACT_MDP, policy)
+    candidates = definitions.random_policies(EXACT_MDP, 16, 0)
+    candidates += [policy + (c - policy) * Fraction(1, 8) for c in candidates]
+    expected = min(-((c[s, 0] - policy[s, 0]) ** 2) for c in candidates for s in range(2))
+    verdict = report["definition_3_1_nonnegative"]
+    assert verdict.failed and verdict.exact and verdict.margin == expected < 0, verdict
+    assert report["definition_3_1_zero_at_policy"].passed
+    assert report[ZERO_GRADIENT].passed  # its derivative at pi is 0: only (1) fails
+
+
+def test_zero_at_policy_fails_by_one_seventh():
+    report = proofs_check.check_drift(ShiftedL2(), EXACT_MDP)
+    verdict = report["definition_3_1_zero_at_policy"]
+    assert verdict.failed and verdict.margin == Fraction(-1, 7) and verdict.worst_state == 0
+
+
+# ---------------------------------------------------------------- continuity
+THRESHOLD = 0.05
+HEIGHTS = np.array([1 / 7, 2 / 7])
+
+
+def _stepped(policy, candidate):
+    distance = divergences.total_variation(policy, candidate)
+    return divergences.squared_euclidean(policy, candidate) + HEIGHTS * (distance > THRESHOLD)
+
+
+def test_drift_with_a_step_fails_continuity_at_the_step():
+    verdict = proofs_check.check_drift(
+        drifts.CallableDrift(_stepped, name="stepped"), MDP, tm.uniform_policy(MDP)
+    )["drift_continuity"]
+    assert verdict.failed and verdict.worst_state == 1, verdict
+    assert abs(verdict.margin + HEIGHTS[1]) <= 1e-9, verdict  # the step, not the smooth part
+    witness = verdict.witness
+    start, end = np.array(witness["start"]), np.array(witness["end"])
+    crossing = THRESHOLD / divergences.total_variation(start, end)[1]
+    assert abs(witness["position"] - crossing) <= 1e-9, (witness["position"], crossing)
+
+
+def test_adaptive_kl_jumps_where_the_mean_kl_crosses_a_threshold():
+    drift = drifts.AdaptiveKLPenalty()
+    verdict = proofs_check.check_drift(drift, MDP)["drift_continuity"]
+    assert verdict.failed, verdict
+    witness = verdict.witness
+    start, end = np.array(witness["start"]), np.array(witness["end"])
+    mean_kl = divergences.kl(start, start + (end - start) * witness["position"]).mean()
+    thresholds = (1.5 * drift.target, drift.target / 1.5)
+    assert min(abs(mean_kl - x) for x in thresholds) <= 1e-9, mean_kl
+
+
+def test_continuity_with_nan_is_inconclusive():
+    verdict = proofs_check.check_drift(NaNAwayFromPi(), MDP)["drift_continuity"]
+    assert verdict.inconclusive and "NaN" in verdict.reason, verdict
+
+
+# ---------------------------------------------------------------- Def. 3.2
+@dataclass(frozen=True)
+class AwayFromPi(Neighbourhood):
+    """{pibar : max_s TV(pi[s], pibar[s]) >= 1/7}: does not contain pi (slack -1/7 there)."""
+
+    def slack(self, context, candidate):
+        return float(divergences.total_variation(context.policy, candidate).max()) - 1 / 7
+
+
+@dataclass(frozen=True)
+class AllOrNothing(Neighbourhood):
+    """pibar is inside iff it changes every row of pi or none (slack 1/7, else -1/7): putting
+    one row of a member back to pi always leaves N, by exactly 1/7."""
+
+    monotone = False
+
+    def slack(self, context, candidate):
+        changed = np.any(np.asarray(candidate) != np.asarray(context.policy), axis=1)
+        return 1 / 7 if changed.all() or not changed.any() else -1 / 7
+
+
+@dataclass(frozen=True)
+class OpenBall(Neighbourhood):
+    """{pibar : max_s TV < 1/10}: open, its slack jumps to -1 at the boundary."""
+
+    def slack(self, context, candidate):
+        distance = float(divergences.total_variation(context.policy, candidate).max())
+        return 0.1 - distance if distance < 0.1 else -1.0
+
+
+@dataclass(frozen=True)
+class NaNSlack(Neighbourhood):
+    """A TV ball whose slack is NaN beyond chi-distance 0.05 (a broken user piece)."""
+
+    def slack(self, context, candidate):
+        distance = float(divergences.total_variation(context.policy, candidate).max())
+        return 0.1 - distance if distance < 0.05 else math.nan
+
+
+def test_neighbourhood_without_pi_fails_by_one_seventh():
+    report = proofs_check.check_neighbourhood(AwayFromPi(), MDP)
+    assert report["definition_3_2_contains_policy"].failed
+    assert abs(report["definition_3_2_contains_policy"].margin + 1 / 7) <= 1e-15
+    assert report["definition_3_2_closed_ball"].failed
+
+
+def test_ratio_box_at_a_face_contains_no_ball():
+    report = proofs_check.check_neighbourhood(RatioBox(0.2), MDP, FACE)
+    ball = report["definition_3_2_closed_ball"]
+    assert ball.failed and ball.margin <= 1e-9, ball
+    nearest = np.array(ball.witness["nearest_outside"])
+    assert definitions._tv_distance(FACE, nearest) <= 1e-9
+
+
+def test_tv_ball_has_its_radius():
+    report = proofs_check.check_neighbourhood(StateBall("tv", Fraction(1, 10)), MDP)
+    ball = report["definition_3_2_closed_ball"]
+    assert ball.passed and 0.1 - 1e-9 <= ball.margin <= 0.1 + 1e-9, ball
+    assert report["definition_3_2_compact"].passed
+
+
+def test_open_ball_leaves_closedness_undecided():
+    report = proofs_check.check_neighbourhood(OpenBall(), MDP)
+    compact = report["definition_3_2_compact"]
+    assert compact.inconclusive and "cannot be decided" in compact.reason, compact
+    assert report["definition_3_2_closed_ball"].passed
+
+
+def test_swap_that_always_leaves_n_fails_monotonicity_by_one_seventh():
+    verdict = proofs_check.check_neighbourhood(AllOrNothing(), MDP)[
+        "lemma_3_5_monotone_neighbourhood"
+    ]
+    assert verdict.failed and abs(verdict.margin + 1 / 7) <= 1e-15 and verdict.worst_state == 0
+
+
+def test_non_monotone_shift_fails_at_the_swap_it_reports():
+    mdp = tm.FiniteMDP([[[1, 0], [0, 1]], [[0, 1], [1, 0]]], [[0, 1], [1, 0]], 0.5)
+    neighbourhood = NonMonotoneShift(Fraction(1, 4))
+    verdict = proofs_check.check_neighbourhood(neighbourhood, mdp, [[0.5, 0.5]] * 2)[
+        "lemma_3_5_monotone_neighbourhood"
+    ]
+    member = np.array(verdict.witness["member"])
+    state = verdict.witness["swapped_state"]
+    # N = {|sum_s (pibar[s, 0] - pi[s, 0])| <= 1/4}: the swap removes row `state`'s shift
+    shifts = member[:, 0] - 0.5
+    expected = 0.25 - abs(shifts.sum() - shifts[state])
+    assert verdict.failed and verdict.worst_state == state
+    assert abs(verdict.margin - expected) <= 1e-12 and expected < 0
+
+
+def test_nan_slack_is_inconclusive_not_outside():
+    report = proofs_check.check_neighbourhood(NaNSlack(), MDP)
+    assert report["definition_3_2_contains_policy"].passed
+    for name in ("definition_3_2_closed_ball", "definition_3_2_compact"):
+        assert report[name].inconclusive and "NaN" in report[name].reason, report[name]
+    assert not report.failed()
+
+
+# ---------------------------------------------------------------- sampling
+@dataclass(frozen=True)
+class SwitchingSampling(Sampling):
+    """beta = (1/4, 3/4) where pi[0, 0] > 1/2, else (1/2, 1/2): discontinuous in pi."""
+
+    def weights(self, context):
+        high = float(context.policy[0, 0]) > 0.5
+        return np.array([0.25, 0.75]) if high else np.array([0.5, 0.5])
+
+
+@dataclass(frozen=True)
+class NaNSampling(Sampling):
+    def weights(self, context):
+        return np.array([np.nan, 1.0])
+
+
+TWO_STATES = tm.FiniteMDP([[[0.5, 0.5], [0, 1]], [[0.8, 0.2], [0.1, 0.9]]], [[5, 10], [-1, 2]], 0.9)
+
+
+@pytest.mark.parametrize("exact", [True, False], ids=["exact", "float"])
+def test_sampling_with_a_zero_fails_at_that_state(exact):
+    mdp = tm.FiniteMDP(
+        [[["1/2", "1/2"], [0, 1]], [["4/5", "1/5"], ["1/10", "9/10"]]], [[5, 10], [-1, 2]], "9/10"
+    )
+    mdp = mdp if exact else mdp.to_float()
+    verdict = proofs_check.check_sampling(FixedSampling((0, 1), allow_zero=True), mdp)[
+        "sampling_positive"
+    ]
+    assert verdict.failed and verdict.margin == 0 and verdict.worst_state == 0, verdict
+    assert verdict.exact is exact
+
+
+def test_on_policy_sampling_that_never_reaches_a_state_fails_there():
+    # d = (1, 0); action 0 stays in state 0: a policy taking it never visits state 1, so
+    # beta = rhobar_pi has beta[1] = 0 (VisitationSampling refuses it with an error)
+    mdp = tm.FiniteMDP([[[1, 0], [0, 1]], [[0, 1], [0, 1]]], [[0, 1], [1, 0]], 0.5, [1, 0])
+    policies = definitions.random_policies(mdp, 8, 0)
+    assert any(p[0, 0] == 1 for p in policies)  # a sampled policy never leaves state 0
+    verdict = proofs_check.check_sampling(VisitationSampling(), mdp)["sampling_positive"]
+    assert verdict.failed and verdict.margin == 0 and verdict.worst_state == 1, verdict
+
+
+def test_sampling_nan_is_inconclusive():
+    verdict = proofs_check.check_sampling(NaNSampling(), TWO_STATES)["sampling_positive"]
+    assert verdict.inconclusive and "NaN" in verdict.reason
+
+
+def test_switching_sampling_jumps_by_a_quarter_where_pi_0_0_crosses_a_half():
+    policies = definitions.random_policies(TWO_STATES, 8, 0)
+    crossing = [(a[0, 0] - 0.5) * (b[0, 0] - 0.5) < 0 for a, b in itertools.pairwise(policies[:5])]
+    assert any(crossing)  # the control needs a sampled segment across pi[0, 0] = 1/2
+    report = proofs_check.check_sampling(SwitchingSampling(), TWO_STATES)
+    verdict = report["sampling_continuity"]
+    assert verdict.failed and abs(verdict.margin + 0.25) <= 1e-9, verdict
+    start, end = np.array(verdict.witness["start"]), np.array(verdict.witness["end"])
+    t = (0.5 - start[0, 0]) / (end[0, 0] - start[0, 0])
+    assert abs(verdict.witness["position"] - t) <= 1e-9
+    assert proofs_check.check_sampling(UniformSampling(), TWO_STATES).passed
+
+
+# ---------------------------------------------------------------- drift distributions
+@dataclass(frozen=True)
+class SwitchingNu(DriftDistribution):
+    """Point mass on state 0 where pibar[0, 0] > 1/2, else on state 1 (depends on pibar)."""
+
+    depends_on_candidate = True
+
+    def weights(self, context, candidate, state_drift=None):
+        return np.array([1.0, 0.0]) if candidate[0, 0] > 0.5 else np.array([0.0, 1.0])
+
+
+@dataclass(frozen=True)
+class HiddenDependence(DriftDistribution):
+    """Declares independence but weights states by the candidate's first column."""
+
+    def weights(self, context, candidate, state_drift=None):
+        column = np.asarray(candidate[:, 0], dtype=float)
+        return column / column.sum()
+
+
+def test_switching_nu_makes_the_weighted_drift_jump():
+    policy = np.array([[0.3, 0.7], [0.5, 0.5]])
+    report = proofs_check.check_drift_distribution(
+        SwitchingNu(), drifts.SquaredEuclidean(), TWO_STATES, policy
+    )
+    verdict = report["drift_distribution_continuity"]
+    witness = verdict.witness
+    start, end, t = np.array(witness["start"]), np.array(witness["end"]), witness["position"]
+    # L2 along the segment is t^2 ||end - start||^2 per state; nu switches from state 1 to 0
+    sizes = ((end - start) ** 2).sum(axis=1) * t**2
+    assert verdict.failed and abs(verdict.margin + abs(sizes[0] - sizes[1])) <= 1e-9, verdict
+    assert abs(start[0, 0] + t * (end[0, 0] - start[0, 0]) - 0.5) <= 1e-9
+    assert report["drift_distribution_independent"].failed
+
+
+def test_max_drift_state_nu_jumps_but_the_weighted_drift_is_continuous():
+    report = proofs_check.check_drift_distribution(MaxDriftState(), drifts.ForwardKL(), TWO_STATES)
+    verdict = report["drift_distribution_continuity"]
+    assert verdict.passed, verdict  # drift_pi(pibar) = max_s KL: continuous (spec, section 2)
+    assert report["drift_distribution_independent"].failed
+
+
+def test_hidden_dependence_on_pibar_is_observed():
+    verdict = proofs_check.check_drift_distribution(
+        HiddenDependence(), drifts.SquaredEuclidean(), TWO_STATES
+    )["drift_distribution_independent"]
+    assert verdict.failed and verdict.margin < -1e-3 and "declares" in verdict.detail
+    fixed = proofs_check.check_drift_distribution(
+        SameAsSampling(), drifts.SquaredEuclidean(), TWO_STATES
+    )
+    assert fixed.passed and fixed["drift_distribution_independent"].passed
+    assert proofs_check.check_drift_distribution(
+        CandidateVisitation(), drifts.ForwardKL(), TWO_STATES
+    )["drift_distribution_independent"].failed
+
+
+# ---------------------------------------------------------------- exact moves
+@pytest.mark.parametrize("seed", range(4))
+def test_moves_are_exact_and_stay_on_the_simplex(seed):
+    rng = np.random.default_rng(seed)
+    to = 10.0 ** rng.uniform(-15, 0, 200)
+    fro = 10.0 ** rng.uniform(-15, 0, 200)
+    scale = np.minimum(to, fro)
+    for k in range(0, 40, 3):
+        steps = definitions._exact_moves(to, fro, scale * 2.0 ** -(k + 1))
+        for a, b, t in zip(to, fro, steps, strict=True):
+            if np.isnan(t):
+                continue
+            assert 0 < t <= b
+            assert Fraction(a + t) == Fraction(a) + Fraction(t)
+            assert Fraction(b - t) == Fraction(b) - Fraction(t)
+
+
+def test_moves_without_an_exact_two_entry_step_are_compensated_exactly():
+    # 0.2/0.8 = 0.2499999999996875... (just below 1/4, odd on its grid) next to
+    # 0.6/0.8 = 0.75...: no t > 3.2e-13 moves mass between them exactly, so the target's
+    # rounding residual goes to the third (1e-12) entry
+    policy = np.array([[1e-12, 0.2, 0.6]])
+    policy = policy / policy.sum(axis=1, keepdims=True)
+    partner = definitions._partners(policy, 1, 2)
+    assert partner.tolist() == [0]
+    requested = np.array([0.1])
+    assert np.isnan(definitions._exact_moves(policy[:, 1], policy[:, 2], requested)[0])
+    steps, candidate, compensated = definitions._exact_candidates(policy, 1, 2, partner, requested)
+    assert compensated[0] and abs(steps[0] - 0.1) <= 1e-15
+    total = sum(Fraction(x) for x in candidate[0])
+    assert total == sum(Fraction(x) for x in policy[0])  # exactly as much on the simplex as pi
+    assert Fraction(candidate[0, 2]) == Fraction(policy[0, 2]) - Fraction(steps[0])
+    assert abs(Fraction(candidate[0, 0]) - Fraction(policy[0, 0])) <= Fraction(2.0**-54)
+    mdp = tm.FiniteMDP([[[1.0], [1.0], [1.0]]], [[0.0, 1.0, 2.0]], 0.5)
+    for drift in (drifts.SquaredHellinger(), drifts.ForwardKL(), drifts.SquaredEuclidean()):
+        verdict = zero_gradient(drift, mdp, policy)
+        assert verdict.passed, verdict
+
+
+@pytest.mark.parametrize("where", ["face", "face_tiny_1e-12"])
+def test_square_root_of_kl_toward_an_unused_action_has_an_infinite_derivative(where):
+    # sqrt(KL(pi || pi + t (e_0 - e_b))) = sqrt(-pi_b log(1 - t / pi_b)) ~ sqrt(t): q ~ t^-1/2;
+    # (only one row, so that the infinite direction is the one reported)
+    policy = POLICIES[where][:1]
+    mdp = tm.FiniteMDP([[[1.0]] * 3], [[0.0, 1.0, 2.0]], 0.5)
+    verdict = zero_gradient(SQRT_KL, mdp, policy)
+    assert verdict.failed and verdict.margin == -math.inf, verdict
+    assert (verdict.worst_state, verdict.witness["to_action"]) == (0, 0)
+    assert verdict.witness["one_sided"] and "grow without bound" in verdict.detail
