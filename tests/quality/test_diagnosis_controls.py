@@ -195,23 +195,26 @@ def _kink_at_state_0(policy, candidate):
 
 def test_a_kink_is_named_and_a_boundary_policy_is_pointed_out():
     tv = algorithm(drifts.TotalVariation())
-    at_face = diagnose(MDP, tv, FACE, iteration=2, which=("drift",))[0]
-    assert at_face.failed and at_face.worst_state == 1 and at_face.worst_iteration == 2
-    assert at_face.detail.startswith("TotalVariation() violates Def. 3.1(2) at pi_2: ")
-    assert at_face.detail.endswith(" (pi_2[1, 1] = 0 at state 1: a boundary policy)")
-    interior = diagnose(MDP, tv, INTERIOR, which=("drift",))[0]
-    assert interior.failed and not interior.detail.endswith("a boundary policy)")
+    # at a vertex every feasible direction moves mass onto an action pi never takes
+    vertex = np.array([[1.0, 0.0], [1.0, 0.0]])
+    at_vertex = diagnose(MDP, tv, vertex, iteration=2, which=("drift",))[0]
+    assert at_vertex.failed and at_vertex.worst_iteration == 2
+    assert at_vertex.witness["one_sided"] is True
+    s, a = at_vertex.witness["state"], at_vertex.witness["to_action"]
+    assert at_vertex.detail.startswith("TotalVariation() violates Def. 3.1(2) at pi_2: ")
+    assert at_vertex.detail.endswith(f" (pi_2[{s}, {a}] = 0 at state {s}: a boundary policy)")
+    assert vertex[s, a] == 0
+    # in the interior, or on a face whose kink is found at an interior state: no boundary
+    for policy in (INTERIOR, FACE):
+        verdict = diagnose(MDP, tv, policy, which=("drift",))[0]
+        assert verdict.failed and not verdict.witness["one_sided"]
+        assert "violates Def. 3.1(2) at pi: " in verdict.detail
+        assert not verdict.detail.endswith("a boundary policy)")
     # the kink is at state 0 (interior there); the zero at state 1 is not the reason
     kink = algorithm(drifts.CallableDrift(_kink_at_state_0, name="kink"))
     elsewhere = diagnose(MDP, kink, FACE, which=("drift",))[0]
     assert elsewhere.failed and elsewhere.worst_state == 0
-    assert "violates Def. 3.1(2) at pi: " in elsewhere.detail
     assert not elsewhere.detail.endswith("a boundary policy)")
-    # two zeros at the kinked state: the first one is named
-    two = np.array([[1.0, 0.0, 0.0], [1 / 3, 1 / 3, 1 / 3]])
-    wide = tm.FiniteMDP(np.full((2, 3, 2), 0.5), np.zeros((2, 3)), 0.5)
-    first = diagnose(wide, kink, two, which=("drift",))[0]
-    assert first.detail.endswith(" (pi[0, 1] = 0 at state 0: a boundary policy)")
 
 
 # ---------------------------------------------------------------------------- N

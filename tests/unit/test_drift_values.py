@@ -173,9 +173,22 @@ def test_linear_penalty():
     assert values == pytest.approx([float(v) for v in expected], rel=1e-12)
     weighted = drifts.LinearPenalty(coefficient=2.0, weights=(5, -1, 2))
     values = weighted.value(context(floats(PI)), floats(BAR))
+    assert values.dtype == float
     expected = [2 * sum((q - p) * w for p, q, w in zip(pr, qr, (5, -1, 2), strict=True))
                 for pr, qr in zip(PI, BAR, strict=True)]  # fmt: skip
     assert values == pytest.approx([float(v) for v in expected], rel=1e-12)
+
+
+def test_linear_penalty_exact():
+    weighted = drifts.LinearPenalty(coefficient=0.5, weights=(0.25, 1, 2))
+    values = weighted.value(context(exact(PI)), exact(BAR))
+    expected = [F(1, 2) * sum((q - p) * w for p, q, w in zip(pr, qr, (F(1, 4), 1, 2), strict=True))
+                for pr, qr in zip(PI, BAR, strict=True)]  # fmt: skip
+    assert list(values) == expected and all(type(v) is F for v in values)
+    default = drifts.LinearPenalty(coefficient=3)
+    values = default.value(context(exact(PI)), exact(BAR))
+    assert list(values) == [3 * sum((q - p) * w for p, q, w in zip(pr, qr, range(3), strict=True))
+                            for pr, qr in zip(PI, BAR, strict=True)]  # fmt: skip
 
 
 @pytest.mark.parametrize(
