@@ -101,6 +101,7 @@ TARGETS: dict[str, tuple[str, ...]] = {
     "proofs_check/fundamental.py": _first(
         "tests/quality/test_convergence_controls.py",
         "tests/quality/test_recorded_evidence.py",
+        "tests/regressions/test_trace_on_the_step_simplex.py",
         "proofs_check/fundamental.py",
     ),
     "proofs_check/drift_bounds.py": _first("tests/quality/test_drift_bound_controls.py"),
