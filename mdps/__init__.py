@@ -10,7 +10,7 @@ paper        the three environments of Kuba et al. (2022), §7: paper_bandit, pa
 textbook     small, forest, riverswim, value_polytope, chain, bandit, deep_sea
 gridworlds   gridworld (text maps), frozen_lake, cliff_walking, sutton_barto_grid
 generators   garnet, random_dense_mdp, exact_garnet, random_exact_mdp (seeded)
-importers    from_gymnasium, from_mdptoolbox, to_mdptoolbox
+importers    from_gymnasium, from_mdptoolbox, from_quantecon, to_mdptoolbox
 io           to_csv, from_csv, save, load
 references   the catalogue's exact values as data
 registry     make("name:key=value,..."), available()
@@ -27,7 +27,7 @@ from . import references
 from .batches import garnet_batch, make_batch, random_dense_batch
 from .generators import exact_garnet, garnet, random_dense_mdp, random_exact_mdp
 from .gridworlds import cliff_walking, frozen_lake, gridworld, sutton_barto_grid
-from .importers import from_gymnasium, from_mdptoolbox, to_mdptoolbox
+from .importers import from_gymnasium, from_mdptoolbox, from_quantecon, to_mdptoolbox
 from .io import from_csv, load, save, to_csv
 from .paper import paper_bandit, paper_chain, paper_grid
 from .registry import available, make
@@ -56,6 +56,7 @@ __all__ = [
     "random_exact_mdp",
     "from_gymnasium",
     "from_mdptoolbox",
+    "from_quantecon",
     "to_mdptoolbox",
     "to_csv",
     "from_csv",

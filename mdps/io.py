@@ -59,6 +59,39 @@ def _nonzero_transitions(mdp: FiniteMDP) -> tuple[np.ndarray, np.ndarray, np.nda
     return state, action, col, data
 
 
+def _infeasible_record(mdp: FiniteMDP) -> dict[str, Any]:
+    """``{"infeasible": [[s, a], ...]}`` for an MDP with infeasible actions, else {}."""
+    if not mdp.has_infeasible_actions:
+        return {}
+    return {"infeasible": [[int(s), int(a)] for s, a in np.argwhere(~mdp.action_mask)]}
+
+
+def _mask_from_pairs(
+    pairs: Any, num_states: int, num_actions: int, path: Path
+) -> np.ndarray | None:
+    """The action mask of an ``infeasible`` list of [state, action] pairs (None if absent)."""
+    if pairs is None:
+        return None
+    if not isinstance(pairs, list):
+        raise InvalidFileError(f"{path}: infeasible is not a list of [state, action] pairs", path)
+    mask = np.ones((num_states, num_actions), dtype=bool)
+    for k, pair in enumerate(pairs):
+        if not (
+            isinstance(pair, list)
+            and len(pair) == 2
+            and all(type(v) is int for v in pair)
+            and 0 <= pair[0] < num_states
+            and 0 <= pair[1] < num_actions
+        ):
+            raise InvalidFileError(
+                f"{path}: infeasible[{k}] = {pair!r}, expected [state, action] within "
+                f"(S, A) = ({num_states}, {num_actions})",
+                path,
+            )
+        mask[pair[0], pair[1]] = False
+    return mask
+
+
 def _text(value: Any) -> str:
     return str(value) if isinstance(value, Fraction) else repr(float(value))
 
@@ -122,6 +155,7 @@ def from_csv(
     num_states: int | None = None,
     num_actions: int | None = None,
     sparse: bool | None = None,
+    missing_pairs: str = "error",
 ) -> FiniteMDP:
     """Read a CSV long table written by :func:`to_csv` (or any tool using its columns).
 
@@ -144,6 +178,9 @@ def from_csv(
     sparse : bool, optional
         CSR transitions (float mode). By default (None) sparse when a dense P would exceed
         128 MiB, dense otherwise.
+    missing_pairs : {"error", "infeasible"}
+        A state-action pair without any row: an error (its row sums to 0), or an infeasible
+        action (:func:`to_csv` writes no row for the infeasible pairs of an MDP).
 
     Returns
     -------
@@ -161,6 +198,10 @@ def from_csv(
         A dense exact P too large for memory (the size is named).
     """
     path = Path(path)
+    if missing_pairs not in ("error", "infeasible"):
+        raise InvalidParameterError(
+            f"unknown missing_pairs {missing_pairs!r}; valid choices: 'error', 'infeasible'"
+        )
     try:
         with path.open(newline="", encoding="utf-8") as handle:
             reader = csv.reader(handle)
@@ -273,11 +314,17 @@ def from_csv(
         np.maximum.at(high, pair, reward)
         constant = low == high
         expected[constant] = low[constant]
+    action_mask = None
+    if missing_pairs == "infeasible":
+        action_mask = np.zeros(S * A, dtype=bool)
+        action_mask[pair] = True
+        action_mask = action_mask.reshape(S, A)
     return FiniteMDP(
         transitions,
         expected.reshape(S, A),
         scalar(discount, exact, "discount"),
         initial,
+        action_mask=action_mask,
         exact=exact,
     )
 
@@ -340,6 +387,7 @@ def save(mdp: FiniteMDP, path: str | os.PathLike) -> Path:
             "discount": str(mdp.discount),
             "initial": [str(v) for v in mdp.initial],
             "rewards": [[str(v) for v in row] for row in mdp.rewards],
+            **_infeasible_record(mdp),
             "transitions": [
                 [int(s), int(a), int(t), str(p)]
                 for s, a, t, p in zip(state, action, next_state, probability, strict=True)
@@ -357,6 +405,8 @@ def save(mdp: FiniteMDP, path: str | os.PathLike) -> Path:
         "initial": mdp.initial,
         "sparse": np.array(mdp.is_sparse),
     }
+    if mdp.has_infeasible_actions:
+        arrays["action_mask"] = mdp.action_mask
     if mdp.is_sparse:
         matrix = mdp.transitions
         arrays |= {
@@ -511,6 +561,7 @@ def _load_json(path: Path) -> FiniteMDP:
         ],
         _exact_entry(document.get("discount"), "discount", path),
         [_exact_entry(v, f"initial[{s}]", path) for s, v in enumerate(initial)],
+        action_mask=_mask_from_pairs(document.get("infeasible"), S, A, path),
         exact=True,
     )
 
@@ -564,5 +615,8 @@ def _load_npz(path: Path) -> FiniteMDP:
             _member(archive, "rewards", path, "f", 2),
             float(_member(archive, "discount", path, "f", 0)),
             _member(archive, "initial", path, "f", 1),
+            action_mask=(
+                _member(archive, "action_mask", path, "b", 2) if "action_mask" in archive else None
+            ),
             exact=False,
         )

@@ -21,6 +21,7 @@ ROUNDING_RELATIVE = 1e-12
 
 def value_scale(mdp: tm.FiniteMDP) -> float:
     """max(1, ||r||_inf / (1 - gamma)): the largest possible |V|."""
+    tm.model.require_discounted(mdp, "proofs_check")
     rewards = np.abs(np.asarray(mdp.rewards, dtype=float)).max()
     return max(1.0, float(rewards) / (1.0 - float(mdp.discount)))
 

@@ -186,6 +186,8 @@ def random_policies(mdp: tm.FiniteMDP, count: int, seed: int = 0, interior: bool
     with deterministic ones mixed in unless ``interior``."""
     rng = np.random.default_rng(seed)
     num_states, num_actions = mdp.num_states, mdp.num_actions
+    if mdp.has_infeasible_actions:  # policies stay on each state's feasible face
+        return _random_face_policies(mdp, count, rng, interior)
     out = []
     for k in range(count):
         if mdp.is_exact:
@@ -202,6 +204,34 @@ def random_policies(mdp: tm.FiniteMDP, count: int, seed: int = 0, interior: bool
             policy = rng.dirichlet(np.full(num_actions, 0.7), size=num_states)
             if interior:
                 policy = 0.9 * policy + 0.1 / num_actions
+        out.append(policy)
+    return out
+
+
+def _random_face_policies(
+    mdp: tm.FiniteMDP, count: int, rng: np.random.Generator, interior: bool
+) -> list:
+    """:func:`random_policies` for an MDP with infeasible actions: the same mixture (random,
+    deterministic, interior) over each state's feasible actions."""
+    mask = mdp.action_mask
+    out = []
+    for k in range(count):
+        if mdp.is_exact:
+            low = 0 if (k % 3 and not interior) else 1
+            weights = np.where(mask, rng.integers(low, 5, mask.shape), 0)
+            empty = weights.sum(axis=1) == 0
+            weights[empty, np.argmax(mask[empty], axis=1)] = 1
+            policy = np.array(
+                [[Fraction(int(w), int(row.sum())) for w in row] for row in weights], dtype=object
+            )
+        elif k % 4 == 3 and not interior:
+            scores = np.where(mask, rng.random(mask.shape), -1.0)
+            policy = np.eye(mdp.num_actions)[np.argmax(scores, axis=1)]
+        else:
+            draws = np.where(mask, rng.gamma(0.7, size=mask.shape), 0.0) + 1e-300 * mask
+            policy = draws / draws.sum(axis=1, keepdims=True)
+            if interior:
+                policy = 0.9 * policy + 0.1 * np.asarray(tm.uniform_policy(mdp), dtype=float)
         out.append(policy)
     return out
 
@@ -391,7 +421,7 @@ def _float_evidence(drift: Drift, context: Any, policy: np.ndarray, target: int,
     """
     to, fro = policy[:, target], policy[:, source]
     num_states = policy.shape[0]
-    feasible = fro > 0
+    feasible = (fro > 0) & context.mdp.action_mask[:, target]  # stay on the feasible face
     scale = np.where(to > 0, np.minimum(to, fro), fro)
     ulp = np.spacing(np.maximum(to, fro))
 
@@ -525,7 +555,7 @@ def _exact_evidence(drift: Drift, context: Any, policy: np.ndarray, target: int,
     drift does not return Fractions (its ``rational`` flag overstates it)."""
     num_states = policy.shape[0]
     to, fro = policy[:, target], policy[:, source]
-    feasible = np.array([b > 0 for b in fro], dtype=bool)
+    feasible = np.array([b > 0 for b in fro], dtype=bool) & context.mdp.action_mask[:, target]
     scale = [
         (min(a, b) if a > 0 else b) if f else Fraction(1)
         for a, b, f in zip(to, fro, feasible, strict=True)

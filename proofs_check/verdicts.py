@@ -436,6 +436,8 @@ def mdp_witness(mdp: Any, **policies: Any) -> dict[str, Any]:
         initial=array_text(mdp.initial),
         exact=bool(mdp.is_exact),
     )
+    if mdp.has_infeasible_actions:  # which actions each state allows
+        witness["action_mask"] = mdp.action_mask.tolist()
     for name, policy in policies.items():
         witness[name] = None if policy is None else array_text(policy)
     return witness

@@ -319,7 +319,15 @@ def rebuild_mdp(record: dict[str, Any]) -> tm.FiniteMDP:
     else:
         transitions = _array(record["transitions"], exact)
     discount = Fraction(record["discount"]) if exact else float(record["discount"])
-    return tm.FiniteMDP(transitions, rewards, discount, initial, exact=exact)
+    mask = record.get("action_mask")
+    return tm.FiniteMDP(
+        transitions,
+        rewards,
+        discount,
+        initial,
+        action_mask=None if mask is None else np.array(mask, dtype=bool),
+        exact=exact,
+    )
 
 
 # ---------------------------------------------------------------------------- witnesses

@@ -11,6 +11,8 @@ Core API
 FiniteMDP       the validated finite MDP (S, A, P, r, gamma, d)
 evaluate        V_pi, Q_pi, A_pi, eta(pi), rho_pi, rhobar_pi of a policy, certified
 solve           V* and an optimal policy: policy / value / modified policy iteration, LP
+backward_induction   finite horizon: time-dependent optimal values and policies
+average_reward  long-run average reward: gain and bias (unichain and multichain)
 operators       P_pi, r_pi, T_pi, T*
 policies        uniform, deterministic, greedy (documented tie rule), random, validation
 mirror_step     the exact, certified mirror-learning update (Kuba et al., Def. 3.4)
@@ -25,6 +27,7 @@ sweep           a grid of batched runs on Dask, Parquet results (``sweep_report`
 from . import instances
 from ._exact import exact_backend, float_to_fraction_array
 from .algorithm import Context, MirrorAlgorithm, mirror_objective, mirror_operator
+from .average_reward import average_reward, evaluate_average_reward
 from .errors import (
     ExactnessError,
     InvalidFileError,
@@ -33,9 +36,11 @@ from .errors import (
     InvalidPolicyError,
     MissingDependencyError,
     NotConvergedError,
+    SlowComputationWarning,
     TabularMirrorError,
 )
 from .evaluation import evaluate
+from .finite_horizon import backward_induction, evaluate_finite_horizon, time_expanded
 from .learning import LearningStep, mirror_learning, mirror_learning_steps
 from .model import FiniteMDP
 from .operators import (
@@ -58,8 +63,10 @@ from .policies import (
 )
 from .results import (
     STATUSES,
+    AverageRewardResult,
     Certificate,
     EvaluationResult,
+    FiniteHorizonResult,
     IterationRecord,
     SolveResult,
     StepResult,
@@ -74,6 +81,13 @@ __all__ = [
     "FiniteMDP",
     "evaluate",
     "solve",
+    "backward_induction",
+    "evaluate_finite_horizon",
+    "time_expanded",
+    "average_reward",
+    "evaluate_average_reward",
+    "FiniteHorizonResult",
+    "AverageRewardResult",
     "EvaluationResult",
     "SolveResult",
     "IterationRecord",
@@ -120,6 +134,7 @@ __all__ = [
     "InvalidFileError",
     "NotConvergedError",
     "MissingDependencyError",
+    "SlowComputationWarning",
     "sweep",
     "sweep_report",
 ]

@@ -28,6 +28,7 @@ __all__ = [
     "InvalidFileError",
     "NotConvergedError",
     "MissingDependencyError",
+    "SlowComputationWarning",
 ]
 
 
@@ -78,3 +79,8 @@ class MissingDependencyError(TabularMirrorError, ImportError):
         hint = f"pip install 'tabular-mirror[{extra}]'" if extra else f"pip install {package}"
         super().__init__(f"{feature} needs the optional package {package!r}: {hint}")
         self.package = package
+
+
+class SlowComputationWarning(UserWarning):
+    """A computation will take very long (exact value iteration with fast-growing fractions);
+    the message says how long it projects and what to use instead."""

@@ -38,7 +38,7 @@ import scipy.sparse as sp
 from . import _exact, _linalg
 from ._validate import choice, positive_number, whole_number
 from .errors import InvalidMDPError
-from .model import FiniteMDP, check_mdp
+from .model import FiniteMDP, check_mdp, require_discounted
 from .operators import (
     policy_rewards,
     policy_transitions,
@@ -119,6 +119,7 @@ def evaluate(
     normalised ``normalized_visitation`` d^pi_rho.
     """
     check_mdp(mdp)
+    require_discounted(mdp, "evaluate")
     choice(method, "method", METHODS)
     max_iterations = whole_number(max_iterations, "max_iterations")
     if tolerance is not None:

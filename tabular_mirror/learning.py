@@ -37,7 +37,7 @@ from ._validate import positive_number, reward_scale, whole_number
 from .algorithm import MirrorAlgorithm, drift_penalty
 from .errors import InvalidParameterError
 from .evaluation import evaluate
-from .model import FiniteMDP, check_mdp
+from .model import FiniteMDP, check_mdp, require_discounted
 from .optimal import solve
 from .policies import check_policy
 from .step import Solver, describe_solver, mirror_step
@@ -231,6 +231,7 @@ def mirror_learning(
     :func:`mirror_learning_steps`, which yields one step at a time.
     """
     check_mdp(mdp)
+    require_discounted(mdp, "mirror_learning")
     iterations = whole_number(iterations, "iterations")
     check_choice(on_interrupt, "on_interrupt", ("raise", "stop"))
     policy = check_policy(mdp, policy0, "policy0")

@@ -9,8 +9,10 @@ Formulas (spec section 1; Puterman 1994, chapter 6):
 - ``bellman_optimality_operator``  (T* V)[s] = max_a Q[s, a]
 
 T_pi and T* are monotone gamma-contractions in the sup norm; V_pi is the fixed point of T_pi
-and V* that of T*. All functions work on float arrays (dense or sparse P) and on exact Fraction
-arrays; they never loop over states in Python.
+and V* that of T*. With infeasible actions (``mdp.action_mask``) T* maximises over the feasible
+actions only, and ``q_from_values`` reports V[s] at an infeasible pair (a neutral value; see
+:mod:`tabular_mirror.model`). All functions work on float arrays (dense or sparse P) and on
+exact Fraction arrays; they never loop over states in Python.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from . import _exact
 from ._rows import row_max, row_sum
 from .errors import InvalidParameterError
 from .model import FiniteMDP, check_mdp
-from .policies import check_policy
+from .policies import check_policy, masked_row_max
 
 __all__ = [
     "policy_transitions",
@@ -158,7 +160,10 @@ def _check_values(mdp: FiniteMDP, values: Any) -> np.ndarray:
 
 
 def q_from_values(mdp: FiniteMDP, values: np.ndarray) -> np.ndarray:
-    """Q[s, a] = r[s, a] + gamma (P V)[s, a], shape (S, A): one-step lookahead of ``values``."""
+    """Q[s, a] = r[s, a] + gamma (P V)[s, a], shape (S, A): one-step lookahead of ``values``.
+
+    At an infeasible pair (s, a) the entry is V[s] (neutral: see :mod:`tabular_mirror.model`).
+    """
     values = _check_values(mdp, values)
     if mdp.is_exact:  # Fraction arithmetic only on the nonzero P[s, a, s']
         matrix = mdp.transition_matrix
@@ -167,9 +172,12 @@ def q_from_values(mdp: FiniteMDP, values: np.ndarray) -> np.ndarray:
         next_values = _exact_sum_at(rows, terms, matrix.shape[:1])
     else:
         next_values = mdp.transition_matrix @ values
-    return mdp.rewards + mdp.discount * np.asarray(next_values).reshape(
+    q_values = mdp.rewards + mdp.discount * np.asarray(next_values).reshape(
         mdp.num_states, mdp.num_actions
     )
+    if mdp.has_infeasible_actions:  # the neutral value V[s] at infeasible pairs
+        q_values = np.where(mdp.action_mask, q_values, np.asarray(values)[:, None])
+    return q_values
 
 
 def bellman_operator(
@@ -182,5 +190,8 @@ def bellman_operator(
 
 
 def bellman_optimality_operator(mdp: FiniteMDP, values: np.ndarray) -> np.ndarray:
-    """(T* V)[s] = max_a Q_V[s, a], the Bellman optimality operator."""
-    return row_max(q_from_values(mdp, values))
+    """(T* V)[s] = max_a Q_V[s, a] over the feasible actions, the Bellman optimality operator."""
+    q_values = q_from_values(mdp, values)
+    if mdp.has_infeasible_actions:
+        return masked_row_max(q_values, mdp.action_mask)
+    return row_max(q_values)

@@ -9,6 +9,12 @@ row maximum (exactly equal in exact mode, the default tolerance being 0), the *s
 index* is chosen; with ``keep=`` a current policy, its action is kept whenever it is among the
 maximisers (the rule policy iteration needs to terminate). ``split_ties=True`` instead spreads
 the mass uniformly over all maximisers.
+
+Infeasible actions (``mdp.action_mask``): a policy puts no mass on them, so each state's
+simplex is the face of its feasible actions. :func:`check_policy` rejects mass on an
+infeasible action; :func:`uniform_policy`, :func:`random_policy` and
+:func:`deterministic_policy` stay on the feasible face; the greedy helpers take an
+``action_mask`` and never choose an infeasible action.
 """
 
 from __future__ import annotations
@@ -19,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from . import _exact
-from ._rows import row_count, row_sum
+from ._rows import row_count, row_max, row_sum
 from ._validate import (
     DEFAULT_ROW_TOLERANCE,
     check_nonnegative,
@@ -79,13 +85,36 @@ def check_policy(
         raise InvalidPolicyError(f"{name} has shape {array.shape}, expected (S, A) = {shape}")
     check_nonnegative(array, name, InvalidPolicyError)
     check_rows_sum_to_one(row_sum(array), name, InvalidPolicyError, tolerance, mdp.is_exact)
+    if mdp.has_infeasible_actions:
+        check_feasible(mdp, array, name)
     return array
+
+
+def check_feasible(mdp: FiniteMDP, policy: np.ndarray, name: str = "policy") -> None:
+    """Raise :class:`InvalidPolicyError` if ``policy`` puts mass on an infeasible action."""
+    if not mdp.has_infeasible_actions:
+        return
+    mask = mdp.action_mask
+    bad = np.asarray(policy != 0, dtype=bool) & ~mask
+    if bad.any():
+        s, a = (int(i) for i in np.argwhere(bad)[0])
+        feasible = [int(b) for b in np.flatnonzero(mask[s])]
+        raise InvalidPolicyError(
+            f"{name}[{s}, {a}] = {policy[s, a]} puts mass on an infeasible action: state {s} "
+            f"allows only actions {feasible}"
+        )
 
 
 def uniform_policy(mdp: FiniteMDP) -> np.ndarray:
     """pi[s, a] = 1/A in every state (exact Fractions for an exact MDP)."""
     check_mdp(mdp)
     shape = (mdp.num_states, mdp.num_actions)
+    if mdp.has_infeasible_actions:  # uniform over each state's feasible actions
+        mask, counts = mdp.action_mask, mdp.num_feasible_actions
+        if mdp.is_exact:
+            shares = np.array([_exact.ZERO] + [Fraction(1, k) for k in range(1, shape[1] + 1)])
+            return np.where(mask, shares[counts][:, None], _exact.ZERO)
+        return mask / counts[:, None]
     if mdp.is_exact:
         return np.full(shape, Fraction(1, mdp.num_actions), dtype=object)
     return np.full(shape, 1.0 / mdp.num_actions)
@@ -123,31 +152,83 @@ def deterministic_policy(mdp: FiniteMDP, actions: Any) -> np.ndarray:
         raise InvalidPolicyError(
             f"actions[{s}] = {actions[s]} is not an action, expected 0..{mdp.num_actions - 1}"
         )
+    if mdp.has_infeasible_actions:
+        infeasible = ~mdp.action_mask[np.arange(mdp.num_states), actions]
+        if infeasible.any():
+            s = int(np.argmax(infeasible))
+            feasible = [int(b) for b in np.flatnonzero(mdp.action_mask[s])]
+            raise InvalidPolicyError(
+                f"actions[{s}] = {actions[s]} is infeasible in state {s}, which allows only "
+                f"actions {feasible}"
+            )
     return _one_hot(actions, mdp.num_actions, mdp.is_exact)
 
 
-def _maximisers(values: np.ndarray, tie_tolerance: float) -> np.ndarray:
+def fill_infeasible(values: np.ndarray, action_mask: np.ndarray | None) -> np.ndarray:
+    """``values`` with each infeasible entry replaced by its state's first feasible entry.
+
+    Neutral for row maxima and minima over the feasible actions, exact on Fractions (no -inf).
+    """
+    if action_mask is None:
+        return values
+    first = np.argmax(action_mask, axis=1)
+    return np.where(action_mask, values, values[np.arange(len(values)), first][:, None])
+
+
+def masked_row_max(values: np.ndarray, action_mask: np.ndarray | None) -> np.ndarray:
+    """max over the feasible actions of each row (all actions when ``action_mask`` is None)."""
+    return row_max(fill_infeasible(values, action_mask))
+
+
+def _maximisers(
+    values: np.ndarray, tie_tolerance: float, action_mask: np.ndarray | None = None
+) -> np.ndarray:
     """Boolean (S, A) mask of the actions within ``tie_tolerance`` of each row's maximum."""
+    values = fill_infeasible(values, action_mask)
     row_max = values.max(axis=1, keepdims=True)
     if tie_tolerance:  # never mix a float 0.0 into exact comparisons
         row_max = row_max - tie_tolerance
-    return np.asarray(values >= row_max, dtype=bool)
+    maximisers = np.asarray(values >= row_max, dtype=bool)
+    return maximisers if action_mask is None else maximisers & action_mask
+
+
+def _check_mask(action_mask: Any, shape: tuple[int, ...]) -> np.ndarray | None:
+    if action_mask is None:
+        return None
+    mask = np.asarray(action_mask)
+    if mask.dtype != bool or mask.shape != shape:
+        raise InvalidParameterError(
+            f"action_mask has shape {mask.shape} and dtype {mask.dtype}, expected booleans of "
+            f"shape {shape}"
+        )
+    if not mask.any(axis=1).all():
+        raise InvalidParameterError("action_mask has a row without a feasible action")
+    return None if mask.all() else mask
 
 
 def greedy_actions(
-    values: np.ndarray, tie_tolerance: float = 0.0, keep: np.ndarray | None = None
+    values: np.ndarray,
+    tie_tolerance: float = 0.0,
+    keep: np.ndarray | None = None,
+    action_mask: np.ndarray | None = None,
 ) -> np.ndarray:
-    """argmax_a values[s, a] per state with the documented tie rule (smallest index, or keep)."""
+    """argmax_a values[s, a] per state with the documented tie rule (smallest index, or keep).
+
+    ``action_mask`` (S, A): only actions marked True are candidates (``mdp.action_mask``).
+    """
     values = _check_q_values(values)
     tie_tolerance = positive_number(tie_tolerance, "tie_tolerance", allow_zero=True)
-    return _greedy_actions(values, tie_tolerance, keep)
+    return _greedy_actions(values, tie_tolerance, keep, _check_mask(action_mask, values.shape))
 
 
 def _greedy_actions(
-    values: np.ndarray, tie_tolerance: float, keep: np.ndarray | None
+    values: np.ndarray,
+    tie_tolerance: float,
+    keep: np.ndarray | None,
+    action_mask: np.ndarray | None = None,
 ) -> np.ndarray:
     """:func:`greedy_actions` on checked ``values`` and ``tie_tolerance``."""
-    mask = _maximisers(values, tie_tolerance)
+    mask = _maximisers(values, tie_tolerance, action_mask)
     actions = np.argmax(mask, axis=1)
     if keep is not None:
         keep = np.asarray(keep)
@@ -184,6 +265,7 @@ def greedy_policy(
     tie_tolerance: float = 0.0,
     split_ties: bool = False,
     keep: np.ndarray | None = None,
+    action_mask: np.ndarray | None = None,
 ) -> np.ndarray:
     """A policy greedy with respect to ``q_values`` (S, A), the improvement step of GPI.
 
@@ -193,6 +275,8 @@ def greedy_policy(
     tie_tolerance : actions within this of the row maximum count as maximisers (0 = exact ties).
     split_ties : spread the mass uniformly over all maximisers instead of picking one.
     keep : (S,) current actions; kept wherever they are maximisers (policy iteration's rule).
+    action_mask : (S, A) booleans, optional; only feasible actions (True) are chosen
+        (pass ``mdp.action_mask`` for an MDP with infeasible actions).
 
     Returns
     -------
@@ -202,14 +286,15 @@ def greedy_policy(
     tie_tolerance = positive_number(tie_tolerance, "tie_tolerance", allow_zero=True)
     exact = q_values.dtype == object
     num_actions = q_values.shape[1]
+    action_mask = _check_mask(action_mask, q_values.shape)
     if split_ties:
-        mask = _maximisers(q_values, tie_tolerance)
+        mask = _maximisers(q_values, tie_tolerance, action_mask)
         counts = row_count(mask)
         if exact:  # 1/k for the k maximisers of each state, one Fraction per possible k
             shares = np.array([_exact.ZERO] + [Fraction(1, k) for k in range(1, num_actions + 1)])
             return np.where(mask, shares[counts][:, None], _exact.ZERO)
         return mask / counts[:, None]
-    actions = _greedy_actions(q_values, tie_tolerance, keep)
+    actions = _greedy_actions(q_values, tie_tolerance, keep, action_mask)
     return _one_hot(actions, num_actions, exact)
 
 
@@ -235,6 +320,8 @@ def random_policy(
     max_denominator = whole_number(max_denominator, "max_denominator", minimum=1)
     generator = random_generator(rng, "rng")
     shape = (mdp.num_states, mdp.num_actions)
+    if mdp.has_infeasible_actions:
+        return _random_face_policy(mdp, generator, concentration, max_denominator)
     if not mdp.is_exact:
         return generator.dirichlet(np.full(mdp.num_actions, concentration), size=mdp.num_states)
     cuts = np.sort(generator.integers(0, max_denominator + 1, size=(shape[0], shape[1] - 1)))
@@ -244,6 +331,32 @@ def random_policy(
     numerators = np.diff(edges, axis=1)
     policy = np.empty(shape, dtype=object)
     policy.ravel()[:] = [Fraction(int(n), max_denominator) for n in numerators.ravel()]
+    return policy
+
+
+def _random_face_policy(
+    mdp: FiniteMDP, generator: np.random.Generator, concentration: float, max_denominator: int
+) -> np.ndarray:
+    """:func:`random_policy` on the feasible faces: Dirichlet over each state's feasible actions
+    (normalised Gamma draws, which is exactly Dirichlet on the face); exact rows are the
+    spacings of cut points on the grid of multiples of 1/q over the feasible actions."""
+    mask = mdp.action_mask
+    if not mdp.is_exact:
+        draws = np.where(mask, generator.gamma(concentration, size=mask.shape), 0.0)
+        totals = draws.sum(axis=1, keepdims=True)
+        # a row whose draws all underflowed (tiny concentration): its first feasible action
+        empty = totals[:, 0] == 0
+        if empty.any():
+            draws[empty, np.argmax(mask[empty], axis=1)] = 1.0
+            totals = draws.sum(axis=1, keepdims=True)
+        return draws / totals
+    policy = np.full(mask.shape, _exact.ZERO, dtype=object)
+    for s in range(mask.shape[0]):
+        actions = np.flatnonzero(mask[s])
+        cuts = np.sort(generator.integers(0, max_denominator + 1, size=len(actions) - 1))
+        edges = np.concatenate([[0], cuts, [max_denominator]])
+        for a, n in zip(actions, np.diff(edges), strict=True):
+            policy[s, a] = Fraction(int(n), max_denominator)
     return policy
 
 
@@ -282,9 +395,19 @@ def interior_policy(
     denominator = whole_number(denominator, "denominator", minimum=2 * mdp.num_actions)
     generator = random_generator(rng, "rng")
     num_states, num_actions = mdp.num_states, mdp.num_actions
-    rows = generator.dirichlet(np.ones(num_actions), size=num_states)
-    numerators = np.floor(rows * (denominator - num_actions)).astype(np.int64) + 1
-    numerators[:, -1] += denominator - numerators.sum(axis=1)
+    if mdp.has_infeasible_actions:  # inside each state's feasible face, 0 elsewhere
+        mask, counts = mdp.action_mask, mdp.num_feasible_actions
+        draws = np.where(mask, generator.gamma(1.0, size=mask.shape), 0.0) + 1e-300 * mask
+        rows = draws / draws.sum(axis=1, keepdims=True)
+        numerators = np.where(
+            mask, np.floor(rows * (denominator - counts[:, None])).astype(np.int64) + 1, 0
+        )
+        last = num_actions - 1 - np.argmax(mask[:, ::-1], axis=1)
+        numerators[np.arange(num_states), last] += denominator - numerators.sum(axis=1)
+    else:
+        rows = generator.dirichlet(np.ones(num_actions), size=num_states)
+        numerators = np.floor(rows * (denominator - num_actions)).astype(np.int64) + 1
+        numerators[:, -1] += denominator - numerators.sum(axis=1)
     if mdp.is_exact:
         policy = np.empty((num_states, num_actions), dtype=object)
         policy.ravel()[:] = [Fraction(int(n), denominator) for n in numerators.ravel()]

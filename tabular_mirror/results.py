@@ -29,6 +29,8 @@ __all__ = [
     "Certificate",
     "StepResult",
     "CERTIFICATE_KINDS",
+    "FiniteHorizonResult",
+    "AverageRewardResult",
 ]
 
 #: The status strings shared by every result.
@@ -60,6 +62,17 @@ MESSAGES = {
         "converged (pass max_iterations to allow more, or use policy iteration)."
     ),
     ("infeasible", "solver"): "The solver reported the problem infeasible or failed.",
+    ("converged", "backward_induction"): (
+        "Backward induction is exact in T steps; the error bound covers the rounding (0 in "
+        "exact mode)."
+    ),
+    ("converged", "gain"): (
+        "Converged: the policy is stable and the optimality equations certify its gain."
+    ),
+    ("not_certified", "gain"): (
+        "The policy is stable, but the float bound on the optimal gain is above the tolerance "
+        "(different gains in different recurrent classes: solve the exact MDP to certify)."
+    ),
     ("converged", "step"): "The step is the argmax: its certificate is within tolerance.",
     ("not_certified", "step"): (
         "The step could not be certified as the argmax (see the certificate's detail)."
@@ -76,6 +89,13 @@ MESSAGES = {
 def message_for(status: str, detail: str) -> str:
     """The message of the shared table for ``(status, detail)``."""
     return MESSAGES[(status, detail)]
+
+
+def _actions(policy: np.ndarray) -> np.ndarray:
+    """The action with the largest probability in each row (the action of a deterministic
+    policy), along the last axis."""
+    array = np.asarray(policy)
+    return np.argmax(np.asarray(array == array.max(axis=-1, keepdims=True), dtype=bool), axis=-1)
 
 
 def _format_value(value: Any) -> str:
@@ -223,6 +243,11 @@ class SolveResult(_ResultMixin):
     occupancy: np.ndarray | None = None
     history: tuple[IterationRecord, ...] | None = None
 
+    @property
+    def actions(self) -> np.ndarray:
+        """(S,) the action of each state of the deterministic ``policy`` (int64)."""
+        return _actions(self.policy)
+
     def __repr__(self) -> str:
         return (
             f"SolveResult(method={self.method!r}, status={self.status!r}, "
@@ -301,4 +326,108 @@ class StepResult(_ResultMixin):
             f"StepResult(solver={self.solver!r}, objective={_format_value(self.objective)}, "
             f"certificate={self.certificate.kind}:{_format_value(self.certificate.bound)}, "
             f"status={self.status!r})"
+        )
+
+
+@dataclass(frozen=True, repr=False)
+class FiniteHorizonResult(_ResultMixin):
+    """Time-dependent values and policies over a finite horizon (see
+    :func:`tabular_mirror.backward_induction`).
+
+    Attributes
+    ----------
+    values : (T + 1, S) V_t for t = 0..T; V_T are the terminal values.
+    q_values : (T, S, A) Q_t[s, a] = r[s, a] + gamma P[s, a] . V_{t+1} (V_t[s] at infeasible
+        pairs).
+    policy : (T, S, A) the decision rule of each time step (deterministic for the optimum).
+    expected_return : d . V_0.
+    horizon : T.
+    iterations : T (one backward step per time).
+    converged, status, message : what happened.
+    residual : 0 (backward induction is not iterative).
+    error_bound : certified max_t ||values[t] - V_t||_inf (0 in exact mode).
+    method : "backward_induction" or "evaluation".
+    exact : values are Fractions.
+    """
+
+    values: np.ndarray
+    q_values: np.ndarray
+    policy: np.ndarray
+    expected_return: Any
+    horizon: int
+    iterations: int
+    converged: bool
+    status: str
+    message: str
+    residual: Any
+    error_bound: Any
+    method: str
+    exact: bool
+
+    @property
+    def actions(self) -> np.ndarray:
+        """(T, S) the action of each time and state of a deterministic ``policy``."""
+        return _actions(self.policy)
+
+    def __repr__(self) -> str:
+        return (
+            f"FiniteHorizonResult(horizon={self.horizon}, expected_return="
+            f"{_format_value(self.expected_return)}, error_bound="
+            f"{_format_value(self.error_bound)}, status={self.status!r})"
+        )
+
+
+@dataclass(frozen=True, repr=False)
+class AverageRewardResult(_ResultMixin):
+    """Long-run average reward: gain and bias of an optimal policy (see
+    :func:`tabular_mirror.average_reward`).
+
+    Attributes
+    ----------
+    gain : (S,) g[s] = lim_T (1/T) E[sum_{t<T} r_t | s_0 = s] of ``policy`` (constant for a
+        unichain policy).
+    bias : (S,) h, the bias of ``policy`` (g + h = r_pi + P_pi h, and h sums to 0 under the
+        stationary distribution of each recurrent class).
+    policy : (S, A) a deterministic policy.
+    expected_return : d . gain.
+    recurrent_classes : tuple of (k,) state arrays, the closed classes of P_policy.
+    iterations : iterations of the method.
+    converged, status, message : what happened.
+    residual : the largest violation of the optimality equations max_a P g = g and
+        max_{a: P g = g} r + P h = g + h at ``policy``'s (g, h) (0 in exact mode when optimal).
+    error_bound : certified max_s (g*[s] - gain[s]) (0 in exact mode when optimal).
+    method : "policy_iteration", "linear_programming" or "relative_value_iteration".
+    exact : values are Fractions.
+    iterate : (S,) the last relative value iterate (relative value iteration), or None.
+    """
+
+    gain: np.ndarray
+    bias: np.ndarray
+    policy: np.ndarray
+    expected_return: Any
+    recurrent_classes: tuple
+    iterations: int
+    converged: bool
+    status: str
+    message: str
+    residual: Any
+    error_bound: Any
+    method: str
+    exact: bool
+    iterate: np.ndarray | None = None
+
+    @property
+    def actions(self) -> np.ndarray:
+        """(S,) the action of each state of the deterministic ``policy``."""
+        return _actions(self.policy)
+
+    @property
+    def unichain(self) -> bool:
+        """True when ``policy`` has a single recurrent class."""
+        return len(self.recurrent_classes) == 1
+
+    def __repr__(self) -> str:
+        return (
+            f"AverageRewardResult(method={self.method!r}, status={self.status!r}, "
+            f"gain={_format_value(self.gain)}, error_bound={_format_value(self.error_bound)})"
         )

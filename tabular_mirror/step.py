@@ -30,6 +30,13 @@ In exact mode the rational steps (GPI, squared L2, squared TV, PPO clip, with N 
 exact Fractions with certificate ``exact``; the others raise ExactnessError. The argmax can be
 a set; ``choice`` picks "closest" (to pi in L2: the default, and policy iteration's "keep the
 current action"), "vertex", or "adversarial" (a maximiser the theory must survive).
+
+Infeasible actions (``mdp.action_mask``): each state's simplex is the face of its feasible
+actions. The row solvers run on each face (states grouped by feasibility pattern, the solver
+applied to the feasible columns; :mod:`tabular_mirror._steps.faces`), SLSQP fixes infeasible
+entries at 0, and re-verification rejects a step with mass on an infeasible action. Drifts
+and neighbourhoods see rows that are 0 on the infeasible actions for both pi and pibar, so
+they act on the face (a drift that needs pi > 0 needs it on the feasible actions only).
 """
 
 from __future__ import annotations
@@ -43,6 +50,7 @@ import numpy as np
 
 from ._rows import row_sum
 from ._steps.constrained import average_ball, family_rows, state_ball, trust_region
+from ._steps.faces import mdp_faces, on_faces, restrict
 from ._steps.families import ball_family, drift_family
 from ._steps.general import frank_wolfe_gap, general_step
 from ._steps.inexact import PARAMETRISATIONS, inexact_rows
@@ -127,7 +135,7 @@ def mirror_step(
         tolerance = positive_number(tolerance, "tolerance", allow_zero=True)
     if validate:
         policy = check_policy(mdp, policy)
-    _check_support(algorithm, policy)
+    _check_support(algorithm, policy, mdp)
     if evaluation is not None and (
         evaluation.exact != mdp.is_exact
         or np.shape(evaluation.policy) != np.shape(policy)
@@ -308,15 +316,17 @@ def describe_solver(solver: Solver | None) -> str | None:
     return f"<{getattr(solver, '__name__', type(solver).__name__)}>"
 
 
-def _check_support(algorithm: MirrorAlgorithm, policy: np.ndarray) -> None:
+def _check_support(algorithm: MirrorAlgorithm, policy: np.ndarray, mdp: FiniteMDP) -> None:
     if algorithm.drift.needs_support:
         zero = np.asarray(policy <= 0, dtype=bool)
+        if mdp.has_infeasible_actions:  # pi > 0 on the feasible face only
+            zero &= mdp.action_mask
         if zero.any():
             s, a = (int(i) for i in np.argwhere(zero)[0])
             raise InvalidParameterError(
                 f"policy[{s}, {a}] = 0, but the drift {algorithm.drift!r} needs pi > 0 "
                 "everywhere (it is infinite off pi's support, so the update could never move "
-                "mass there); start from an interior policy"
+                "mass there); start from an interior policy (on the feasible actions)"
             )
 
 
@@ -331,6 +341,7 @@ def _solve(
     family = drift_family(algorithm.drift, context)
     neighbourhood = algorithm.neighbourhood
     independent = not algorithm.drift_distribution.depends_on_candidate
+    faces = mdp_faces(context.mdp)
 
     if family is not None and independent:
         name, factor, epsilon = family
@@ -349,13 +360,13 @@ def _solve(
         if unsampled.any() and isinstance(neighbourhood, Everything):
             # a state with beta = 0 but nu > 0 pays an infinite price for moving: it stays
             rows, kind, bound, detail, solver = _solve_separable(
-                context, name, coefficient, epsilon, choice, exact
+                context, name, coefficient, epsilon, choice, exact, faces
             )
             rows = np.array(rows)
             rows[unsampled] = np.asarray(policy)[unsampled]
             return rows, kind, bound, detail + "; unsampled states with drift weight stay", solver
         if isinstance(neighbourhood, Everything):
-            return _solve_separable(context, name, coefficient, epsilon, choice, exact)
+            return _solve_separable(context, name, coefficient, epsilon, choice, exact, faces)
         ball = ball_family(neighbourhood)
         if not exact and ball is not None and name in ("zero", ball[0]):
             rows_for = family_rows(
@@ -365,9 +376,10 @@ def _solve(
                 np.asarray(coefficient, float),
                 choice,
                 epsilon,
+                faces,
             )
             return _ball_step(algorithm, context, ball, rows_for)
-        interior = bool(np.all(np.asarray(policy, dtype=float) > 0))
+        interior = bool(np.all(restrict(faces, np.asarray(policy, dtype=float)) > 0))
         if (
             not exact
             and ball is not None
@@ -378,8 +390,13 @@ def _solve(
             advantages_float = np.asarray(advantages, float)
             alpha = np.asarray(coefficient, float)
 
+            def combined(
+                p: np.ndarray, a: np.ndarray, al: np.ndarray, ka: np.ndarray
+            ) -> tuple[np.ndarray, np.ndarray]:
+                return kl_combined_rows(name, p, a, al, ka, choice)
+
             def rows_for(kappa: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-                return kl_combined_rows(name, policy_float, advantages_float, alpha, kappa, choice)
+                return on_faces(faces, combined, policy_float, advantages_float, alpha, kappa)
 
             return _ball_step(algorithm, context, ball, rows_for)
     if (
@@ -403,6 +420,7 @@ def _solve(
             float(family[1]),
             kl_rows,
             choice,
+            faces=faces,
         )
         return rows, "duality_gap", gap, f"epigraph, max-KL radius {radius:.6g}", "trust_region"
     if exact:
@@ -415,7 +433,13 @@ def _solve(
 
 
 def _solve_separable(
-    context: Context, name: str, coefficient: np.ndarray, epsilon: Any, choice: str, exact: bool
+    context: Context,
+    name: str,
+    coefficient: np.ndarray,
+    epsilon: Any,
+    choice: str,
+    exact: bool,
+    faces: Any = None,
 ) -> tuple[np.ndarray, str, Any, str, str]:
     """N = Pi and nu independent of pibar: the objective separates over states."""
     if exact and name not in RATIONAL_FAMILIES:
@@ -424,7 +448,11 @@ def _solve_separable(
             f"{', '.join(RATIONAL_FAMILIES)} with N = Pi; use mdp.to_float()"
         )
     beta = context.sampling_weights
-    rows, gaps = solve_rows(name, context.policy, context.advantages, coefficient, choice, epsilon)
+
+    def solve(p: np.ndarray, a: np.ndarray, c: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return solve_rows(name, p, a, c, choice, epsilon)
+
+    rows, gaps = on_faces(faces, solve, context.policy, context.advantages, coefficient)
     bound = (beta * gaps).sum()
     if exact:
         return rows, "exact", bound, f"closed form ({name}), exact", name
@@ -487,6 +515,11 @@ def _verify(
         candidate = np.asarray(candidate, dtype=float)
         if np.any(candidate < -1e-12) or np.any(np.abs(row_sum(candidate) - 1) > 1e-9):
             problems.append("a row is off the simplex")
+    if context.mdp.has_infeasible_actions:
+        outside = np.asarray(candidate != 0, dtype=bool) & ~context.mdp.action_mask
+        if outside.any():
+            s, a = (int(i) for i in np.argwhere(outside)[0])
+            problems.append(f"mass {candidate[s, a]} on the infeasible action {a} of state {s}")
     slack = algorithm.neighbourhood.slack(context, candidate)
     if slack < (0 if exact else -1e-9):
         problems.append(f"outside N(pi) (slack {slack})")

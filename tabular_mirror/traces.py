@@ -293,18 +293,42 @@ def _number_text(value: Any) -> Any:
 
 def _mdp_record(mdp: FiniteMDP) -> dict[str, Any]:
     if mdp.is_exact:
-        return {
+        record = {
             "transitions": _exact_strings(mdp.transitions),
             "rewards": _exact_strings(mdp.rewards),
             "discount": str(mdp.discount),
             "initial": _exact_strings(mdp.initial),
             "shape": [mdp.num_states, mdp.num_actions],
         }
-    return {
-        "discount": repr(float(mdp.discount)),
-        "shape": [mdp.num_states, mdp.num_actions],
-        "row_tolerance": repr(_row_tolerance(mdp)),
-    }
+    else:
+        record = {
+            "discount": repr(float(mdp.discount)),
+            "shape": [mdp.num_states, mdp.num_actions],
+            "row_tolerance": repr(_row_tolerance(mdp)),
+        }
+    if mdp.has_infeasible_actions:  # only then: other traces are written as before
+        record["infeasible"] = [[int(s), int(a)] for s, a in np.argwhere(~mdp.action_mask)]
+    return record
+
+
+def _action_mask(record: dict[str, Any], num_states: int, num_actions: int) -> Any:
+    """The MDP's action mask from the optional ``infeasible`` [[s, a], ...] list (or None)."""
+    pairs = record.pop("infeasible", None)
+    if pairs is None:
+        return None
+    pairs = _list(pairs, "mdp.infeasible")
+    mask = np.ones((num_states, num_actions), dtype=bool)
+    for k, pair in enumerate(pairs):
+        pair = _list(pair, f"mdp.infeasible[{k}]")
+        if len(pair) != 2 or not all(type(v) is int for v in pair):
+            raise _Bad(f"mdp.infeasible[{k}] is {_describe(pair)}, expected [state, action]")
+        s, a = pair
+        if not (0 <= s < num_states and 0 <= a < num_actions):
+            raise _Bad(
+                f"mdp.infeasible[{k}] = {pair} is outside (S, A) = {num_states, num_actions}"
+            )
+        mask[s, a] = False
+    return mask
 
 
 def _row_tolerance(mdp: FiniteMDP) -> float:
@@ -315,6 +339,7 @@ def _row_tolerance(mdp: FiniteMDP) -> float:
         sums = np.asarray(transitions.sum(axis=1))
     else:
         sums = np.asarray(transitions).sum(axis=2)
+    sums = np.where(mdp.action_mask.reshape(np.shape(sums)), sums, 1.0)  # infeasible: no row
     deviation = max(
         float(np.abs(sums - 1.0).max()), float(abs(np.asarray(mdp.initial).sum() - 1.0))
     )
@@ -793,8 +818,12 @@ def _exact_trace(metadata: Any, budget: _Budget) -> Trace:
     metadata = _object(metadata, "the document", keys)
     if _boolean(metadata["exact"], "exact") is not True:
         raise _Bad("exact is false, but a .json trace holds an exact run (float traces are .npz)")
-    record = _object(metadata["mdp"], "mdp", _EXACT_MDP_KEYS)
+    record = dict(metadata["mdp"]) if isinstance(metadata["mdp"], dict) else metadata["mdp"]
     steps, num_states, num_actions = _declared(metadata, True, budget)
+    action_mask = (
+        _action_mask(record, num_states, num_actions) if isinstance(record, dict) else None
+    )
+    record = _object(record, "mdp", _EXACT_MDP_KEYS)
     data = _object(metadata["arrays"], "arrays", _ARRAY_FIELDS)
     shapes = _expected_shapes(steps, num_states, num_actions)
     arrays = {
@@ -815,6 +844,7 @@ def _exact_trace(metadata: Any, budget: _Budget) -> Trace:
             _exact_array(record["rewards"], (num_states, num_actions), "mdp.rewards"),
             _rational(record["discount"], "mdp.discount"),
             _exact_array(record["initial"], (num_states,), "mdp.initial"),
+            action_mask=action_mask,
             exact=True,
         )
     )
@@ -999,10 +1029,14 @@ def _float_trace(metadata: Any, members: Any, budget: _Budget) -> Trace:
     metadata = _object(
         metadata, "the metadata", _TOP_KEYS + (_VERSION_2_KEYS if version >= 2 else ())
     )
-    record = _object(
-        metadata["mdp"], "mdp", ("discount", "shape", "row_tolerance")[: 3 if version >= 2 else 2]
-    )
+    record = dict(metadata["mdp"]) if isinstance(metadata["mdp"], dict) else metadata["mdp"]
     steps, num_states, num_actions = _declared(metadata, False, budget)
+    action_mask = (
+        _action_mask(record, num_states, num_actions) if isinstance(record, dict) else None
+    )
+    record = _object(
+        record, "mdp", ("discount", "shape", "row_tolerance")[: 3 if version >= 2 else 2]
+    )
     shapes = _expected_shapes(steps, num_states, num_actions)
     unexpected = sorted(members.names - _FLOAT_MEMBERS)
     if unexpected:
@@ -1056,6 +1090,7 @@ def _float_trace(metadata: Any, members: Any, budget: _Budget) -> Trace:
             mdp_arrays["mdp_rewards"],
             discount,
             mdp_arrays["mdp_initial"],
+            action_mask=action_mask,
             exact=False,
             row_tolerance=row_tolerance,
         )

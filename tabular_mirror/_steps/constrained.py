@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from .faces import Faces, on_faces, restrict
 from .separable import keep_support, solve_rows
 
 RowDivergence = Callable[[np.ndarray], np.ndarray]
@@ -41,11 +42,16 @@ def family_rows(
     base: np.ndarray,
     choice: str,
     epsilon: Any = None,
+    faces: Faces | None = None,
 ) -> RowSolver:
-    """Row solver of ``<p, A> - (base[s] + extra[s]) D_family(p)`` as a function of ``extra``."""
+    """Row solver of ``<p, A> - (base[s] + extra[s]) D_family(p)`` as a function of ``extra``
+    (on the feasible faces when ``faces`` is given)."""
+
+    def solve(p: np.ndarray, a: np.ndarray, c: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return solve_rows(family, p, a, c, choice, epsilon)
 
     def rows(extra: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        return solve_rows(family, policy, advantages, base + extra, choice, epsilon)
+        return on_faces(faces, solve, policy, advantages, base + extra)
 
     return rows
 
@@ -206,6 +212,7 @@ def trust_region(
     divergence: RowDivergence,
     choice: str,
     iterations: int = 100,
+    faces: Faces | None = None,
 ) -> tuple[np.ndarray, float, float]:
     """max_pibar sum_s beta[s] <pibar[s], A[s]> - C max_s KL(pi[s] || pibar[s]).
 
@@ -215,13 +222,16 @@ def trust_region(
     the per-state ball gaps plus |F'(t)| times the final bracket width.
     Requires pi > 0 (the trust-region drift is a forward KL, which keeps pi's support).
     """
-    if np.any(policy <= 0):
+    if np.any(restrict(faces, policy) <= 0):
         return _trust_region_general(
-            policy, advantages, sampling, coefficient, divergence, choice, iterations
+            policy, advantages, sampling, coefficient, divergence, choice, iterations, faces
         )
 
     def at(radius: float) -> tuple[np.ndarray, np.ndarray]:
-        return kl_ball_rows(policy, advantages, radius)
+        def ball(p: np.ndarray, a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            return kl_ball_rows(p, a, radius)
+
+        return on_faces(faces, ball, policy, advantages)
 
     def derivative(multipliers: np.ndarray) -> float:
         return float(np.dot(sampling, multipliers)) - coefficient
@@ -263,11 +273,12 @@ def _trust_region_general(
     divergence: RowDivergence,
     choice: str,
     iterations: int,
+    faces: Faces | None = None,
 ) -> tuple[np.ndarray, float, float]:
     """The same epigraph with nested per-state multipliers (pi with zero entries)."""
     zero = np.zeros(len(policy))
 
-    rows_for = family_rows("forward_kl", policy, advantages, zero, choice)
+    rows_for = family_rows("forward_kl", policy, advantages, zero, choice, faces=faces)
 
     def at(radius: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         return state_ball(rows_for, divergence, radius, len(policy))

@@ -20,6 +20,7 @@ from scipy.optimize import minimize
 
 from ..neighbourhoods import AverageBall, Everything, StateBall
 from .constrained import average_ball, family_rows, state_ball
+from .faces import mdp_faces, on_faces
 from .families import ball_family
 from .separable import greedy_rows
 
@@ -51,8 +52,13 @@ def linear_oracle(
     beta = np.asarray(context.sampling_weights, dtype=float)
     scaled = gradient / beta[:, None]
     neighbourhood = algorithm.neighbourhood
+    faces = mdp_faces(context.mdp)
     if isinstance(neighbourhood, Everything):
-        return greedy_rows(policy, scaled, "vertex"), 0.0
+
+        def vertex(p: np.ndarray, a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            return greedy_rows(p, a, "vertex"), np.zeros(len(p))
+
+        return on_faces(faces, vertex, policy, scaled)[0], 0.0
     family = ball_family(neighbourhood)
     if family is None:
         return None
@@ -61,7 +67,7 @@ def linear_oracle(
     def row_divergence(candidate: np.ndarray) -> np.ndarray:
         return row(policy, candidate)
 
-    rows_for = family_rows(name, policy, scaled, np.zeros(len(policy)), "vertex")
+    rows_for = family_rows(name, policy, scaled, np.zeros(len(policy)), "vertex", faces=faces)
     if isinstance(neighbourhood, StateBall):
         rows, _, gaps = state_ball(rows_for, row_divergence, float(bound), len(policy))
         return rows, float(np.dot(beta, gaps))
@@ -107,8 +113,10 @@ def general_step(
         and getattr(algorithm.neighbourhood, "divergence", None) == "kl"
     )
     lower = 1e-12 if uses_logs else 0.0
-    initial = np.clip(policy if start is None else start, lower, 1.0).ravel()
-    initial = initial.reshape(policy.shape) / initial.reshape(policy.shape).sum(1, keepdims=True)
+    feasible = context.mdp.action_mask  # infeasible entries are fixed at 0 (bounds (0, 0))
+    initial = np.clip(policy if start is None else start, lower, 1.0)
+    initial = np.where(feasible, initial, 0.0)
+    initial = initial / initial.sum(1, keepdims=True)
 
     def objective(x: np.ndarray) -> float:
         value = mirror_objective(algorithm, context, x.reshape(policy.shape))
@@ -137,7 +145,7 @@ def general_step(
         initial.ravel(),
         jac=jacobian if has_gradient else None,
         method="SLSQP",
-        bounds=[(lower, 1.0)] * (num_states * num_actions),
+        bounds=[(lower, 1.0) if f else (0.0, 0.0) for f in feasible.ravel()],
         constraints=constraints,
         options={"maxiter": 1000, "ftol": 1e-15},
     )

@@ -59,8 +59,12 @@ def inexact_rows(
     """The candidate after ``steps`` gradient steps, pulled back into N(pi)."""
     policy = np.asarray(context.policy, dtype=float)
     beta = np.asarray(context.sampling_weights, dtype=float)[:, None]
+    # infeasible actions (mdp.action_mask) keep probability 0: logit -inf, projection onto the face
+    infeasible = ~context.mdp.action_mask if context.mdp.has_infeasible_actions else None
     if parametrisation == "softmax":
         logits = np.log(np.maximum(policy, 1e-12))
+        if infeasible is not None:
+            logits[infeasible] = -np.inf
         candidate = policy.copy()
         for _ in range(steps):
             gradient = _gradient(algorithm, context, candidate) / beta
@@ -73,9 +77,14 @@ def inexact_rows(
         floor = 0.0 if algorithm.drift.rational else 1e-12  # logarithmic drifts need p > 0
         for _ in range(steps):
             gradient = _gradient(algorithm, context, candidate) / beta
-            candidate = project_rows(candidate + learning_rate * gradient)
+            moved = candidate + learning_rate * gradient
+            if infeasible is not None:
+                moved[infeasible] = -np.inf  # project_rows maps -inf to 0
+            candidate = project_rows(moved)
             if floor:
                 candidate = np.maximum(candidate, floor)
+                if infeasible is not None:
+                    candidate[infeasible] = 0.0
                 candidate /= candidate.sum(axis=1, keepdims=True)
     for _ in range(60):
         if algorithm.neighbourhood.contains(context, candidate):

@@ -38,6 +38,20 @@ def _readonly(array: np.ndarray) -> np.ndarray:
     return array
 
 
+def _check_batchable(mdp: FiniteMDP, name: str) -> None:
+    """The batched engine covers discounted MDPs in which every action is feasible."""
+    if mdp.has_infeasible_actions:
+        raise InvalidParameterError(
+            f"{name} has infeasible actions (action_mask); the batched engine takes MDPs in "
+            "which every action is feasible: use the per-MDP functions (tm.evaluate, "
+            "tm.mirror_step, tm.mirror_learning) for it"
+        )
+    if not mdp.is_discounted:
+        raise InvalidParameterError(
+            f"{name} has discount = {mdp.discount}; the batched engine needs gamma < 1"
+        )
+
+
 def _first(mask: np.ndarray) -> tuple[int, ...]:
     return tuple(int(i) for i in np.argwhere(mask)[0])
 
@@ -236,6 +250,7 @@ class MDPBatch:
             raise InvalidParameterError("from_mdps needs at least one MDP")
         for k, mdp in enumerate(mdps):
             check_mdp(mdp, f"mdps[{k}]")
+            _check_batchable(mdp, f"mdps[{k}]")
         shape = (mdps[0].num_states, mdps[0].num_actions)
         for k, mdp in enumerate(mdps):
             if (mdp.num_states, mdp.num_actions) != shape:
@@ -256,6 +271,7 @@ class MDPBatch:
     def repeat(cls, mdp: FiniteMDP, size: int, provenance: dict | None = None) -> MDPBatch:
         """``size`` copies of one MDP (e.g. to run it from many initial policies)."""
         check_mdp(mdp)
+        _check_batchable(mdp, "mdp")
         if isinstance(size, bool) or not isinstance(size, int | np.integer) or size < 1:
             raise InvalidParameterError(f"size = {size!r}, expected an integer >= 1")
         one = mdp.to_float().to_dense() if (mdp.is_exact or mdp.is_sparse) else mdp

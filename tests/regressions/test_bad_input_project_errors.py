@@ -144,7 +144,7 @@ def test_with_discount_shares_the_transitions():
     assert moved.transitions is mdp.transitions and moved.initial[3] == 1
     assert cheaper == tm.FiniteMDP(mdp.transitions, mdp.rewards, 0.5)
     with pytest.raises(InvalidMDPError, match="discount"):
-        mdp.with_discount(1)
+        mdp.with_discount(1.5)  # 1 is valid since issue 13 (the undiscounted criteria)
     with pytest.raises(InvalidMDPError, match="initial"):
         mdp.with_initial(np.ones(40))
     with pytest.raises(ExactnessError):

@@ -99,9 +99,14 @@ INVALID_FLOAT = [
         dict(rewards=with_entry(REWARDS, (1, 0), np.nan)), r"rewards\[1, 0\] is nan", id="r_nan"
     ),
     pytest.param(
-        dict(rewards=with_entry(REWARDS, (0, 1), -np.inf)), r"rewards\[0, 1\] is -inf", id="r_inf"
+        dict(rewards=with_entry(REWARDS, (0, 1), np.inf)), r"rewards\[0, 1\] is inf", id="r_inf"
     ),
-    pytest.param(dict(discount=1), r"discount = 1 is outside \[0, 1\)", id="discount_one"),
+    pytest.param(
+        dict(rewards=with_entry(with_entry(REWARDS, (0, 1), -np.inf), (0, 0), -np.inf)),
+        r"state 0 has no feasible action",
+        id="r_all_minus_inf",
+    ),
+    pytest.param(dict(discount=1.01), r"discount = 1.01 is outside \[0, 1\]", id="discount_one"),
     pytest.param(dict(discount=1.5), r"discount = 1.5 is outside", id="discount_above"),
     pytest.param(dict(discount=-0.1), r"discount = -0.1 is outside", id="discount_negative"),
     pytest.param(dict(discount=float("nan")), r"discount = nan is not finite", id="discount_nan"),
@@ -191,7 +196,9 @@ INVALID_EXACT = [
     pytest.param(
         dict(initial=[0.5, "1/2"]), ExactnessError, r"initial\[0\] = 0.5 is a float", id="initial"
     ),
-    pytest.param(dict(discount="1"), InvalidMDPError, r"discount = 1 is outside", id="gamma_one"),
+    pytest.param(
+        dict(discount="11/10"), InvalidMDPError, r"discount = 11/10 is outside", id="gamma_one"
+    ),
     pytest.param(
         dict(discount="-1/10"), InvalidMDPError, r"discount = -1/10 is outside", id="gamma_neg"
     ),
@@ -484,8 +491,8 @@ def test_to_sparse_to_dense_round_trip(mdp):
 def test_with_discount_and_with_initial_revalidate():
     mdp = tm.FiniteMDP(TRANSITIONS, REWARDS, 0.5)
     assert mdp.with_discount(0.25).discount == 0.25
-    with pytest.raises(InvalidMDPError, match=r"discount = 1\.0 is outside"):
-        mdp.with_discount(1.0)
+    with pytest.raises(InvalidMDPError, match=r"discount = 1\.5 is outside"):
+        mdp.with_discount(1.5)
     with pytest.raises(InvalidMDPError, match=re.escape("initial sums to 0.5")):
         mdp.with_initial([0.25, 0.25])
 

@@ -591,7 +591,7 @@ FLOAT_EDITS = {
     "mdp-nan-reward": (set_array("mdp_rewards", (1, 1), NAN), "rewards[1, 1] is nan"),
     "discount": (
         lambda m, a: m["mdp"].__setitem__("discount", "1.5"),
-        "discount = 1.5 is outside [0, 1)",
+        "discount = 1.5 is outside [0, 1]",
     ),
     "discount-text": (
         lambda m, a: m["mdp"].__setitem__("discount", "ninety percent"),
