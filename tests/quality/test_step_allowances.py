@@ -61,6 +61,9 @@ def test_value_scale_and_evaluation_error():
     assert evaluation_error(EXACT_MDP) == 0.0
     assert evaluation_error(FLOAT_MDP) == pytest.approx(1e-10 * SCALE, rel=1e-12)
     assert _common.EVALUATION_RELATIVE == 1e-10 and _common.ROUNDING_RELATIVE == 1e-12
+    undiscounted = tm.FiniteMDP([[[1]]], [[1]], 1)
+    with pytest.raises(tm.InvalidMDPError, match="proofs_check needs gamma < 1"):
+        value_scale(undiscounted)
 
 
 # ---------------------------------------------------------------------------- float steps

@@ -333,6 +333,10 @@ def test_mdp_witness_dense_exact_and_sparse():
         "policy": [["1/2", "1/2"], ["1/2", "1/2"]],
         "other": None,
     }
+    assert "action_mask" not in witness  # every action feasible: no mask stored
+    masked = tm.FiniteMDP(exact.transitions, exact.rewards, "9/10", ["1/4", "3/4"],
+                          action_mask=[[True, True], [True, False]])  # fmt: skip
+    assert mdp_witness(masked)["action_mask"] == [[True, True], [True, False]]
     floats = exact.to_float()
     witness = mdp_witness(floats)
     assert witness["discount"] == 0.9 and witness["exact"] is False
