@@ -315,6 +315,21 @@ def test_an_answer_must_be_inside_n(mdp, slack, accepted):
         assert_rejected(step, f"outside N(pi) (slack {slack})")
 
 
+def test_an_answer_with_mass_on_an_infeasible_action_is_rejected():
+    masked = tm.FiniteMDP(FLOAT.transitions, FLOAT.rewards, 0.9,
+                          action_mask=[[True, True], [True, False]])  # fmt: skip
+    start = np.array([[0.5, 0.5], [1.0, 0.0]])
+    onto = np.array([[0.5, 0.5], [0.75, 0.25]])
+    step = tm.mirror_step(masked, L2, start, solver=answer(onto))
+    assert_rejected(step, "mass 0.25 on the infeasible action 1 of state 1")
+    kept = tm.mirror_step(masked, L2, start, solver=answer(np.array([[0.25, 0.75], [1.0, 0.0]])))
+    assert "infeasible" not in kept.certificate.detail
+    assert (
+        "infeasible"
+        not in tm.mirror_step(FLOAT, L2, uniform(FLOAT), solver=answer(onto)).certificate.detail
+    )
+
+
 def test_the_objective_and_mirror_values_are_recomputed_from_the_pieces():
     candidate = exact_rows([[F(1, 3), F(2, 3)], [F(1, 4), F(3, 4)]])
     step = tm.mirror_step(EXACT, L2, uniform(EXACT), solver=answer(candidate))
