@@ -1001,19 +1001,24 @@ def table(results: Sequence[ModuleResult]) -> str:
     return "\n".join(lines)
 
 
-def markdown(results: Sequence[ModuleResult], commit: str, date: str) -> str:
-    """The generated part of the report: table, survivors, timeouts, equivalents."""
+def markdown(results: Sequence[ModuleResult], commits: Sequence[str], date: str) -> str:
+    """The generated part of the report: table, survivors, timeouts, equivalents.
+
+    ``commits`` gives each module's run (the commit it started from); the tests column names
+    a module's first test file, the full selection is in the JSON record.
+    """
     out = [
-        f"Last run: {date}, commit `{commit}`.",
+        f"Run on {date}. Score = (killed + timeouts) / (mutants - equivalent).",
         "",
-        "| module | mutants | killed | survived | timeouts | equivalent | score | tests |",
-        "|---|---:|---:|---:|---:|---:|---:|---|",
+        "| module | mutants | killed | survived | timeouts | equivalent | score | tests | commit |",
+        "|---|---:|---:|---:|---:|---:|---:|---|---|",
     ]
-    for r in results:
-        tests = "<br>".join(f"`{t}`" for t in r.tests)
+    for r, commit in zip(results, commits, strict=True):
+        more = f" + {len(r.tests) - 1} more" if len(r.tests) > 1 else ""
+        tests = f"`{r.tests[0]}`{more}" if r.tests else ""
         out.append(
             f"| `{r.target}` | {r.mutants} | {r.killed} | {r.survived} | {r.timeouts} | "
-            f"{r.equivalent} | {_score_text(r)} | {tests} |"
+            f"{r.equivalent} | {_score_text(r)} | {tests} | {commit} |"
         )
     counted = sum(r.mutants - r.equivalent for r in results)
     if counted:
@@ -1022,9 +1027,9 @@ def markdown(results: Sequence[ModuleResult], commit: str, date: str) -> str:
             f"| **total** | {sum(r.mutants for r in results)} | "
             f"{sum(r.killed for r in results)} | {sum(r.survived for r in results)} | "
             f"{sum(r.timeouts for r in results)} | {sum(r.equivalent for r in results)} | "
-            f"{100 * killed / counted:.1f} % | |"
+            f"{100 * killed / counted:.1f} % | | |"
         )
-    out += ["", "Score = (killed + timeouts) / (mutants - equivalent).", ""]
+    out.append("")
     for title, field in (
         ("Surviving mutants", "survivors"),
         ("Timeouts (counted as killed)", "timeouts_list"),
@@ -1091,10 +1096,11 @@ def write_report(
     modules = [
         ModuleResult(**{k: v for k, v in r.items() if k not in ("commit", "date")}) for r in ordered
     ]
-    commits = sorted({r["commit"] for r in ordered})
     dates = sorted({r["date"] for r in ordered})
     body = markdown(
-        modules, ", ".join(commits), dates[-1] if len(dates) == 1 else f"{dates[0]} to {dates[-1]}"
+        modules,
+        [r["commit"] for r in ordered],
+        dates[-1] if len(dates) == 1 else f"{dates[0]} to {dates[-1]}",
     )
     text = report.read_text() if report.exists() else f"# Mutation testing\n\n{BEGIN}\n{END}\n"
     if BEGIN not in text or END not in text:
