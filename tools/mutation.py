@@ -1092,6 +1092,12 @@ def write_report(
             record["commit"] = f"{previous['commit']}; survivors re-run at {commit}"
         stored[r.target] = record
     ordered = [stored[t] for t in sorted(stored, key=_target_order)]
+    reasons = {e.key: e.reason for e in read_equivalents()}  # the reasons as written now
+    for r in ordered:
+        path = parse_target(r["target"])[0]
+        for e in r["equivalents"]:
+            key = (path, e["scope"], e["operator"], e["original"], e["mutated"])
+            e["reason"] = reasons.get(key, e["reason"])
     data_file.write_text(json.dumps({r["target"]: r for r in ordered}, indent=1) + "\n")
     modules = [
         ModuleResult(**{k: v for k, v in r.items() if k not in ("commit", "date")}) for r in ordered
