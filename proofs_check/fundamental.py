@@ -474,7 +474,13 @@ def verify_trace(trace: tm.Trace) -> None:
             )
     for k, policy in enumerate(trace.policies):
         try:
-            evaluation = tm.evaluate(mdp, policy)
+            # on the simplex as mirror_step's re-verification accepts a float step: entries
+            # >= -1e-12, rows summing to 1 within 1e-9 (a run's own steps must pass)
+            checked = np.asarray(policy)
+            if not trace.exact and np.all(np.asarray(checked >= -1e-12, dtype=bool)):
+                checked = np.maximum(checked, 0.0)
+            tm.check_policy(mdp, checked, tolerance=1e-9)
+            evaluation = tm.evaluate(mdp, policy, validate=False)
         except tm.InvalidPolicyError as error:
             raise tm.InvalidParameterError(
                 f"trace.policies[{k}] is not a policy: {error}"

@@ -22,7 +22,7 @@ def _ruff() -> list[str]:
     return [sys.executable, "-m", "ruff"]
 
 
-PYTHON_TREES = ["tabular_mirror", "mdps", "proofs_check", "tests", "benchmarks"]
+PYTHON_TREES = ["tabular_mirror", "mdps", "proofs_check", "tests", "benchmarks", "tools"]
 
 
 @pytest.mark.parametrize(
