@@ -10,6 +10,7 @@ Hierarchy (each also subclasses the built-in a caller would expect)::
       InvalidFileError(ValueError)         a damaged, truncated, hand-edited or foreign file
       NotConvergedError(RuntimeError)      raised only on request (``raise_for_status``)
       MissingDependencyError(ImportError)  an optional dependency is not installed
+      AlgorithmError(RuntimeError)         the algorithm under test raised on a generated example
 
 Messages name the argument, the index, the value and the expectation, e.g.
 ``transitions[3, 1, :] sums to 0.98, expected 1 (tolerance 1e-10)``.
@@ -28,6 +29,7 @@ __all__ = [
     "InvalidFileError",
     "NotConvergedError",
     "MissingDependencyError",
+    "AlgorithmError",
     "SlowComputationWarning",
 ]
 
@@ -70,6 +72,18 @@ class NotConvergedError(TabularMirrorError, RuntimeError):
     def __init__(self, message: str, result: Any = None) -> None:
         super().__init__(message)
         self.result = result
+
+
+class AlgorithmError(TabularMirrorError, RuntimeError):
+    """The algorithm under test raised on an example a check generated (a user piece's bug).
+
+    ``example`` holds what it raised on (for :func:`proofs_check.check_algorithm`: the MDP and
+    pi_0); the original exception is ``__cause__``.
+    """
+
+    def __init__(self, message: str, example: Any = None) -> None:
+        super().__init__(message)
+        self.example = example
 
 
 class MissingDependencyError(TabularMirrorError, ImportError):
