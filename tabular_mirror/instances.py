@@ -28,8 +28,9 @@ from typing import Any
 from ._validate import choice as check_choice
 from ._validate import positive_number
 from .algorithm import MirrorAlgorithm
-from .drift_distributions import MaxDriftState, OldVisitation, SameAsSampling
+from .drift_distributions import DriftDistribution, MaxDriftState, OldVisitation, SameAsSampling
 from .drifts import (
+    Drift,
     ForwardKL,
     PPOClip,
     ReverseKL,
@@ -39,10 +40,11 @@ from .drifts import (
     ZeroDrift,
     scaled,
 )
-from .neighbourhoods import AverageBall, Everything, drift_ball
+from .neighbourhoods import AverageBall, Everything, Neighbourhood, drift_ball
 from .sampling import Sampling, UniformSampling, VisitationSampling
 
 __all__ = [
+    "custom",
     "gpi",
     "trl",
     "trpo",
@@ -54,6 +56,33 @@ __all__ = [
     "PAPER_DRIFTS",
     "PAPER_NEIGHBOURHOODS",
 ]
+
+
+def custom(
+    drift: Drift,
+    *,
+    neighbourhood: Neighbourhood | None = None,
+    sampling: Sampling | None = None,
+    drift_distribution: DriftDistribution | None = None,
+    name: str | None = None,
+) -> MirrorAlgorithm:
+    """Your own instance from a drift (e.g. a :class:`~tabular_mirror.drifts.CallableDrift`):
+    N = Pi, beta uniform and nu = beta unless given; named after the drift.
+
+    >>> import numpy as np
+    >>> from tabular_mirror.drifts import CallableDrift
+    >>> mine = custom(CallableDrift(lambda pi, pibar: ((pibar - pi) ** 2).sum(axis=1),
+    ...                             name="squared L2", convex=True))
+    >>> mine.name, type(mine.neighbourhood).__name__, type(mine.sampling).__name__
+    ('squared L2', 'Everything', 'UniformSampling')
+    """
+    return MirrorAlgorithm(
+        drift,
+        drift_distribution or SameAsSampling(),
+        neighbourhood or Everything(),
+        sampling or UniformSampling(),
+        name if name is not None else getattr(drift, "name", type(drift).__name__),
+    )
 
 
 def gpi(sampling: Sampling | None = None) -> MirrorAlgorithm:
