@@ -29,12 +29,12 @@ from ._exact import exact_backend, float_to_fraction_array
 from .algorithm import Context, MirrorAlgorithm, mirror_objective, mirror_operator
 from .average_reward import average_reward, evaluate_average_reward
 from .errors import (
+    AlgorithmError,
     ExactnessError,
     InvalidFileError,
     InvalidMDPError,
     InvalidParameterError,
     InvalidPolicyError,
-    AlgorithmError,
     MissingDependencyError,
     NotConvergedError,
     SlowComputationWarning,
