@@ -39,8 +39,8 @@ from .errors import InvalidParameterError
 from .evaluation import _evaluate
 from .model import FiniteMDP, check_mdp, require_discounted
 from .optimal import solve
-from .schedules import ScheduleRecord
 from .policies import check_policy
+from .schedules import ScheduleRecord
 from .step import Solver, _check_support, _step, describe_solver
 from .traces import Provenance, Trace
 

@@ -1052,7 +1052,9 @@ def _float_trace(metadata: Any, members: Any, budget: _Budget) -> Trace:
     """Validate the parsed metadata and the members of an ``.npz`` and build the float Trace."""
     version = _version(metadata)
     if version >= 2 and "checksum" not in metadata:
-        raise _Bad("has no key 'checksum' in its metadata (format versions 2 and later are checksummed)")
+        raise _Bad(
+            "has no key 'checksum' in its metadata (format versions 2 and later are checksummed)"
+        )
     metadata = _object(metadata, "the metadata", _TOP_KEYS + _version_keys(version))
     record = dict(metadata["mdp"]) if isinstance(metadata["mdp"], dict) else metadata["mdp"]
     steps, num_states, num_actions = _declared(metadata, False, budget)
@@ -1391,8 +1393,8 @@ def load_trace(path: str | os.PathLike[str], *, max_bytes: int = _DEFAULT_MAX_BY
     - the schedule record (version 3): null, or the scheduled parameters' names, one row per
       step of one finite number > 0 per parameter, and the iteration of the first step.
 
-    Version-1 and version-2 files (written before the checksum, and before the schedule
-    record: they load with ``schedule = None``) still load. Version-1 files (format tag ``"tabular-mirror trace 1"``, written before the checksum)
+    Version-2 files (written before the schedule record) load with ``schedule = None``.
+    Version-1 files (format tag ``"tabular-mirror trace 1"``, written before the checksum)
     still load, after the same full validation; without a checksum, a consistent hand edit
     of a version-1 file cannot be detected. The checksum detects damage and edits, it is not
     a signature: whoever can recompute it can forge a file.
