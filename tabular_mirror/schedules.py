@@ -159,6 +159,8 @@ def check_value(schedule: Any, n: int, value: Any) -> Any:
             f"schedule {schedule} gives {short_repr(value)} at n = {n}: expected a finite "
             "number > 0"
         )
+    if isinstance(value, Fraction) and value.denominator == 1:
+        return int(value)  # whole exact values as int, as a trace file reads them back
     return value
 
 
