@@ -255,6 +255,11 @@ def mirror_learning(
     -----
     Memory grows with the iterations (the trace keeps every policy); for very long runs use
     :func:`mirror_learning_steps`, which yields one step at a time.
+
+    Schedules (:mod:`tabular_mirror.schedules`): the step pi_n -> pi_{n+1} is taken with
+    ``algorithm.at(n)``, the pieces with every scheduled parameter at its value at n, and
+    ``trace.schedule`` records the values used at every step. A schedule whose value at some n
+    is not a finite number > 0 raises InvalidParameterError naming it, n and the value.
     """
     check_mdp(mdp)
     require_discounted(mdp, "mirror_learning")
