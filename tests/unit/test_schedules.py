@@ -224,6 +224,14 @@ def test_mirror_step_asks_for_the_algorithm_at_n():
         tm.mirror_step(FLOAT_MDP, instances.pmd(geometric(1, 2)), tm.uniform_policy(FLOAT_MDP))
 
 
+def test_the_batched_engine_refuses_schedules():
+    from tabular_mirror.batch.pieces import batch_plan
+
+    with pytest.raises(InvalidParameterError, match="batched engine runs one algorithm"):
+        batch_plan(instances.pmd(geometric(1, 2)))
+    batch_plan(instances.pmd(geometric(1, 2)).at(3))  # the algorithm of one iteration is fine
+
+
 def test_a_schedule_that_turns_bad_mid_run_is_a_project_error():
     algorithm = l2_algorithm(linear(3, -1))  # 3, 2, 1, then 0 at n = 3
     with pytest.raises(InvalidParameterError, match=r"linear\(3, -1\) gives 0 at n = 3"):
