@@ -21,7 +21,7 @@ Definitions and classic results
 -------------------------------
 definitions.check_drift / check_neighbourhood / check_sampling / check_drift_distribution
 symbolic.prove_drift (sympy proofs for SympyDrift), classic.* (PDL, TRPO bound, PI count,
-NPG rate, Xiao's Theorem 8), counterexamples.* (the searches of docs/counterexamples.md).
+NPG rate, Xiao's Theorems 8 and 10), counterexamples.* (the searches of docs/counterexamples.md).
 
 Your own algorithm
 ------------------

@@ -67,7 +67,7 @@ from .lemmas import (
     over_steps,
     user_tolerance,
 )
-from .verdicts import EXACT, Report, Tolerance, Verdict
+from .verdicts import EXACT, Report, Tolerance, Verdict, decide
 
 __all__ = [
     "check_trace",
@@ -79,6 +79,7 @@ __all__ = [
     "limit_optimal",
     "fixed_points",
     "verify_trace",
+    "one_algorithm",
 ]
 
 
@@ -184,13 +185,14 @@ def fixed_points(run: RunInfo) -> tuple[int | None, str]:
 
 def _may_stay(run: RunInfo, k: int) -> bool:
     """pi_k in N(pi_k) (assumed, as Def. 3.2 requires, when the algorithm is not known)."""
-    if run.algorithm is None:
+    algorithm = run.algorithm_at(k)
+    if algorithm is None:
         return True
     from tabular_mirror.algorithm import make_context
 
     trace = run.trace
-    context = make_context(trace.mdp, run.algorithm, trace.policies[k])
-    return bool(run.algorithm.neighbourhood.contains(context, trace.policies[k]))
+    context = make_context(trace.mdp, algorithm, trace.policies[k])
+    return bool(algorithm.neighbourhood.contains(context, trace.policies[k]))
 
 
 def _exact_fixed_point(run: RunInfo, k: int) -> bool:
@@ -199,7 +201,8 @@ def _exact_fixed_point(run: RunInfo, k: int) -> bool:
     and the algorithm must have an exact step (rational pieces)."""
     from fractions import Fraction
 
-    if run.algorithm is None:
+    algorithm = run.algorithm_at(k)
+    if algorithm is None:
         return False
     trace = run.trace
     try:
@@ -208,7 +211,7 @@ def _exact_fixed_point(run: RunInfo, k: int) -> bool:
             [[Fraction(float(x)) for x in row] for row in trace.policies[k]], dtype=object
         )
         options = {key: run.options[key] for key in ("choice", "solver") if key in run.options}
-        step = tm.mirror_step(exact_mdp, run.algorithm, policy, **options)
+        step = tm.mirror_step(exact_mdp, algorithm, policy, **options)
     except (tm.TabularMirrorError, ValueError, ZeroDivisionError):
         return False
     certificate = step.certificate
@@ -219,9 +222,48 @@ def _exact_fixed_point(run: RunInfo, k: int) -> bool:
     )
 
 
-def _convergence(run: RunInfo, name: str, gaps: list[Any], what: str, tolerance: Any) -> Verdict:
-    """reached (passed) / certified non-optimal fixed point (failed) / otherwise inconclusive."""
+def one_algorithm(run: RunInfo | tm.Trace) -> str:
+    """ "" when one algorithm made every step of the run; otherwise why Theorem 3.6 does not
+    apply (a reason starting "not applicable": a scheduled parameter took different values at
+    two steps, so the drift, drift distribution, neighbourhood or sampling changed).
+
+    The values are the trace's record (:class:`tabular_mirror.schedules.ScheduleRecord`), or,
+    for a trace without one, the known algorithm's schedules at the trace's steps.
+    """
+    run = _run(run)
     trace = run.trace
+    record = getattr(trace, "schedule", None)
+    if record is not None:
+        parameters, schedules, rows = record.parameters, record.schedules, record.values
+    elif run.algorithm is not None and run.algorithm.schedules:
+        parameters = tuple(path for path, _ in run.algorithm.schedules)
+        schedules = tuple(str(s) for _, s in run.algorithm.schedules)
+        try:
+            rows = tuple(run.algorithm.scheduled_values(n) for n in range(trace.iterations))
+        except tm.InvalidParameterError as error:
+            return f"not applicable: the run's schedules have no valid value ({error})"
+    else:
+        return ""
+    for k, row in enumerate(rows):
+        for j, (first, value) in enumerate(zip(rows[0], row, strict=True)):
+            if value != first:
+                return (
+                    f"not applicable: the algorithm changed across iterations ({parameters[j]} "
+                    f"= {schedules[j]} is {first} at step 0 and {value} at step {k}); Theorem "
+                    "3.6 assumes one drift, neighbourhood and sampling for the whole run (the "
+                    "per-step claims, Lemmas 3.3 and 3.5 and inequality (13), are checked step "
+                    "by step)"
+                )
+    return ""
+
+
+def _convergence(run: RunInfo, name: str, gaps: list[Any], what: str, tolerance: Any) -> Verdict:
+    """reached (passed) / certified non-optimal fixed point (failed) / otherwise inconclusive;
+    not applicable (inconclusive) when the algorithm changed across the run's iterations."""
+    trace = run.trace
+    changed = one_algorithm(run)
+    if changed:
+        return decide(name, [], EXACT, f"{what} (Theorem 3.6, one algorithm)", empty=changed)
     limit = tolerance.value if isinstance(tolerance, Tolerance) else 0
     final = gaps[-1]
     floats = [as_float(g) for g in gaps]
@@ -387,7 +429,9 @@ def check_trace(
         Verdicts: ``lemma_3_5_mirror_operator``, ``lemma_3_3_monotone_values``,
         ``theorem_3_6_1_inequality_13``, ``theorem_3_6_1_return_monotone``,
         ``drift_bound_8_step``, ``drift_bound_9_total``, ``theorem_3_6_2_value_convergence``,
-        ``theorem_3_6_3_return_convergence``, ``theorem_3_6_4_convergence_to_optimal_policy``.
+        ``theorem_3_6_3_return_convergence``, ``theorem_3_6_4_convergence_to_optimal_policy``;
+        for a run with schedules also ``xiao_2022_theorem_10_rate``
+        (:func:`proofs_check.classic.xiao_theorem_10`).
 
     Notes
     -----
@@ -397,6 +441,15 @@ def check_trace(
     inconclusive. Convergence claims are limits: a finite run passes them by reaching the
     optimum, fails them at a certified fixed point of the update that is not optimal, and is
     otherwise inconclusive with its observed rate.
+
+    Schedules (:mod:`tabular_mirror.schedules`): when a scheduled parameter took different
+    values at two steps, the run is not a run of one algorithm. Theorem 3.6 assumes one drift,
+    neighbourhood and sampling for the whole run, so its convergence claims (2)-(4) are then
+    inconclusive with a reason starting "not applicable", never passed or failed; the per-step
+    claims (Lemmas 3.5 and 3.3, inequality (13) and its return form, (8)) hold for every step
+    of its own algorithm and are checked step by step (failures diagnosed with the algorithm
+    of that step), and (9), their telescoped sum, too. The rate of Xiao (2022), Theorem 10
+    (PMD with geometrically increasing steps) is checked where its hypotheses hold.
     """
     if verify:
         verify_trace(trace)
@@ -405,6 +458,8 @@ def check_trace(
         recorded_algorithm, recorded_options, note = _from_provenance(trace)
         algorithm = recorded_algorithm if algorithm is None else algorithm
         options = recorded_options if options is None else options
+    if verify and algorithm is not None:
+        _verify_schedule(trace, algorithm)
     run = RunInfo(trace, algorithm, options, None if trace.exact else tolerance)
     run.diagnose_failures = diagnose_failures
     if trace.optimal_values is None:
@@ -422,6 +477,10 @@ def check_trace(
         return_convergence(run, optimal_return),
         limit_optimal(run, optimal_values),
     ]
+    if getattr(trace, "schedule", None) is not None or (algorithm and algorithm.schedules):
+        from .classic import xiao_theorem_10
+
+        verdicts.append(xiao_theorem_10(run, optimal_return=optimal_return))
     title = f"{trace.algorithm} ({_count(trace.iterations, 'iteration')}){note}"
     return Report(tuple(verdicts), title)
 
@@ -449,6 +508,31 @@ def _from_provenance(trace: tm.Trace) -> tuple[Any, dict[str, Any] | None, str]:
             algorithm = None  # a run without its solver cannot be replayed
             notes.append(f"its solver {provenance.solver} cannot be rebuilt")
     return algorithm, options, f"; {'; '.join(notes)}" if notes else ""
+
+
+def _verify_schedule(trace: tm.Trace, algorithm: MirrorAlgorithm) -> None:
+    """The trace's schedule record must be the algorithm's schedules at the trace's steps (a
+    record edited by hand, or a trace checked with another algorithm, is refused)."""
+    record = getattr(trace, "schedule", None)
+    scheduled = algorithm.schedules
+    if record is None:  # no record (a file before version 3): nothing to compare
+        return
+    parameters = tuple(path for path, _ in scheduled)
+    if record.parameters != parameters:
+        raise tm.InvalidParameterError(
+            f"the trace records the schedules of {', '.join(record.parameters)}, but the "
+            f"algorithm schedules {', '.join(parameters) or 'nothing'}: it is not a run of "
+            "this algorithm"
+        )
+    for k, row in enumerate(record.values):
+        expected = algorithm.scheduled_values(record.start + k)
+        for j, (value, wanted) in enumerate(zip(row, expected, strict=True)):
+            if value != wanted:
+                raise tm.InvalidParameterError(
+                    f"trace.schedule records {record.parameters[j]} = {value} at step {k}, but "
+                    f"the schedule {record.schedules[j]} gives {wanted} at n = "
+                    f"{record.start + k}: the record is not the run's"
+                )
 
 
 def verify_trace(trace: tm.Trace) -> None:

@@ -70,6 +70,22 @@ class RunInfo:
         self.tolerance = tolerance
         self._diagnoses: dict[tuple[int, tuple[str, ...]], tuple[Verdict, ...]] = {}
 
+    @property
+    def start(self) -> int:
+        """The iteration of the trace's first step (> 0 for a later part of a long run)."""
+        schedule = getattr(self.trace, "schedule", None)
+        return 0 if schedule is None else schedule.start
+
+    def algorithm_at(self, n: int) -> MirrorAlgorithm | None:
+        """The algorithm of the trace's step n -> n + 1 (its schedules evaluated there); None
+        when the algorithm is not known or a schedule has no valid value there."""
+        if self.algorithm is None:
+            return None
+        try:
+            return self.algorithm.at(self.start + n)
+        except tm.InvalidParameterError:
+            return None
+
     def witness(self, n: int | None, **shown: Any) -> dict[str, Any]:
         """A witness for iteration ``n`` (the policies pi_n, pi_{n+1} shown)."""
         trace = self.trace
@@ -78,7 +94,9 @@ class RunInfo:
             if n + 1 < len(trace.policies):
                 shown.setdefault("new_policy", trace.policies[n + 1])
             shown["iteration"] = n
-        if self.algorithm is None:
+        # a part of a scheduled run starting at n > 0 is not a run from pi_0 at n = 0: shown,
+        # not replayed
+        if self.algorithm is None or (self.start and self.algorithm.schedules):
             witness = mdp_witness(trace.mdp, policy0=trace.policies[0])
             witness["algorithm_name"] = trace.algorithm
             for key, value in shown.items():
@@ -106,13 +124,16 @@ class RunInfo:
         """The hypotheses ``which`` at pi_n (cached; empty without the algorithm)."""
         if self.algorithm is None or n is None or not self.diagnose_failures:
             return ()
+        algorithm = self.algorithm_at(n)  # a scheduled run: the algorithm of step n
+        if algorithm is None:
+            return ()
         key = (n, which)
         if key not in self._diagnoses:
             trace = self.trace
             step = n < trace.iterations
             self._diagnoses[key] = diagnose(
                 trace.mdp,
-                self.algorithm,
+                algorithm,
                 trace.policies[n],
                 iteration=n,
                 certificate=trace.certificates[n] if step else None,

@@ -53,7 +53,7 @@ import numpy as np
 import scipy.sparse as sp
 
 import tabular_mirror as tm
-from tabular_mirror import drift_distributions, drifts, neighbourhoods, sampling
+from tabular_mirror import drift_distributions, drifts, neighbourhoods, sampling, schedules
 from tabular_mirror.algorithm import MirrorAlgorithm
 from tabular_mirror.errors import InvalidFileError, InvalidParameterError
 from tabular_mirror.step import describe_solver
@@ -88,7 +88,7 @@ def _register_module(module: Any) -> None:
             _PIECES[name] = value
 
 
-for _module in (drifts, drift_distributions, neighbourhoods, sampling):
+for _module in (drifts, drift_distributions, neighbourhoods, sampling, schedules):
     _register_module(_module)
 _PIECES["MirrorAlgorithm"] = MirrorAlgorithm
 

@@ -19,12 +19,13 @@ mirror_step     the exact, certified mirror-learning update (Kuba et al., Def. 3
 mirror_learning a run of updates recorded in a Trace (mirror_learning_steps, run_in_parts:
                 the same run one step at a time, or saved in parts for bounded memory)
 instances       gpi, trl, trpo, ppo, ppo_kl, pmd, the paper's experiment grid
+schedules       iteration-dependent parameters n -> value (constant, geometric, linear, ...)
 drifts, drift_distributions, neighbourhoods, sampling   the pieces of an algorithm
 batch           the engine vectorised over B same-shaped MDPs (evaluation, steps, runs, claims)
 sweep           a grid of batched runs on Dask, Parquet results (``sweep_report``: the summary)
 """
 
-from . import instances
+from . import instances, schedules
 from ._exact import exact_backend, float_to_fraction_array
 from .algorithm import Context, MirrorAlgorithm, mirror_objective, mirror_operator
 from .average_reward import average_reward, evaluate_average_reward
@@ -102,6 +103,7 @@ __all__ = [
     "mirror_objective",
     "mirror_operator",
     "instances",
+    "schedules",
     "StepResult",
     "Certificate",
     "Trace",

@@ -33,6 +33,7 @@ from .model import FiniteMDP
 from .neighbourhoods import Everything, Neighbourhood
 from .results import EvaluationResult
 from .sampling import Sampling, UniformSampling
+from .schedules import Schedule, resolve, scheduled_parameters
 
 __all__ = [
     "Context",
@@ -101,6 +102,32 @@ class MirrorAlgorithm:
     def renamed(self, name: str) -> MirrorAlgorithm:
         """The same algorithm under another name."""
         return replace(self, name=name)
+
+    @property
+    def schedules(self) -> tuple[tuple[str, Schedule], ...]:
+        """The scheduled parameters, as (path, schedule): ``(("drift.factor", ...),)``; empty
+        for an algorithm whose pieces do not change across iterations."""
+        return scheduled_parameters(self)
+
+    def at(self, n: int) -> MirrorAlgorithm:
+        """The algorithm of iteration n (the step pi_n -> pi_{n+1}): every schedule in the
+        pieces replaced by its value at n; ``self`` when nothing is scheduled.
+
+        Raises InvalidParameterError naming the schedule, n and the value when a schedule
+        gives a value that is not a finite number > 0 (or that its piece refuses).
+
+        Examples
+        --------
+        >>> from tabular_mirror import instances, schedules
+        >>> algorithm = instances.pmd(schedules.geometric(1, 2))
+        >>> algorithm.name, algorithm.at(3).drift.factor
+        ('PMD(step=geometric(1, 2))', Fraction(1, 8))
+        """
+        return resolve(self, n)
+
+    def scheduled_values(self, n: int) -> tuple[Any, ...]:
+        """The value of every scheduled parameter at n, in the order of :attr:`schedules`."""
+        return tuple(schedule(n) for _, schedule in self.schedules)
 
 
 def make_context(

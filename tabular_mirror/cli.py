@@ -340,6 +340,8 @@ def _run(arguments: argparse.Namespace) -> int:
     if note:
         print(note)
     print(f"{algorithm.name} on {mdp}")
+    for path, schedule in algorithm.schedules:
+        print(f"  scheduled: {path} = {schedule} at iteration n (recorded in the trace)")
     bar = progress_bar(arguments.iterations, algorithm.name, terminal_progress(arguments.quiet))
     started = time.perf_counter()
     if in_parts:

@@ -36,6 +36,7 @@ from . import divergences
 from ._rows import row_sum
 from ._validate import positive_number
 from .errors import ExactnessError, InvalidParameterError
+from .schedules import Schedule, scheduled_parameter
 
 if TYPE_CHECKING:  # pragma: no cover
     from .context import Context
@@ -251,7 +252,7 @@ class PPOClip(Drift):
     rational = True
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "epsilon", positive_number(self.epsilon, "epsilon"))
+        object.__setattr__(self, "epsilon", scheduled_parameter(self.epsilon, "epsilon"))
 
     def value(self, context: Context, candidate: np.ndarray) -> np.ndarray:
         policy, advantages = context.policy, context.advantages
@@ -280,13 +281,17 @@ class PPOClip(Drift):
 
 @dataclass(frozen=True)
 class ScaledDrift(Drift):
-    """factor * D for a drift D and factor > 0 (``scaled(D, 50)`` in the paper's experiments)."""
+    """factor * D for a drift D and factor > 0 (``scaled(D, 50)`` in the paper's experiments).
+
+    The factor may be a schedule (:mod:`tabular_mirror.schedules`): ``algorithm.at(n)`` then
+    holds the factor's value at iteration n.
+    """
 
     drift: Drift
     factor: Any
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "factor", positive_number(self.factor, "factor"))
+        object.__setattr__(self, "factor", scheduled_parameter(self.factor, "factor"))
 
     @property
     def is_drift(self) -> bool:  # type: ignore[override]
@@ -343,11 +348,13 @@ class SumDrift(Drift):
 
 
 def scaled(drift: Drift, factor: Any) -> Drift:
-    """factor * drift (factor > 0). Scaling the zero drift returns it unchanged."""
-    factor = positive_number(factor, "factor")
+    """factor * drift (factor > 0, or a schedule of such factors). Scaling the zero drift
+    returns it unchanged."""
+    factor = scheduled_parameter(factor, "factor")
     if isinstance(drift, ZeroDrift):
         return drift
-    if isinstance(drift, ScaledDrift):
+    scheduled = isinstance(factor, Schedule) or isinstance(getattr(drift, "factor", None), Schedule)
+    if isinstance(drift, ScaledDrift) and not scheduled:
         return ScaledDrift(drift.drift, drift.factor * factor)
     return ScaledDrift(drift, factor)
 

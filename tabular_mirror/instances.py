@@ -26,7 +26,6 @@ from fractions import Fraction
 from typing import Any
 
 from ._validate import choice as check_choice
-from ._validate import positive_number
 from .algorithm import MirrorAlgorithm
 from .drift_distributions import DriftDistribution, MaxDriftState, OldVisitation, SameAsSampling
 from .drifts import (
@@ -42,6 +41,7 @@ from .drifts import (
 )
 from .neighbourhoods import AverageBall, Everything, Neighbourhood, drift_ball
 from .sampling import Sampling, UniformSampling, VisitationSampling
+from .schedules import Reciprocal, Schedule, scheduled_parameter
 
 __all__ = [
     "custom",
@@ -105,8 +105,9 @@ def trl(coefficient: float | None = None) -> MirrorAlgorithm:
 
 def trpo(delta: Any = 0.01) -> MirrorAlgorithm:
     """TRPO (Schulman et al. 2015): zero drift and the average-KL ball
-    N = {pibar : sum_s rhobar_pi[s] KL(pi[s] || pibar[s]) <= delta}."""
-    delta = positive_number(delta, "delta")
+    N = {pibar : sum_s rhobar_pi[s] KL(pi[s] || pibar[s]) <= delta}. ``delta`` may be a
+    schedule (a radius that changes across iterations, :mod:`tabular_mirror.schedules`)."""
+    delta = scheduled_parameter(delta, "delta")
     return MirrorAlgorithm(
         ZeroDrift(),
         SameAsSampling(),
@@ -117,7 +118,9 @@ def trpo(delta: Any = 0.01) -> MirrorAlgorithm:
 
 
 def ppo(epsilon: Any = Fraction(1, 5)) -> MirrorAlgorithm:
-    """PPO-clip (Schulman et al. 2017) with the exact argmax of the clipped surrogate."""
+    """PPO-clip (Schulman et al. 2017) with the exact argmax of the clipped surrogate
+    (``epsilon`` may be a schedule)."""
+    epsilon = scheduled_parameter(epsilon, "epsilon")
     return MirrorAlgorithm(
         PPOClip(epsilon),
         OldVisitation(),
@@ -130,9 +133,11 @@ def ppo(epsilon: Any = Fraction(1, 5)) -> MirrorAlgorithm:
 def ppo_kl(tau: Any = 1.0, reverse: bool = False) -> MirrorAlgorithm:
     """PPO with a fixed KL penalty tau KL(pi || pibar) (or KL(pibar || pi) with reverse=True).
 
-    The adaptive-coefficient variant is not an instance (see drifts.AdaptiveKLPenalty).
+    The adaptive-coefficient variant is not an instance (see drifts.AdaptiveKLPenalty); a
+    coefficient fixed in advance for each iteration, a schedule n -> tau_n
+    (:mod:`tabular_mirror.schedules`), is a mirror step of its own algorithm at every n.
     """
-    tau = positive_number(tau, "tau")
+    tau = scheduled_parameter(tau, "tau")
     drift = scaled(ReverseKL() if reverse else ForwardKL(), tau)
     direction = "reverse" if reverse else "forward"
     return MirrorAlgorithm(
@@ -150,10 +155,15 @@ def pmd(step: Any = 1.0, sampling: Sampling | None = None) -> MirrorAlgorithm:
     Closed form pi_new ∝ pi exp(step A_pi) (Xiao 2022's PMD with eta = step; Agarwal et al.'s
     NPG with eta_NPG = (1 - gamma) step). beta defaults to rhobar_pi (on-policy); the update
     does not depend on beta because nu = beta.
+
+    ``step`` may be a schedule n -> eta_n (:mod:`tabular_mirror.schedules`): the drift is then
+    (1/eta_n) KL at iteration n, e.g. ``pmd(geometric(1, 2))`` for Xiao (2022)'s PMD with
+    geometrically increasing steps (Theorem 10), or MDPO with a shrinking step.
     """
-    step = positive_number(step, "step")
+    step = scheduled_parameter(step, "step")
+    factor = Reciprocal(step) if isinstance(step, Schedule) else 1 / step
     return MirrorAlgorithm(
-        scaled(ReverseKL(), 1 / step),
+        scaled(ReverseKL(), factor),
         SameAsSampling(),
         Everything(),
         sampling or VisitationSampling(),

@@ -40,6 +40,7 @@ from .evaluation import _evaluate
 from .model import FiniteMDP, check_mdp, require_discounted
 from .optimal import solve
 from .policies import check_policy
+from .schedules import ScheduleRecord
 from .step import Solver, _check_support, _step, describe_solver
 from .traces import Provenance, Trace
 
@@ -82,6 +83,8 @@ class LearningStep:
     step_time : seconds the step took.
     converged : the step was certified (``StepResult.converged``).
     evaluation_error : the certified sup-norm error of ``values`` (0 in exact mode).
+    schedule_values : the value of each scheduled parameter used by the step, in the order of
+        ``algorithm.schedules`` (empty when nothing is scheduled).
     """
 
     iteration: int
@@ -100,6 +103,7 @@ class LearningStep:
     step_time: float
     converged: bool
     evaluation_error: Any = 0
+    schedule_values: tuple[Any, ...] = ()
 
 
 def _default_tolerance(mdp: FiniteMDP, tol: Any) -> Any:
@@ -170,12 +174,15 @@ def _run(
     if evaluation is None:
         evaluation = _evaluate(mdp, policy)
     initial = mdp.initial
+    scheduled = bool(algorithm.schedules)
     for iteration in range(iterations):
         if evaluation.advantages.max() <= tol:
             return "optimal"
         started = time.perf_counter()
-        _check_support(algorithm, policy, mdp)
-        step = _step(mdp, algorithm, policy, choice, solver, evaluation, None)
+        # the step pi_n -> pi_{n+1} is a step of the algorithm at n (its schedules' values)
+        current = algorithm.at(iteration) if scheduled else algorithm
+        _check_support(current, policy, mdp)
+        step = _step(mdp, current, policy, choice, solver, evaluation, None)
         elapsed = time.perf_counter() - started
         policy = step.policy
         evaluation = _evaluate(mdp, policy)
@@ -197,6 +204,7 @@ def _run(
             step_time=elapsed,
             converged=step.converged,
             evaluation_error=evaluation.error_bound,
+            schedule_values=algorithm.scheduled_values(iteration) if scheduled else (),
         )
         if strict and not step.converged:
             return "not_certified"
@@ -247,6 +255,11 @@ def mirror_learning(
     -----
     Memory grows with the iterations (the trace keeps every policy); for very long runs use
     :func:`mirror_learning_steps`, which yields one step at a time.
+
+    Schedules (:mod:`tabular_mirror.schedules`): the step pi_n -> pi_{n+1} is taken with
+    ``algorithm.at(n)``, the pieces with every scheduled parameter at its value at n, and
+    ``trace.schedule`` records the values used at every step. A schedule whose value at some n
+    is not a finite number > 0 raises InvalidParameterError naming it, n and the value.
     """
     check_mdp(mdp)
     require_discounted(mdp, "mirror_learning")
@@ -321,6 +334,14 @@ def _trace(
     records every V's error bound (each step carries its own).
     """
     exact = mdp.is_exact
+    schedule = None
+    if algorithm.schedules:
+        schedule = ScheduleRecord(
+            parameters=tuple(path for path, _ in algorithm.schedules),
+            schedules=tuple(str(s) for _, s in algorithm.schedules),
+            values=tuple(s.schedule_values for s in steps),
+            start=steps[0].iteration - 1 if steps else 0,
+        )
     optimal_values = optimal_return = None
     if optimum:
         optimal = solve(mdp, method="policy_iteration")
@@ -353,6 +374,7 @@ def _trace(
         stop_reason=stop_reason,
         tolerance=tol,
         provenance=provenance,
+        schedule=schedule,
         evaluation_error_bounds=(
             None
             if first_error is None

@@ -28,9 +28,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from . import divergences
-from ._validate import choice, positive_number
+from ._validate import choice
 from .drifts import Drift
 from .sampling import check_distribution, distribution_array, fixed_distribution
+from .schedules import scheduled_parameter
 
 if TYPE_CHECKING:  # pragma: no cover
     from .context import Context
@@ -88,7 +89,7 @@ class StateBall(Neighbourhood):
 
     def __post_init__(self) -> None:
         choice(self.divergence, "divergence", BALL_DIVERGENCES)
-        object.__setattr__(self, "radius", positive_number(self.radius, "radius"))
+        object.__setattr__(self, "radius", scheduled_parameter(self.radius, "radius"))
 
     def bound(self) -> Any:
         """The bound on the per-state divergence (radius^2 for the Euclidean ball)."""
@@ -115,7 +116,7 @@ class AverageBall(Neighbourhood):
     def __post_init__(self) -> None:
         if not isinstance(self.divergence, Drift):
             choice(self.divergence, "divergence", BALL_DIVERGENCES)
-        object.__setattr__(self, "radius", positive_number(self.radius, "radius"))
+        object.__setattr__(self, "radius", scheduled_parameter(self.radius, "radius"))
         if isinstance(self.weighting, str):
             choice(self.weighting, "weighting", ("uniform", "visitation"))
         else:
@@ -169,7 +170,7 @@ class RatioBox(Neighbourhood):
     epsilon: Any
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "epsilon", positive_number(self.epsilon, "epsilon"))
+        object.__setattr__(self, "epsilon", scheduled_parameter(self.epsilon, "epsilon"))
 
     def slack(self, context: Context, candidate: np.ndarray) -> Any:
         policy = context.policy

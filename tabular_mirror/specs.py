@@ -8,13 +8,19 @@ name        parameters (defaults)              builds
 ==========  =================================  ======================================
 gpi         -                                  ``instances.gpi()``
 trl         coefficient (classic C_pi)         ``instances.trl(coefficient)``
-trpo        delta (0.01)                       ``instances.trpo(delta)``
-ppo         epsilon (0.2)                      ``instances.ppo(epsilon)``
-ppo_kl      tau (1), reverse (false)           ``instances.ppo_kl(tau, reverse)``
-pmd         step (1)                           ``instances.pmd(step)``
+trpo        delta* (0.01)                      ``instances.trpo(delta)``
+ppo         epsilon* (0.2)                     ``instances.ppo(epsilon)``
+ppo_kl      tau* (1), reverse (false)          ``instances.ppo_kl(tau, reverse)``
+pmd         step* (1)                          ``instances.pmd(step)``
 paper       drift, neighbourhood (required),   ``instances.paper_experiment(...)``
-            scale (50), radius (0.05)
+            scale* (50), radius (0.05)
 ==========  =================================  ======================================
+
+Parameters marked * may be schedules (:mod:`tabular_mirror.schedules`), written as a call of
+a named schedule on numbers: ``pmd:step=geometric(1,2)`` (eta_n = 2^n),
+``pmd:step=inverse_time(1,1)`` (1/(1+n)), ``ppo_kl:tau=linear(1,1/2)``,
+``trpo:delta=constant(1/100)``. The text is parsed, never evaluated: a schedule name from
+:data:`~tabular_mirror.schedules.SCHEDULES` and exact numbers only.
 
 Numbers are read exactly: ``0.2`` becomes ``Fraction(1, 5)``, so one spec serves exact and float
 MDPs alike (float steps convert parameters to float). Booleans are ``true``/``false`` (also
@@ -28,10 +34,13 @@ Examples
 'PMD(step=1)'
 >>> make_algorithm("paper:drift=squared_l2,neighbourhood=kl_ball").name
 'squared_l2 x50, kl_ball'
+>>> parse_spec("pmd:step=geometric(1, 1/2)")
+('pmd', {'step': Geometric(start=1, ratio=Fraction(1, 2))})
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from fractions import Fraction
@@ -40,6 +49,7 @@ from typing import Any
 from . import instances
 from .algorithm import MirrorAlgorithm
 from .errors import InvalidParameterError
+from .schedules import SCHEDULES, Schedule
 
 __all__ = ["ALGORITHMS", "AlgorithmSpec", "parse_spec", "make_algorithm", "spec_help"]
 
@@ -50,6 +60,39 @@ def _number(key: str, text: str) -> Fraction | int:
     except (ValueError, ZeroDivisionError):
         raise InvalidParameterError(f"{key} = {text!r} is not a number") from None
     return int(value) if value.denominator == 1 else value
+
+
+_SCHEDULE_CALL = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)\s*\((.*)\)", re.DOTALL)
+
+
+def _schedulable(key: str, text: str) -> Fraction | int | Schedule:
+    """A number, or a schedule written ``name(number, ...)`` (parsed, never evaluated)."""
+    call = _SCHEDULE_CALL.fullmatch(text)
+    if call is None:
+        if "(" in text or ")" in text:
+            raise InvalidParameterError(
+                f"{key} = {text!r} is not a number or a schedule name(arguments), e.g. "
+                "geometric(1,2)"
+            )
+        return _number(key, text)
+    name, inside = call.group(1).lower(), call.group(2)
+    if name not in SCHEDULES:
+        valid = ", ".join(f"{n}({', '.join(a)})" for n, (_, a) in SCHEDULES.items())
+        raise InvalidParameterError(
+            f"{key} = {text!r}: unknown schedule {name!r}; valid schedules: {valid}"
+        )
+    builder, names = SCHEDULES[name]
+    arguments = [part.strip() for part in inside.split(",")] if inside.strip() else []
+    if len(arguments) != len(names):
+        raise InvalidParameterError(
+            f"{key} = {text!r}: {name} takes {len(names)} argument"
+            f"{'' if len(names) == 1 else 's'} ({', '.join(names)}), got {len(arguments)}"
+        )
+    values = [
+        _number(f"{key} = {name}(...) argument {n}", a)
+        for n, a in zip(names, arguments, strict=True)
+    ]
+    return builder(*values)
 
 
 def _boolean(key: str, text: str) -> bool:
@@ -79,18 +122,20 @@ class AlgorithmSpec:
 ALGORITHMS: dict[str, AlgorithmSpec] = {
     "gpi": AlgorithmSpec(instances.gpi, {}, (), "generalised policy iteration"),
     "trl": AlgorithmSpec(instances.trl, {"coefficient": _number}, (), "trust-region learning"),
-    "trpo": AlgorithmSpec(instances.trpo, {"delta": _number}, (), "TRPO, average-KL ball"),
-    "ppo": AlgorithmSpec(instances.ppo, {"epsilon": _number}, (), "PPO-clip, exact argmax"),
+    "trpo": AlgorithmSpec(instances.trpo, {"delta": _schedulable}, (), "TRPO, average-KL ball"),
+    "ppo": AlgorithmSpec(instances.ppo, {"epsilon": _schedulable}, (), "PPO-clip, exact argmax"),
     "ppo_kl": AlgorithmSpec(
         instances.ppo_kl,
-        {"tau": _number, "reverse": _boolean},
+        {"tau": _schedulable, "reverse": _boolean},
         (),
         "PPO with a fixed KL penalty",
     ),
-    "pmd": AlgorithmSpec(instances.pmd, {"step": _number}, (), "policy mirror descent / NPG"),
+    "pmd": AlgorithmSpec(
+        instances.pmd, {"step": _schedulable}, (), "policy mirror descent / MDPO / NPG"
+    ),
     "paper": AlgorithmSpec(
         instances.paper_experiment,
-        {"drift": _text, "neighbourhood": _text, "scale": _number, "radius": _number},
+        {"drift": _text, "neighbourhood": _text, "scale": _schedulable, "radius": _number},
         ("drift", "neighbourhood"),
         "one cell of the paper's Figure 3",
     ),
@@ -114,7 +159,9 @@ def parse_spec(spec: str) -> tuple[str, dict[str, Any]]:
     ------
     InvalidParameterError
         Unknown name (the message lists the valid ones), unknown or repeated key, a missing
-        ``=``, a value that is not of the parameter's type, a missing required parameter.
+        ``=``, a value that is not of the parameter's type, a missing required parameter, an
+        unknown schedule, a schedule with the wrong number of arguments or unbalanced
+        parentheses.
     """
     if not isinstance(spec, str) or not spec.strip():
         raise InvalidParameterError(
@@ -129,7 +176,7 @@ def parse_spec(spec: str) -> tuple[str, dict[str, Any]]:
         )
     entry = ALGORITHMS[name]
     parameters: dict[str, Any] = {}
-    for item in filter(None, (part.strip() for part in rest.split(","))):
+    for item in filter(None, (part.strip() for part in _split(rest, spec))):
         key, equals, value = item.partition("=")
         key, value = key.strip(), value.strip()
         if not equals or not key or not value:
@@ -150,6 +197,31 @@ def parse_spec(spec: str) -> tuple[str, dict[str, Any]]:
             f"spec {spec!r} is missing {', '.join(missing)} (e.g. {_example(name)})"
         )
     return name, parameters
+
+
+def _split(text: str, spec: str) -> list[str]:
+    """``text`` split at the commas outside parentheses (``step=geometric(1,2),x=1``)."""
+    parts, depth, current = [], 0, []
+    for character in text:
+        if character == "(":
+            depth += 1
+            if depth > 1:
+                raise InvalidParameterError(
+                    f"spec {spec!r} nests parentheses; a schedule's arguments are numbers"
+                )
+        elif character == ")":
+            depth -= 1
+            if depth < 0:
+                raise InvalidParameterError(f"spec {spec!r} has a ')' without its '('")
+        if character == "," and depth == 0:
+            parts.append("".join(current))
+            current = []
+        else:
+            current.append(character)
+    if depth:
+        raise InvalidParameterError(f"spec {spec!r} has a '(' that is not closed")
+    parts.append("".join(current))
+    return parts
 
 
 def make_algorithm(spec: str) -> MirrorAlgorithm:
@@ -182,4 +254,9 @@ def spec_help() -> str:
     for name, entry in ALGORITHMS.items():
         keys = ", ".join(entry.parameters) or "-"
         lines.append(f"  {name:<8} {entry.summary} (parameters: {keys}); e.g. {_example(name)}")
+    schedules = ", ".join(f"{n}({','.join(a)})" for n, (_, a) in SCHEDULES.items())
+    lines.append(
+        f"  step, tau, delta, epsilon, scale may be schedules n -> value: {schedules}; "
+        "e.g. pmd:step=geometric(1,2)"
+    )
     return "\n".join(lines)

@@ -133,6 +133,12 @@ def mirror_step(
     check_choice(choice, "choice", CHOICES)
     if not isinstance(algorithm, MirrorAlgorithm):
         raise InvalidParameterError(f"algorithm = {algorithm!r} is not a MirrorAlgorithm")
+    if algorithm.schedules:  # one step needs one algorithm: the schedules' values at some n
+        raise InvalidParameterError(
+            f"algorithm {algorithm.name!r} has scheduled parameters "
+            f"({', '.join(path for path, _ in algorithm.schedules)}): take the step of "
+            "iteration n with algorithm.at(n)"
+        )
     if tolerance is not None:
         tolerance = positive_number(tolerance, "tolerance", allow_zero=True)
     if validate:

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -244,8 +244,6 @@ def run_in_parts(
 
 
 def _with_optimum(trace: Trace, optimal_values: Any, optimal_return: Any) -> Trace:
-    from dataclasses import replace
-
     return replace(trace, optimal_values=optimal_values, optimal_return=optimal_return)
 
 
@@ -308,7 +306,16 @@ def load_parts(folder: str | Path) -> Trace:
     arrays |= {name: joined(name, False) for name in per_step}
     if all(p.evaluation_error_bounds is not None for p in parts):
         arrays["evaluation_error_bounds"] = joined("evaluation_error_bounds", True)
+    schedule = None
+    if first.schedule is not None:  # the same algorithm in every part: one record, joined
+        if any(p.schedule is None or p.schedule.parameters != first.schedule.parameters
+               for p in parts):  # fmt: skip
+            raise InvalidFileError(f"{folder}: the parts record different schedules", path)
+        schedule = replace(
+            first.schedule, values=tuple(row for p in parts for row in p.schedule.values)
+        )
     return Trace(
+        schedule=schedule,
         provenance=first.provenance,
         algorithm=first.algorithm,
         mdp=first.mdp,

@@ -12,11 +12,13 @@ The MDP itself is stored too, so a saved trace is a reproducible witness.
 
 A saved trace is evidence (``tabular-mirror check`` turns it into verdicts), so a file that is
 damaged, truncated, hand-edited or not a trace must never load as a trace. The format
-(version 2, format tag ``"tabular-mirror trace 2"``) carries a SHA-256 checksum of its content;
+(version 3, format tag ``"tabular-mirror trace 3"``) carries a SHA-256 checksum of its content;
 :func:`load_trace` verifies it and validates every member before building the :class:`Trace`,
 and raises :class:`~tabular_mirror.errors.InvalidFileError` naming the file and the problem
 otherwise. :func:`save_trace` writes atomically and only what :func:`load_trace` reads back as
-an equal trace.
+an equal trace. Versions: 1 (no checksum), 2 (checksum, provenance, evaluation error bounds),
+3 (and ``schedule``: the values of the scheduled parameters used at every step, null for an
+algorithm without schedules); every version is read.
 
 References
 ----------
@@ -48,6 +50,7 @@ from ._validate import DEFAULT_ROW_TOLERANCE
 from .errors import InvalidFileError, InvalidParameterError, TabularMirrorError
 from .model import FiniteMDP
 from .results import CERTIFICATE_KINDS, Certificate
+from .schedules import ScheduleRecord
 
 __all__ = ["Trace", "Provenance", "save_trace", "load_trace"]
 
@@ -95,7 +98,10 @@ class Trace:
     ``objectives``, ``step_times``). ``optimal_values``/``optimal_return`` are V*, eta* when
     computed. ``evaluation_error_bounds`` (n+1,) is the certified sup-norm error of each
     recorded V_{pi_k} (0 in exact mode; None when not recorded, e.g. a version-1 file), and
-    ``provenance`` (a :class:`Provenance`) how the run was made. ``stop_reason`` is
+    ``provenance`` (a :class:`Provenance`) how the run was made. ``schedule`` (a
+    :class:`~tabular_mirror.schedules.ScheduleRecord`) holds the value of every scheduled
+    parameter used at each step (None when the algorithm has no schedule, or the file
+    predates version 3). ``stop_reason`` is
     "iterations" (the budget ran out), "optimal" (a GPI fixed point: max_{s,a} A <=
     tolerance) or "not_certified" (a step could not be certified and ``strict=True``).
     """
@@ -122,6 +128,7 @@ class Trace:
     tolerance: Any
     provenance: Provenance | None = None
     evaluation_error_bounds: np.ndarray | None = None
+    schedule: ScheduleRecord | None = None
 
     @property
     def iterations(self) -> int:
@@ -178,8 +185,8 @@ def _different_fields(trace: Trace, other: Trace) -> list[str]:
 
 # ---------------------------------------------------------------------------- the format
 _FORMAT_NAME = "tabular-mirror trace"
-_VERSION = 2  # 2: SHA-256 checksum, mdp.row_tolerance (float); 1: neither
-_READABLE_VERSIONS = (1, 2)
+_VERSION = 3  # 3: schedule; 2: SHA-256 checksum, mdp.row_tolerance (float); 1: neither
+_READABLE_VERSIONS = (1, 2, 3)
 #: what :func:`tabular_mirror.mirror_learning` writes as ``stop_reason``
 _STOP_REASONS = ("iterations", "optimal", "not_certified", "interrupted")
 #: float policies: entries >= -tolerance and |row sum - 1| <= tolerance (the step's own check)
@@ -227,6 +234,8 @@ _TOP_KEYS = (
 )
 _EXACT_KEYS = ("arrays", "optimal_values", "optimal_return")
 _VERSION_2_KEYS = ("checksum", "provenance", "evaluation_error_bounds")
+_VERSION_3_KEYS = ("schedule",)
+_SCHEDULE_KEYS = ("parameters", "schedules", "values", "start")
 _PROVENANCE_KEYS = ("algorithm", "choice", "solver", "strict")
 _CHOICES = ("closest", "vertex", "adversarial")
 _CERTIFICATE_KEYS = ("kind", "bound", "tolerance", "certified", "detail")
@@ -346,6 +355,18 @@ def _row_tolerance(mdp: FiniteMDP) -> float:
     return max(DEFAULT_ROW_TOLERANCE, deviation)
 
 
+def _schedule_json(record: ScheduleRecord | None) -> Any:
+    """The schedule record as JSON: values as text ("p/q" exact, a float's repr)."""
+    if record is None:
+        return None
+    return {
+        "parameters": list(record.parameters),
+        "schedules": list(record.schedules),
+        "values": [[_number_text(v) for v in row] for row in record.values],
+        "start": int(record.start),
+    }
+
+
 def _certificate_record(certificate: Certificate) -> dict[str, Any]:
     return {
         "kind": certificate.kind,
@@ -376,6 +397,7 @@ def _payload(trace: Trace) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
             if trace.evaluation_error_bounds is None
             else [_number_text(b) for b in trace.evaluation_error_bounds]
         ),
+        "schedule": _schedule_json(trace.schedule),
     }
     if exact:
         metadata["arrays"] = {name: _exact_strings(getattr(trace, name)) for name in _ARRAY_FIELDS}
@@ -475,7 +497,7 @@ def save_trace(trace: Trace, path: str | os.PathLike[str]) -> Path:
 
     The suffix is forced (``path.with_suffix``): a float trace is written as ``.npz`` (every
     array bit for bit, the metadata as a JSON member), an exact one as ``.json`` (every
-    Fraction as the string "p/q"). The file (format version 2) carries a SHA-256 checksum of
+    Fraction as the string "p/q"). The file (format version 3) carries a SHA-256 checksum of
     its canonical content (metadata and array bytes), so :func:`load_trace` detects a file
     modified after it was written.
 
@@ -662,6 +684,11 @@ def _version(metadata: Any) -> int:
     return version
 
 
+def _version_keys(version: int) -> tuple[str, ...]:
+    """The top-level keys a version adds to version 1's."""
+    return (_VERSION_2_KEYS if version >= 2 else ()) + (_VERSION_3_KEYS if version >= 3 else ())
+
+
 def _verify_checksum(
     metadata: dict[str, Any], arrays: Mapping[str, np.ndarray], version: int
 ) -> None:
@@ -812,9 +839,9 @@ def _exact_trace(metadata: Any, budget: _Budget) -> Trace:
     version = _version(metadata)
     if version >= 2:  # first: an edited file is reported as edited, whatever the edit
         if "checksum" not in metadata:
-            raise _Bad("has no key 'checksum' (format version 2 is checksummed)")
+            raise _Bad("has no key 'checksum' (format versions 2 and later are checksummed)")
         _verify_checksum(metadata, {}, version)
-    keys = _TOP_KEYS + _EXACT_KEYS + (_VERSION_2_KEYS if version >= 2 else ())
+    keys = _TOP_KEYS + _EXACT_KEYS + _version_keys(version)
     metadata = _object(metadata, "the document", keys)
     if _boolean(metadata["exact"], "exact") is not True:
         raise _Bad("exact is false, but a .json trace holds an exact run (float traces are .npz)")
@@ -1025,10 +1052,10 @@ def _float_trace(metadata: Any, members: Any, budget: _Budget) -> Trace:
     """Validate the parsed metadata and the members of an ``.npz`` and build the float Trace."""
     version = _version(metadata)
     if version >= 2 and "checksum" not in metadata:
-        raise _Bad("has no key 'checksum' in its metadata (format version 2 is checksummed)")
-    metadata = _object(
-        metadata, "the metadata", _TOP_KEYS + (_VERSION_2_KEYS if version >= 2 else ())
-    )
+        raise _Bad(
+            "has no key 'checksum' in its metadata (format versions 2 and later are checksummed)"
+        )
+    metadata = _object(metadata, "the metadata", _TOP_KEYS + _version_keys(version))
     record = dict(metadata["mdp"]) if isinstance(metadata["mdp"], dict) else metadata["mdp"]
     steps, num_states, num_actions = _declared(metadata, False, budget)
     action_mask = (
@@ -1190,6 +1217,50 @@ def _provenance(record: Any) -> Provenance | None:
     return Provenance(algorithm, choice, solver, strict)
 
 
+def _schedule(record: Any, steps: int) -> ScheduleRecord | None:
+    """The scheduled values of the run: one row per step, one finite number > 0 per scheduled
+    parameter (None when the file has none: no schedule, or a version before 3)."""
+    if record is None:
+        return None
+    record = _object(record, "schedule", _SCHEDULE_KEYS)
+    parameters = _list(record["parameters"], "schedule.parameters")
+    if not parameters:
+        raise _Bad("schedule.parameters is empty; a run without schedules stores schedule null")
+    names = tuple(_string(p, f"schedule.parameters[{k}]") for k, p in enumerate(parameters))
+    if len(set(names)) != len(names):
+        raise _Bad(f"schedule.parameters names a parameter twice: {names}")
+    texts = _list(record["schedules"], "schedule.schedules")
+    if len(texts) != len(names):
+        raise _Bad(
+            f"schedule.schedules has {len(texts)} entries, expected one per parameter "
+            f"({len(names)})"
+        )
+    schedules = tuple(_string(t, f"schedule.schedules[{k}]") for k, t in enumerate(texts))
+    rows = _list(record["values"], "schedule.values")
+    if len(rows) != steps:
+        raise _Bad(f"schedule.values has {len(rows)} rows, expected one per step ({steps})")
+    values = []
+    for k, row in enumerate(rows):
+        row = _list(row, f"schedule.values[{k}]")
+        if len(row) != len(names):
+            raise _Bad(
+                f"schedule.values[{k}] has {len(row)} entries, expected one per parameter "
+                f"({len(names)})"
+            )
+        parsed = []
+        for j, text in enumerate(row):
+            where = f"schedule.values[{k}][{j}] ({names[j]} at step {k})"
+            value = _real_text(text, where, exact=bool(_RATIONAL.fullmatch(str(text))))
+            if not value > 0:
+                raise _Bad(f"{where} is {text}, expected a finite number > 0")
+            if isinstance(value, Fraction) and value.denominator == 1:
+                value = int(value)
+            parsed.append(value)
+        values.append(tuple(parsed))
+    start = _count(record["start"], "schedule.start")
+    return ScheduleRecord(names, schedules, tuple(values), start)
+
+
 def _error_bounds(record: Any, steps: int, exact: bool) -> np.ndarray | None:
     """The certified evaluation error of each V_{pi_k}: n + 1 numbers >= 0 (0 if exact)."""
     if record is None:
@@ -1253,7 +1324,9 @@ def _assemble(
         raise _Bad(f"{given} is stored without its partner (V* and eta* are saved together)")
     provenance = _provenance(metadata.get("provenance"))
     bounds = _error_bounds(metadata.get("evaluation_error_bounds"), steps, exact)
+    schedule = _schedule(metadata.get("schedule"), steps)
     return Trace(
+        schedule=schedule,
         provenance=provenance,
         evaluation_error_bounds=bounds,
         algorithm=algorithm,
@@ -1296,8 +1369,8 @@ def load_trace(path: str | os.PathLike[str], *, max_bytes: int = _DEFAULT_MAX_BY
     - the container: a readable zip of ``.npy`` members (CRC-checked; headers read before any
       data, dtypes float64 or int, never pickles), or UTF-8 JSON without duplicate keys,
       NaN/Infinity constants or nesting deeper than the format's;
-    - the format tag ``"tabular-mirror trace N"`` with a known version N (1 or 2);
-    - the checksum (version 2): SHA-256 of the canonical content; a file edited after it was
+    - the format tag ``"tabular-mirror trace N"`` with a known version N (1, 2 or 3);
+    - the checksum (versions 2 and 3): SHA-256 of the canonical content; a file edited after it was
       written fails with "modified after it was written: checksum mismatch";
     - the declared sizes: n steps, S states, A actions; the memory the arrays would take is
       estimated from them *before* anything is allocated and must not exceed ``max_bytes``;
@@ -1316,8 +1389,11 @@ def load_trace(path: str | os.PathLike[str], *, max_bytes: int = _DEFAULT_MAX_BY
     - certificates: ``kind`` in :data:`~tabular_mirror.results.CERTIFICATE_KINDS`, bound and
       tolerance numbers or null, ``certified`` true only with a bound <= tolerance;
     - ``exact`` true in ``.json`` and false in ``.npz``, V* and eta* stored together;
-    - the MDP through :class:`FiniteMDP`'s own validation (its error is the cause).
+    - the MDP through :class:`FiniteMDP`'s own validation (its error is the cause);
+    - the schedule record (version 3): null, or the scheduled parameters' names, one row per
+      step of one finite number > 0 per parameter, and the iteration of the first step.
 
+    Version-2 files (written before the schedule record) load with ``schedule = None``.
     Version-1 files (format tag ``"tabular-mirror trace 1"``, written before the checksum)
     still load, after the same full validation; without a checksum, a consistent hand edit
     of a version-1 file cannot be detected. The checksum detects damage and edits, it is not

@@ -211,6 +211,12 @@ def batch_plan(algorithm: MirrorAlgorithm) -> BatchPlan:
     """
     if not isinstance(algorithm, MirrorAlgorithm):
         raise InvalidParameterError(f"algorithm = {algorithm!r} is not a MirrorAlgorithm")
+    if algorithm.schedules:
+        raise InvalidParameterError(
+            f"algorithm {algorithm.name!r} has schedules "
+            f"({', '.join(path for path, _ in algorithm.schedules)}): the batched engine runs "
+            "one algorithm for every iteration; use mirror_learning, or algorithm.at(n)"
+        )
     family = drift_family(algorithm.drift)
     if family is None:
         raise _unsupported(algorithm, f"drift {algorithm.drift!r} has no batched solver")

@@ -193,11 +193,11 @@ def test_suffix_rules_are_unchanged(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.npz", "b.json", "c.npz", "d.npz"]
 
 
-def test_the_format_is_version_2_with_a_checksum(float_file, exact_file):
+def test_the_format_is_version_3_with_a_checksum(float_file, exact_file):
     metadata, _ = read_npz(float_file)
     document = json.loads(exact_file.read_text())
     for record in (metadata, document):
-        assert record["format"] == "tabular-mirror trace 2"
+        assert record["format"] == "tabular-mirror trace 3"
         assert record["checksum"].startswith("sha256:") and len(record["checksum"]) == 71
 
 
@@ -335,12 +335,12 @@ def test_not_utf8(tmp_path, exact_file):
 @pytest.mark.parametrize(
     "tag, fragment",
     [
-        ("tabular-mirror trace 3", "format version 3"),
-        ("tabular-mirror trace 99", "reads versions 1, 2"),
+        ("tabular-mirror trace 4", "format version 4"),
+        ("tabular-mirror trace 99", "reads versions 1, 2, 3"),
         ("tabular-mirror mdp 1", "not a trace file"),
         (2, "expected a string"),
     ],
-    ids=["v3", "v99", "other", "number"],
+    ids=["v4", "v99", "other", "number"],
 )
 def test_wrong_format_tag(tag, fragment, either_file):
     target = edited(either_file, on_metadata(lambda m: m.__setitem__("format", tag)))
