@@ -48,7 +48,7 @@ __all__ = ["mirror_learning", "mirror_learning_steps", "LearningStep", "STOP_REA
 
 #: Why a run ended: the budget ran out, a GPI fixed point (pi_n optimal), a step that could
 #: not be certified (``strict=True``), or Ctrl-C with ``on_interrupt="stop"``.
-STOP_REASONS = ("iterations", "optimal", "not_certified", "interrupted")
+STOP_REASONS = ("iterations", "optimal", "not_certified", "interrupted", "left_support")
 
 
 def _stack(items: list[Any], exact: bool) -> np.ndarray:
@@ -157,6 +157,14 @@ def _check_algorithm(algorithm: Any) -> None:
         raise InvalidParameterError(f"algorithm = {algorithm!r} is not a MirrorAlgorithm")
 
 
+def _off_support(policy: np.ndarray, mdp: FiniteMDP) -> bool:
+    """pi has an entry exactly 0 on a feasible action."""
+    zero = np.asarray(policy <= 0, dtype=bool)
+    if mdp.has_infeasible_actions:
+        zero &= mdp.action_mask
+    return bool(zero.any())
+
+
 def _run(
     mdp: FiniteMDP,
     algorithm: MirrorAlgorithm,
@@ -181,6 +189,10 @@ def _run(
         started = time.perf_counter()
         # the step pi_n -> pi_{n+1} is a step of the algorithm at n (its schedules' values)
         current = algorithm.at(iteration) if scheduled else algorithm
+        if iteration and current.drift.needs_support and _off_support(policy, mdp):
+            # the run's own step put exactly 0 on an action (e.g. exp(eta A) underflowed under a
+            # growing step): the drift is infinite off pi's support, so no next step exists
+            return "left_support"
         _check_support(current, policy, mdp)
         step = _step(mdp, current, policy, choice, solver, evaluation, None)
         elapsed = time.perf_counter() - started

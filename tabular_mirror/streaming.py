@@ -40,7 +40,15 @@ from ._validate import whole_number
 from .algorithm import MirrorAlgorithm
 from .errors import InvalidFileError, InvalidParameterError
 from .evaluation import _evaluate
-from .learning import LearningStep, _check_algorithm, _default_tolerance, _run, _stack, _trace
+from .learning import (
+    STOP_REASONS,
+    LearningStep,
+    _check_algorithm,
+    _default_tolerance,
+    _run,
+    _stack,
+    _trace,
+)
 from .model import FiniteMDP, check_mdp, require_discounted
 from .optimal import solve
 from .policies import check_policy
@@ -282,7 +290,7 @@ def load_parts(folder: str | Path) -> Trace:
             )
     first, last = parts[0], parts[-1]
     stop_reason = manifest.get("stop_reason")
-    if stop_reason not in ("iterations", "optimal", "not_certified", "interrupted"):
+    if stop_reason not in STOP_REASONS:
         stop_reason = last.stop_reason
     exact = first.exact
 

@@ -103,7 +103,10 @@ class Trace:
     parameter used at each step (None when the algorithm has no schedule, or the file
     predates version 3). ``stop_reason`` is
     "iterations" (the budget ran out), "optimal" (a GPI fixed point: max_{s,a} A <=
-    tolerance) or "not_certified" (a step could not be certified and ``strict=True``).
+    tolerance), "not_certified" (a step could not be certified and ``strict=True``),
+    "interrupted" (Ctrl-C with ``on_interrupt="stop"``) or "left_support" (the drift needs
+    pi > 0 and a step put exactly 0 on an action, e.g. a KL step whose exp(eta A) underflowed
+    under a growing step size: the next step is undefined, and the run ends with what it has).
     """
 
     algorithm: str
@@ -188,7 +191,7 @@ _FORMAT_NAME = "tabular-mirror trace"
 _VERSION = 3  # 3: schedule; 2: SHA-256 checksum, mdp.row_tolerance (float); 1: neither
 _READABLE_VERSIONS = (1, 2, 3)
 #: what :func:`tabular_mirror.mirror_learning` writes as ``stop_reason``
-_STOP_REASONS = ("iterations", "optimal", "not_certified", "interrupted")
+_STOP_REASONS = ("iterations", "optimal", "not_certified", "interrupted", "left_support")
 #: float policies: entries >= -tolerance and |row sum - 1| <= tolerance (the step's own check)
 _POLICY_TOLERANCE = 1e-9
 #: refuse files whose declared arrays would need more memory than this (``max_bytes``)
@@ -1316,8 +1319,8 @@ def _assemble(
             f"stop_reason is 'optimal', but max_advantages[{steps}] = {last} exceeds the "
             f"tolerance {tolerance}: pi_{steps} is not a fixed point"
         )
-    if stop_reason == "not_certified" and steps == 0:
-        raise _Bad("stop_reason is 'not_certified', but no step was taken")
+    if stop_reason in ("not_certified", "left_support") and steps == 0:
+        raise _Bad(f"stop_reason is {stop_reason!r}, but no step was taken")
     certificates = _certificates(metadata["certificates"], steps, exact)
     if (optimal_values is None) != (optimal_return is None):
         given = "optimal_values" if optimal_return is None else "optimal_return"
@@ -1383,9 +1386,9 @@ def load_trace(path: str | os.PathLike[str], *, max_bytes: int = _DEFAULT_MAX_BY
       objectives); step times finite and >= 0; exact traces hold "p/q" strings only;
     - policies on the simplex: exactly (entries >= 0, rows summing to exactly 1) in an exact
       trace, to 1e-9 (the mirror step's own check) in a float one;
-    - ``stop_reason`` one of "iterations", "optimal", "not_certified" (what
-      :func:`~tabular_mirror.mirror_learning` writes), and "optimal" only if the last
-      max_{s,a} A <= tolerance;
+    - ``stop_reason`` one of "iterations", "optimal", "not_certified", "interrupted",
+      "left_support" (what :func:`~tabular_mirror.mirror_learning` writes), "optimal" only if
+      the last max_{s,a} A <= tolerance, "not_certified" and "left_support" only after a step;
     - certificates: ``kind`` in :data:`~tabular_mirror.results.CERTIFICATE_KINDS`, bound and
       tolerance numbers or null, ``certified`` true only with a bound <= tolerance;
     - ``exact`` true in ``.json`` and false in ``.npz``, V* and eta* stored together;

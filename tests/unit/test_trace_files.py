@@ -173,6 +173,16 @@ def test_round_trip_without_steps_and_without_optimum(mode, tmp_path):
     assert tm.load_trace(tm.save_trace(trace, tmp_path / "empty")) == trace
 
 
+@pytest.mark.parametrize("reason", ["not_certified", "left_support"])
+@pytest.mark.parametrize("mode", ["float", "exact"], ids=["float", "exact"])
+def test_a_stop_after_a_step_is_refused_without_steps(mode, reason, tmp_path):
+    mdp = float_trace().mdp if mode == "float" else exact_mdp()
+    trace = tm.mirror_learning(mdp, instances.gpi(), tm.uniform_policy(mdp), 0, optimum=False)
+    path = tm.save_trace(trace, tmp_path / "empty")
+    edit = on_metadata(lambda m: m.__setitem__("stop_reason", reason))
+    invalid(edited(path, edit), f"stop_reason is '{reason}', but no step was taken")
+
+
 @pytest.mark.parametrize("mode", ["float", "exact"], ids=["float", "exact"])
 def test_infinite_drifts_round_trip(mode, tmp_path):
     # a drift leaving the support is +inf; the objective and [M V](s) then are -inf
