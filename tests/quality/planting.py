@@ -17,6 +17,8 @@ from dataclasses import replace
 from fractions import Fraction
 
 import tabular_mirror as tm
+from proofs_check import fundamental, lemmas
+from proofs_check.drift_bounds import drift_bound_8
 from tabular_mirror import drifts
 from tabular_mirror.algorithm import MirrorAlgorithm
 from tabular_mirror.drift_distributions import SameAsSampling
@@ -81,3 +83,14 @@ def value_scale(mdp) -> float:
 def base_allowance(mdp) -> float:
     """2 x the certified evaluation error + rounding: the allowance of any float step."""
     return 2 * 1e-10 * value_scale(mdp) + 1e-12 * value_scale(mdp)
+
+
+def per_step_checks() -> tuple:
+    """The trace-level checks of one claim per step (each takes a trace and ``tolerance=``)."""
+    return (
+        lemmas.lemma_3_5_on_trace,
+        lemmas.lemma_3_3_on_trace,
+        fundamental.inequality_13,
+        fundamental.return_inequality,
+        drift_bound_8,
+    )

@@ -18,30 +18,14 @@ from fractions import Fraction
 
 import numpy as np
 import pytest
+from planting import ALGORITHM, DELTA, MDP
 
 import proofs_check
 import tabular_mirror as tm
 from proofs_check import fundamental, lemmas, verdicts
 from proofs_check.drift_bounds import drift_bound_8, drift_bound_9
 from proofs_check.verdicts import Report, Tolerance, Verdict, decide
-from tabular_mirror import drifts
-from tabular_mirror.algorithm import MirrorAlgorithm
-from tabular_mirror.drift_distributions import SameAsSampling
-from tabular_mirror.neighbourhoods import Everything
 from tabular_mirror.results import Certificate
-from tabular_mirror.sampling import UniformSampling
-
-DELTA = Fraction(1, 7)
-MDP = tm.FiniteMDP(
-    [[["1/2", "1/2"], [0, 1]], [["4/5", "1/5"], ["1/10", "9/10"]]], [[5, 10], [-1, 2]], "9/10"
-)
-ALGORITHM = MirrorAlgorithm(
-    drifts.scaled(drifts.SquaredEuclidean(), 2),
-    SameAsSampling(),
-    Everything(),
-    UniformSampling(),
-    "L2 x2",
-)
 
 
 @pytest.fixture(scope="module")

@@ -19,15 +19,16 @@ from planting import (
     base_allowance,
     exact_trace,
     float_trace,
+    per_step_checks,
     set_entry,
     with_certificate,
 )
 
 import proofs_check
 import tabular_mirror as tm
-from proofs_check import fundamental, lemmas
+from proofs_check import lemmas
 from proofs_check.diagnosis import CONVERGENCE, STEP
-from proofs_check.drift_bounds import drift_bound_8, drift_bound_9
+from proofs_check.drift_bounds import drift_bound_9
 from proofs_check.lemmas import RunInfo, user_tolerance
 from proofs_check.verdicts import EXACT, Tolerance, Verdict, array_text
 from proofs_check.witness import encode
@@ -123,12 +124,7 @@ def test_user_tolerance():
     assert never.value == 1.0 and math.isinf(never.fail_threshold)
 
 
-@pytest.mark.parametrize(
-    "check",
-    [lemmas.lemma_3_5_on_trace, lemmas.lemma_3_3_on_trace, fundamental.inequality_13,
-     fundamental.return_inequality, drift_bound_8],
-    ids=lambda f: f.__name__,
-)  # fmt: skip
+@pytest.mark.parametrize("check", per_step_checks(), ids=lambda f: f.__name__)
 def test_every_per_step_claim_takes_the_user_override(check):
     trace = float_trace()
     certificate = Certificate("local", None, 1e-9, False, "planted")

@@ -11,14 +11,22 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
-from planting import ALGORITHM, DELTA, base_allowance, exact_trace, float_trace, set_entry
+from planting import (
+    ALGORITHM,
+    DELTA,
+    base_allowance,
+    exact_trace,
+    float_trace,
+    per_step_checks,
+    set_entry,
+)
 
 import proofs_check
 import tabular_mirror as tm
-from proofs_check import fundamental, lemmas
+from proofs_check import fundamental
 from proofs_check._common import evaluation_error, recorded_error
 from proofs_check.counterexamples import total_variation_algorithm, tv_solver
-from proofs_check.drift_bounds import drift_bound_8, drift_bound_9
+from proofs_check.drift_bounds import drift_bound_9
 from proofs_check.fundamental import verify_trace
 from tabular_mirror.results import Certificate
 from tabular_mirror.traces import Provenance
@@ -42,12 +50,7 @@ def test_recorded_error():
     assert recorded_error(_recorded(exact_trace(), np.zeros(5, dtype=object)), 1) == 0.0
 
 
-@pytest.mark.parametrize(
-    "check",
-    [lemmas.lemma_3_5_on_trace, lemmas.lemma_3_3_on_trace, fundamental.inequality_13,
-     fundamental.return_inequality, drift_bound_8],
-    ids=lambda f: f.__name__,
-)  # fmt: skip
+@pytest.mark.parametrize("check", per_step_checks(), ids=lambda f: f.__name__)
 def test_per_step_allowances_use_the_recorded_errors(check):
     certified = Certificate("duality_gap", 0.0, 1e-9, True, "p")
     trace = replace(float_trace(), certificates=(certified,) * 4)

@@ -29,9 +29,6 @@ from proofs_check import fundamental, lemmas
 from proofs_check.classic import XIAO_10, xiao_theorem_10
 from tabular_mirror import drifts, instances
 from tabular_mirror.algorithm import MirrorAlgorithm
-from tabular_mirror.drift_distributions import SameAsSampling
-from tabular_mirror.neighbourhoods import Everything
-from tabular_mirror.sampling import UniformSampling
 from tabular_mirror.schedules import constant, geometric, inverse_time
 
 DELTA = Fraction(1, 7)
@@ -48,13 +45,7 @@ ITERATIONS = 12
 
 
 def l2_algorithm(factor) -> MirrorAlgorithm:
-    return MirrorAlgorithm(
-        drifts.scaled(drifts.SquaredEuclidean(), factor),
-        SameAsSampling(),
-        Everything(),
-        UniformSampling(),
-        "L2 scheduled",
-    )
+    return instances.custom(drifts.scaled(drifts.SquaredEuclidean(), factor), name="L2 scheduled")
 
 
 def xiao_bounds(trace: tm.Trace, eta_0: float) -> list[float]:

@@ -44,13 +44,7 @@ FLOAT_MDP = EXACT_MDP.to_float()
 
 def l2_algorithm(factor) -> MirrorAlgorithm:
     """Squared L2 x factor, nu = beta uniform, N = Pi: an exact step (a Fraction argmax)."""
-    return MirrorAlgorithm(
-        drifts.scaled(drifts.SquaredEuclidean(), factor),
-        SameAsSampling(),
-        Everything(),
-        UniformSampling(),
-        "L2 scheduled",
-    )
+    return instances.custom(drifts.scaled(drifts.SquaredEuclidean(), factor), name="L2 scheduled")
 
 
 # ---------------------------------------------------------------------------- the protocol
