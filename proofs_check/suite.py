@@ -141,6 +141,8 @@ def _exact_probe(algorithm: MirrorAlgorithm, options: dict[str, Any]) -> str:
     if not isinstance(algorithm.neighbourhood, Everything):
         return "exact steps need N = Pi"
     mdp = tm.FiniteMDP([[[1, 0], [0, 1]], [[0, 1], [1, 0]]], [[0, 1], [1, 0]], "1/2")
+    if algorithm.schedules:  # the step of iteration 0 (every step is an ordinary step)
+        algorithm = algorithm.at(0)
     step_options = {k: options[k] for k in ("choice", "solver") if options.get(k) is not None}
     try:
         step = tm.mirror_step(mdp, algorithm, tm.uniform_policy(mdp), **step_options)

@@ -132,3 +132,15 @@ def test_paper_claims_test_runs_a_float_only_user_drift():
 def test_bad_arguments_get_our_error(options, message):
     with pytest.raises(InvalidParameterError, match=message.replace("(", r"\(")):
         proofs_check.check_algorithm(instances.gpi(), **options)
+
+
+def test_a_scheduled_rational_algorithm_runs_exactly():
+    # was: the exactness probe took a step with the scheduled algorithm itself, which
+    # mirror_step refuses (InvalidParameterError: take the step of iteration n with .at(n))
+    from tabular_mirror import schedules
+
+    algorithm = instances.ppo(schedules.geometric("1/5", "1/2"))
+    report = proofs_check.check_algorithm(algorithm, examples=3, iterations=3)
+    assert "run in float" not in report.title, report.title
+    assert report.outcome != "failed", report.render(None)
+    assert all(v.exact for v in report.verdicts if v.passed and v.name.startswith("lemma"))
