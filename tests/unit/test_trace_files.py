@@ -970,8 +970,8 @@ JSON_VALUES = st.recursive(
     | st.text(max_size=8)
     | st.sampled_from(["1/2", "0", "1", "-1", "inf", "-inf", "nan", "1/0", "0.5", "1e999"])
     | st.sampled_from(["optimal", "not_certified", "exact", "tabular-mirror trace 1"]),
-    lambda children: (
-        st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=6), children, max_size=3)
+    lambda children: st.one_of(
+        st.lists(children, max_size=3), st.dictionaries(st.text(max_size=6), children, max_size=3)
     ),
     max_leaves=6,
 )
