@@ -6,7 +6,8 @@ For a drift given as a sympy expression D(p, q) in the rows p = pi[s], q = pibar
 - zero Gateaux derivative (Def. 3.1(2)): the simplex directions at q = p are spanned by
   e_a - e_0, so every directional derivative vanishes iff dD/dq_a - dD/dq_0 at q = p simplifies
   to 0 for every a. This is a proof (for every p where the expression is differentiable at
-  q = p, and every value of the advantage symbols of a drift that has them), not a sample.
+  q = p, and every value of the advantage symbols of a drift that has them, under the one
+  identity advantages satisfy: sum_a p_a a_a = 0), not a sample.
   A refutation exhibits a rational point (and rational advantages) where it is nonzero.
 
 Non-smooth expressions (Abs, sign, Max, Min, Piecewise, Heaviside) are *not* proved: sympy
@@ -61,10 +62,13 @@ _PROBES = ((1, 1, 1, 1, 1), (1, 2, 3, 4, 5), (5, 1, 2, 7, 3), (2, 9, 1, 1, 4))
 _ADVANTAGES = ((1, -1, 2, -2, 3), (2, 1, -3, 1, -1), (-1, 3, 1, -2, 1), (1, 1, -1, 2, -3))
 
 
-def _nonzero_point(expression: Any, symbols: tuple, advantages: tuple = ()) -> dict | None:
+def _nonzero_point(
+    expression: Any, symbols: tuple, advantages: tuple = (), derived: tuple = ()
+) -> dict | None:
     """A rational point of the open simplex (in ``symbols``, with rational values of the
     ``advantages`` symbols) where ``expression`` is provably nonzero (exactly, or by a float
-    value far from rounding), else None."""
+    value far from rounding), else None. ``derived`` symbols (symbol, expression) are shown
+    at the point too."""
     import sympy
 
     for weights, signs in zip(_PROBES, _ADVANTAGES, strict=True):
@@ -78,7 +82,9 @@ def _nonzero_point(expression: Any, symbols: tuple, advantages: tuple = ()) -> d
         if value.is_number and value.is_zero is False:
             approximate = complex(sympy.N(value, 30))
             if abs(approximate) > 1e-20:
-                return {str(k): str(v) for k, v in point.items()} | {"value": str(value)}
+                shown = {str(k): str(v) for k, v in point.items()}
+                shown |= {str(k): str(sympy.simplify(e.subs(point))) for k, e in derived}
+                return shown | {"value": str(value)}
     return None
 
 
@@ -104,13 +110,14 @@ def prove_drift(drift: SympyDrift) -> Report:
 
     p, q = drift.policy_symbols, drift.candidate_symbols
     at_policy = {b: a for a, b in zip(p, q, strict=True)}
-    expression = drift.expression
+    expression, free, derived = _on_advantages_of_p(drift)
     value = sympy.simplify(expression.subs(at_policy, simultaneous=True))
     zero = _decided(
         "definition_3_1_zero_at_policy_proved",
         value,
         p,
-        drift.advantage_symbols,
+        free,
+        derived,
         "proved: D(p, p) simplifies to 0",
         f"D(p, p) simplifies to {value}",
     )
@@ -137,7 +144,8 @@ def prove_drift(drift: SympyDrift) -> Report:
             "definition_3_1_zero_gradient_proved",
             difference,
             p,
-            drift.advantage_symbols,
+            free,
+            derived,
             "proved: dD/dq_a - dD/dq_0 at q = p simplifies to 0 for every a, so every simplex "
             "directional derivative vanishes",
             f"dD/dq_{a + 1} - dD/dq_0 at q = p is {difference}",
@@ -154,14 +162,37 @@ def prove_drift(drift: SympyDrift) -> Report:
     return Report((zero, gradient), f"symbolic Def. 3.1: {drift.name}")
 
 
+def _on_advantages_of_p(drift: SympyDrift) -> tuple[Any, tuple, tuple]:
+    """The expression on the advantages a drift can see, its free advantage symbols, and the
+    derived one as (symbol, expression) (shown in a refutation's witness).
+
+    The advantages are A_pi's, and sum_a pi(a|s) A_pi(s, a) = 0: with advantage symbols
+    a_0..a_{n-1} and pi[s] = p, a_0 = -(sum_{a >= 1} p_a a_a) / p_0 (p_0 > 0 in the open
+    simplex), and a_1..a_{n-1} range over all reals. A drift that is valid only because of
+    this identity (e.g. (sum_a q_a a_a)^2) is then proved, not refuted at advantages no policy
+    has."""
+    advantages = tuple(drift.advantage_symbols)
+    if not advantages:
+        return drift.expression, (), ()
+    p = drift.policy_symbols
+    first = -sum(p[k] * advantages[k] for k in range(1, len(advantages))) / p[0]
+    return drift.expression.subs(advantages[0], first), advantages[1:], ((advantages[0], first),)
+
+
 def _decided(
-    name: str, value: Any, symbols: tuple, advantages: tuple, proved: str, observed: str
+    name: str,
+    value: Any,
+    symbols: tuple,
+    advantages: tuple,
+    derived: tuple,
+    proved: str,
+    observed: str,
 ) -> Verdict:
     """passed if ``value`` simplified to 0, failed at a point where it is nonzero, else
     inconclusive."""
     if value == 0:
         return Verdict(name, "passed", 0, None, None, {"simplified": "0"}, EXACT, proved)
-    point = _nonzero_point(value, symbols, advantages)
+    point = _nonzero_point(value, symbols, advantages, derived)
     if point is not None:
         return Verdict(
             name, "failed", None, None, None, {"simplified": str(value), "point": point}, EXACT,

@@ -25,6 +25,7 @@ Notation: ``policy`` is pi, ``candidate`` is pibar, ``advantages`` is A_pi.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -588,6 +589,14 @@ class SympyDrift(Drift):
                     f"{kind} = {getattr(self, kind)!r} is not a sequence of sympy symbols"
                 ) from None
         num_actions = len(self.policy_symbols)
+        groups = [self.policy_symbols, self.candidate_symbols, self.advantage_symbols]
+        every = [symbol for group in groups for symbol in group]
+        if len(set(every)) != len(every):
+            repeated = sorted({str(x) for x in every if every.count(x) > 1})
+            raise InvalidParameterError(
+                f"{self.name}: the symbols {', '.join(repeated)} appear more than once among "
+                "policy_symbols, candidate_symbols and advantage_symbols; each must be distinct"
+            )
         if len(self.candidate_symbols) != num_actions:
             raise InvalidParameterError(
                 f"policy_symbols has {num_actions} symbols but candidate_symbols "
@@ -671,7 +680,13 @@ class SympyDrift(Drift):
             row = [sympy.Rational(v.numerator, v.denominator) for v in (c[s] for c in columns)]
             for k, function in enumerate(functions):
                 result = sympy.nsimplify(function(*row))
-                out[s, k] = Fraction(int(result.p), int(result.q))
+                if result.is_Rational:
+                    out[s, k] = Fraction(int(result.p), int(result.q))
+                else:  # a pole (sympy's zoo, or zoo + zoo = nan): what float arithmetic says
+                    floats = self._function(f"{key}{k}", expressions[k])
+                    with np.errstate(divide="ignore", invalid="ignore"):
+                        approximate = float(floats(*(np.float64(v) for v in row)))
+                    out[s, k] = math.inf if approximate == math.inf else math.nan
         return out
 
     def value(self, context: Context, candidate: np.ndarray) -> np.ndarray:

@@ -8,6 +8,7 @@ symbol proved the axioms but could not run.
 
 from __future__ import annotations
 
+import math
 from fractions import Fraction
 
 import numpy as np
@@ -15,6 +16,7 @@ import pytest
 import sympy
 
 import mdps
+import proofs_check
 import tabular_mirror as tm
 from proofs_check.symbolic import prove_drift
 from tabular_mirror import drifts
@@ -170,14 +172,50 @@ def test_the_zero_gradient_proof_holds_for_every_advantage_and_refutes_a_linear_
     assert {"p0", "a0", "a1"} <= set(point) and point["value"] != "0"
 
 
+def test_a_drift_valid_because_advantages_average_to_zero_is_proved():
+    # was: refuted ("nonzero at p = (1/3, 2/3), a = (2, 1)"): the prover tried advantages no
+    # policy has; A_pi satisfies sum_a pi_a A_a = 0, and (sum_a q_a a_a)^2 is then 0 with a
+    # zero gradient at q = p (the numerical check passes it too)
+    squared_surrogate = drifts.SympyDrift(
+        sum(x * v for x, v in zip(A, Q, strict=True)) ** 2, P, Q, advantage_symbols=A
+    )
+    report = prove_drift(squared_surrogate)
+    assert report.passed, report.render(None)
+    assert proofs_check.check_drift(squared_surrogate, MDP, POLICY).passed
+    # the same identity does not rescue a first-order term: sum_a a_a q_a itself is refuted,
+    # at a point whose a0 is the one the identity gives
+    linear = drifts.SympyDrift(
+        sum(x * v for x, v in zip(A, Q, strict=True)), P, Q, advantage_symbols=A
+    )
+    verdict = prove_drift(linear)["definition_3_1_zero_gradient_proved"]
+    assert verdict.failed, verdict
+    point = {k: sympy.Rational(v) for k, v in verdict.witness["point"].items() if k != "value"}
+    assert sum(point[f"p{k}"] * point[f"a{k}"] for k in range(3)) == 0
+
+
+def test_a_rational_sympy_drift_at_a_pole_is_infinite_in_exact_mode_too():
+    # was: AttributeError: 'ComplexInfinity' object has no attribute 'p' (float mode: inf)
+    neyman = drifts.SympyDrift(sum((v - u) ** 2 / v for u, v in zip(P, Q, strict=True)), P, Q)
+    exact = MDP.to_exact() if not MDP.is_exact else MDP
+    policy = tm.uniform_policy(exact)
+    context = make_context(exact, tm.instances.gpi(), policy)
+    candidate = policy.copy()
+    candidate[0] = [Fraction(1), Fraction(0), Fraction(0)]
+    values = neyman.value(context, candidate)
+    assert values[0] == math.inf and values[1] == 0
+    assert proofs_check.check_drift(neyman, exact).outcome != "failed"
+
+
 @pytest.mark.parametrize(
     ("kwargs", "needle"),
     [
+        ({"advantage_symbols": P}, "the symbols p0, p1, p2 appear more than once"),
+        ({"candidate_symbols": P}, "the symbols p0, p1, p2 appear more than once"),
         ({"advantage_symbols": A[:2]}, "advantage_symbols has 2 symbols"),
         ({"expression": sympy.Symbol("z") * (P[0] - Q[0]) ** 2}, "uses z, which are not"),
         ({"expression": "p0 - q0"}, "is not a sympy expression"),
     ],
-    ids=["short", "stray-symbol", "string"],
+    ids=["advantages-are-policy", "candidate-is-policy", "short", "stray-symbol", "string"],
 )
 def test_a_malformed_sympy_drift_is_refused(kwargs, needle):
     arguments = {"expression": WEIGHTED.expression, "policy_symbols": P,
