@@ -806,20 +806,25 @@ def _within_input_error(
     drift: Drift, context: Any, policy: np.ndarray, directions: list[_Direction], absolute: Any
 ) -> list[_Direction]:
     """A float derivative that fails is re-measured with the evaluation moved within its
-    certified error (:func:`_perturbed_contexts`): a drift that reads V, Q or A (the PPO clip
-    drift, a learned drift) inherits their rounding, and a derivative that moving them within
-    it can shift by a quarter of its size (FLAT) is undecided, not failed. (A drift that is 0
-    only because sum_a pi A = 0, or because two advantages are equal, otherwise fails on the
-    last bits of the evaluation.) Drifts that ignore the evaluation move by nothing."""
-    failing = [
-        d for d in directions if d.outcome == "failed" and math.isfinite(float(d.derivative))
-    ]
-    failing_ids = {id(d) for d in failing}
+    certified error, along a sign pattern and its opposite (:func:`_perturbed_contexts`). A
+    drift that reads V, Q or A (the PPO clip drift, a learned drift) inherits their rounding:
+    when one of the moves brings the derivative to zero or across it (to at most 1/FLAT of
+    its size, with its sign), zero is within what the evaluation's error explains, and the
+    direction is undecided, not failed. (A drift that is 0 only because sum_a pi A = 0, or
+    because an advantage is exactly 0, otherwise fails on the last bits of the evaluation.)
+    A derivative that the moves leave away from zero (a drift weighing |pibar - pi| by
+    1 + [A > 0] at A = 0 stays between 2 and 4) keeps its failure, and so does one that
+    cannot be re-measured; drifts that ignore the evaluation move by nothing."""
+    failing = {
+        (d.state, d.source, d.target): d
+        for d in directions
+        if d.outcome == "failed" and math.isfinite(float(d.derivative))
+    }
     if not failing:
         return directions
-    shifts: dict[tuple[int, int, int], float] = {}
+    moves: dict[tuple[int, int, int], list[float]] = {key: [] for key in failing}
     for moved in _perturbed_contexts(context):
-        for target, source in {(d.target, d.source) for d in failing}:
+        for target, source in {(d.target, d.source) for d in failing.values()}:
             try:
                 with np.errstate(all="ignore"):
                     evidence = _with_noise(
@@ -829,22 +834,18 @@ def _within_input_error(
                 continue
             for other in _classify(evidence, policy, None):
                 key = (other.state, other.source, other.target)
-                original = next((d for d in failing if (d.state, d.source, d.target) == key), None)
-                if original is None:
-                    continue
-                if not math.isfinite(float(other.derivative)):
-                    shifts[key] = math.inf
-                else:
-                    change = abs(float(other.derivative) - float(original.derivative))
-                    shifts[key] = max(shifts.get(key, 0.0), change + float(other.uncertainty))
+                if key in failing:
+                    moves[key].append(float(other.derivative) - float(failing[key].derivative))
     out = []
     for d in directions:
-        shift = shifts.get((d.state, d.source, d.target), 0.0)
-        if id(d) in failing_ids and abs(float(d.derivative)) <= FLAT * shift:
+        derivative = float(d.derivative)
+        moved = [derivative + m for m in moves.get((d.state, d.source, d.target), [])]
+        closest = min((math.copysign(1.0, derivative) * g for g in moved), default=math.inf)
+        if moved and closest <= abs(derivative) / FLAT:  # a move of V, Q, A reaches 0
             reason = (
-                f"the derivative {number_text(d.derivative)} is within {FLAT} x what the "
-                f"evaluation's certified error explains: moving V, Q and A within it shifts "
-                f"the estimate by {number_text(shift)}"
+                f"the derivative {number_text(d.derivative)} is within what the evaluation's "
+                "certified error explains: moving V, Q and A within it gives "
+                f"{', '.join(number_text(g) for g in moved)}"
             )
             d = replace(d, outcome="inconclusive", reason=reason)
         out.append(d)

@@ -62,3 +62,40 @@ def test_a_drift_that_ignores_the_evaluation_is_not_excused():
         "definition_3_1_zero_gradient"
     ]
     assert verdict.failed, verdict
+
+
+def test_a_derivative_that_no_evaluation_brings_to_zero_still_fails():
+    # review finding: the first version excused a direction whenever moving V, Q, A shifted
+    # the estimate by a quarter of its size; a drift weighing |pibar - pi| by 1 + [A > 0] at
+    # A = 0 (equal rewards) jumps between 2 and 4 under such moves but is never 0 there
+    mdp = tm.FiniteMDP(
+        np.array([[[0.3, 0.7], [0.6, 0.4]], [[0.5, 0.5], [0.2, 0.8]]]), np.ones((2, 2)), 0.9
+    )
+
+    def weighted_tv(policy, candidate, advantages):
+        return ((1.0 + (advantages > 0)) * np.abs(candidate - policy)).sum(axis=1)
+
+    drift = drifts.CallableDrift(weighted_tv, name="(1 + [A > 0]) |pibar - pi|")
+    verdict = proofs_check.check_drift(drift, mdp)["definition_3_1_zero_gradient"]
+    assert verdict.failed, verdict
+    assert verdict.margin <= -2
+
+
+def test_a_drift_zero_because_an_advantage_is_exactly_zero_is_not_failed():
+    # the other side: max(A, 0) |pibar - pi| where every action is a copy of the others
+    # (A = 0 exactly, computed as ~1e-11 at gamma near 1): 0 is within the evaluation's
+    # error, so never a failure (30 random such MDPs)
+    rng = np.random.default_rng(0)
+
+    def positive_part(policy, candidate, advantages):
+        return (np.maximum(advantages, 0.0) * np.abs(candidate - policy)).sum(axis=1)
+
+    drift = drifts.CallableDrift(positive_part, name="max(A, 0) |pibar - pi|")
+    for _ in range(30):
+        row = rng.dirichlet(np.ones(6), size=6)
+        transitions = np.repeat(row[:, None, :], 2, axis=1)
+        rewards = np.repeat(rng.uniform(0, 100, size=(6, 1)), 2, axis=1)
+        mdp = tm.FiniteMDP(transitions, rewards, float(rng.choice([0.99, 0.999, 0.9999])))
+        policy = rng.dirichlet(np.ones(2), size=6)
+        verdict = proofs_check.check_drift(drift, mdp, policy)["definition_3_1_zero_gradient"]
+        assert not verdict.failed, verdict
