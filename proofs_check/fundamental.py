@@ -515,7 +515,14 @@ def _verify_schedule(trace: tm.Trace, algorithm: MirrorAlgorithm) -> None:
     record edited by hand, or a trace checked with another algorithm, is refused)."""
     record = getattr(trace, "schedule", None)
     scheduled = algorithm.schedules
-    if record is None:  # no record (a file before version 3): nothing to compare
+    if record is None:
+        # every run of a scheduled algorithm records its values (files before version 3
+        # predate schedules): a record-less trace with steps is a run of another algorithm
+        if scheduled and trace.iterations > 0:
+            raise tm.InvalidParameterError(
+                "the trace records no schedule, but the algorithm schedules "
+                f"{', '.join(path for path, _ in scheduled)}: it is not a run of this algorithm"
+            )
         return
     parameters = tuple(path for path, _ in scheduled)
     if record.parameters != parameters:
@@ -530,7 +537,7 @@ def _verify_schedule(trace: tm.Trace, algorithm: MirrorAlgorithm) -> None:
             if value != wanted:
                 raise tm.InvalidParameterError(
                     f"trace.schedule records {record.parameters[j]} = {value} at step {k}, but "
-                    f"the schedule {record.schedules[j]} gives {wanted} at n = "
+                    f"the algorithm's schedule {scheduled[j][1]} gives {wanted} at n = "
                     f"{record.start + k}: the record is not the run's"
                 )
 

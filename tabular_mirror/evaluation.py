@@ -269,7 +269,7 @@ def _evaluate_small(
         tolerance = RELATIVE_TOLERANCE * max(1.0, largest * horizon)
     if visitation_tolerance is None:
         visitation_tolerance = RELATIVE_TOLERANCE * horizon
-    if bound > tolerance or visitation_bound > visitation_tolerance:
+    if not (bound <= tolerance and visitation_bound <= visitation_tolerance):  # NaN too
         return None
     num_states = len(values)
     q_values = (transitions.reshape(-1, num_states) @ values).reshape(policy.shape)

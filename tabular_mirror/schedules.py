@@ -122,12 +122,12 @@ class Schedule:
         n = whole_number(n, "n")
         try:
             value = self.raw(n)
-        except (ArithmeticError, ValueError, TypeError) as error:
-            if isinstance(error, InvalidParameterError):
-                raise
+        except InvalidParameterError:
+            raise
+        except Exception as error:  # a user callable's own error (IndexError past a list...)
             raise InvalidParameterError(
                 f"schedule {self} cannot be evaluated at n = {n}: {type(error).__name__}: {error}"
-            ) from None
+            ) from error
         return check_value(self, n, value)
 
     def __float__(self) -> float:
@@ -216,8 +216,15 @@ class Linear(Schedule):
                 raise InvalidParameterError(f"linear slope = {slope!r} is not a number") from None
         if isinstance(slope, bool) or not isinstance(slope, numbers.Real | Fraction):
             raise InvalidParameterError(f"linear slope = {short_repr(slope)} must be a number")
-        if not math.isfinite(float(slope)):
-            raise InvalidParameterError(f"linear slope = {slope!r} must be finite")
+        try:
+            finite = math.isfinite(float(slope))
+        except OverflowError:  # an integer or Fraction beyond the float range
+            finite = False
+        if not finite:
+            raise InvalidParameterError(
+                f"linear slope = {short_repr(slope)} must be a finite number within the float "
+                "range"
+            )
         object.__setattr__(self, "slope", slope)
 
     def raw(self, n: int) -> Any:

@@ -179,6 +179,7 @@ def _step(
         tolerance = Fraction(tolerance) if mdp.is_exact else float(tolerance)
     if solver is not None:
         answer = solver(algorithm, context)
+        _check_answer(answer[0] if isinstance(answer, tuple) else answer, mdp, solver)
         if isinstance(answer, tuple):
             candidate, claimed = answer
             # a solver's own claim is re-checked: certified only with a bound within tolerance
@@ -528,6 +529,26 @@ def _ball_step(
     )
     detail = f"Lagrange multiplier {multiplier:.6g}, constraint slack {slack:.3g}"
     return rows, "duality_gap", gap, detail, "average_ball"
+
+
+def _check_answer(candidate: Any, mdp: FiniteMDP, solver: Any) -> None:
+    """A user solver's answer must be a policy of the MDP's shape with finite entries (the run
+    would otherwise go on from something that is not a policy); how close to the simplex it
+    is, is the verification's business (an answer slightly off is an uncertified step)."""
+    name = getattr(solver, "__name__", "user solver")
+    shape = (mdp.num_states, mdp.num_actions)
+    if np.shape(candidate) != shape:
+        raise InvalidParameterError(
+            f"solver {name} returned an array of shape {np.shape(candidate)}, expected {shape}"
+        )
+    if not mdp.is_exact:
+        values = np.asarray(candidate, dtype=float)
+        bad = ~np.isfinite(values)
+        if bad.any():
+            s, a = (int(i) for i in np.argwhere(bad)[0])
+            raise InvalidParameterError(
+                f"solver {name} returned policy[{s}, {a}] = {values[s, a]}: not a probability"
+            )
 
 
 def _verify(

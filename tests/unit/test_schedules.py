@@ -102,9 +102,10 @@ def test_a_schedule_rebuilds_from_its_repr(schedule):
         (lambda: constant(float("inf")), "must be finite"),
         (lambda: Reciprocal(2), "Reciprocal takes a Schedule"),
         (lambda: FunctionSchedule(3), "is not callable"),
+        (lambda: linear(1, 10**400), "must be a finite number within the float range"),
     ],
     ids=["start-0", "ratio-negative", "rate-negative", "start-text", "slope-nan", "inf",
-         "reciprocal-number", "not-callable"],
+         "reciprocal-number", "not-callable", "slope-overflows"],
 )  # fmt: skip
 def test_bad_parameters_are_refused_when_built(build, fragment):
     with pytest.raises(InvalidParameterError, match=None) as caught:
@@ -124,8 +125,23 @@ def test_bad_parameters_are_refused_when_built(build, fragment):
         (geometric(1e300, 1e10), 1, ("geometric(1e+300, 10000000000.0)", "gives inf", "n = 1")),
         (geometric(1.0, 1e10), 40, ("geometric(1.0, 10000000000.0)", "n = 40", "Overflow")),
         (FunctionSchedule(lambda n: 1 / (n - 2), "pole"), 2, ("pole", "n = 2", "ZeroDivision")),
+        # a list-backed schedule past its end (was: a bare IndexError that lost the run)
+        (FunctionSchedule(lambda n: [1.0, 0.5, 0.25][n], "listed"), 3, ("listed", "IndexError")),
+        (FunctionSchedule(lambda n: {0: 1.0}[n], "keyed"), 1, ("keyed", "n = 1", "KeyError")),
     ],
-    ids=["zero", "negative", "nan", "text", "none", "bool", "inf", "overflow", "raises"],
+    ids=[
+        "zero",
+        "negative",
+        "nan",
+        "text",
+        "none",
+        "bool",
+        "inf",
+        "overflow",
+        "raises",
+        "index-error",
+        "key-error",
+    ],
 )
 def test_a_bad_value_names_the_schedule_n_and_the_value(schedule, n, fragments):
     with pytest.raises(InvalidParameterError) as caught:
@@ -393,6 +409,21 @@ def test_a_resealed_record_that_is_not_the_schedule_is_refused_by_check(
     edited = tm.load_trace(_edit_record(path, lambda r: r["values"][1].__setitem__(0, "5")))
     with pytest.raises(InvalidParameterError, match=r"drift\.factor = 5 at step 1.*gives 4"):
         proofs_check.check_trace(edited)
+
+
+def test_a_trace_without_a_record_is_not_a_run_of_a_scheduled_algorithm():
+    # review finding: check_trace(trace, algorithm=scheduled) accepted a run of pmd(1/100)
+    # (no record) and judged Xiao's Theorem 10 against steps the run never used
+    plain = tm.mirror_learning(FLOAT_MDP, instances.pmd(0.01), tm.uniform_policy(FLOAT_MDP), 3)
+    scheduled = instances.pmd(geometric("1/100", 10))
+    with pytest.raises(InvalidParameterError, match="records no schedule, but the algorithm"):
+        proofs_check.check_trace(plain, algorithm=scheduled)
+    # a record of another schedule names the algorithm's schedule as the one that differs
+    other = tm.mirror_learning(
+        FLOAT_MDP, instances.pmd(geometric("1/100", 1)), tm.uniform_policy(FLOAT_MDP), 3
+    )
+    with pytest.raises(InvalidParameterError, match=r"the algorithm's schedule .*10\)"):
+        proofs_check.check_trace(other, algorithm=scheduled)
 
 
 def test_the_provenance_rebuilds_the_scheduled_algorithm():
