@@ -22,6 +22,7 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 
+from tabular_mirror._validate import choice as check_choice
 from tabular_mirror._validate import whole_number
 from tabular_mirror.algorithm import MirrorAlgorithm
 from tabular_mirror.errors import AlgorithmError, ExactnessError, InvalidParameterError
@@ -148,9 +149,35 @@ def _exact_probe(algorithm: MirrorAlgorithm, options: dict[str, Any]) -> str:
         step = tm.mirror_step(mdp, algorithm, tm.uniform_policy(mdp), **step_options)
     except ExactnessError as error:
         return str(error)
+    except Exception as error:  # the algorithm's (or its solver's) own error, as ours
+        problem = (mdp, tm.uniform_policy(mdp))
+        raise _raised(algorithm, problem, error, "the exactness probe's MDP") from error
     if not step.converged:
         return f"an exact step was not certified ({step.message})"
     return ""
+
+
+#: What check_algorithm and paper_claims_test pass on to mirror_learning.
+RUN_OPTIONS = ("tol", "choice", "solver", "strict")
+
+
+def _check_arguments(algorithm: Any, options: dict[str, Any], caller: str) -> None:
+    """The caller's own mistakes, named before any example (not blamed on the algorithm)."""
+    if not isinstance(algorithm, MirrorAlgorithm):
+        raise InvalidParameterError(
+            f"{caller}: algorithm = {algorithm!r} is not a MirrorAlgorithm (build one with "
+            "tabular_mirror.instances, e.g. instances.custom(drift))"
+        )
+    unknown = sorted(set(options) - set(RUN_OPTIONS))
+    if unknown:
+        raise InvalidParameterError(
+            f"{caller}: unknown keyword {', '.join(unknown)}; the run takes "
+            f"{', '.join(RUN_OPTIONS)}"
+        )
+    if "choice" in options:
+        check_choice(options["choice"], "choice", ("closest", "vertex", "adversarial"))
+    if options.get("solver") is not None and not callable(options["solver"]):
+        raise InvalidParameterError(f"{caller}: solver = {options['solver']!r} is not callable")
 
 
 def _choose_exact(
@@ -159,6 +186,7 @@ def _choose_exact(
     """(exact, note): exact when asked for or when the algorithm can run exactly, else float
     with the reason in the note; ``exact=True`` for an algorithm that cannot is refused here,
     before any example is drawn."""
+    _check_arguments(algorithm, options, caller)
     if exact is not None and not isinstance(exact, bool):
         raise InvalidParameterError(f"{caller}: exact = {exact!r} must be True, False or None")
     if exact is False:

@@ -127,6 +127,9 @@ def test_paper_claims_test_runs_a_float_only_user_drift():
         ({"max_actions": 1}, "max_actions = 1 must be an integer >= 2"),
         ({"seed": -1}, "seed = -1 must be an integer >= 0"),
         ({"exact": "yes"}, "exact = 'yes' must be True, False or None"),
+        ({"choice": "bogus"}, "choice"),
+        ({"bogus": 1}, "unknown keyword bogus; the run takes tol, choice, solver, strict"),
+        ({"solver": 3}, "solver = 3 is not callable"),
     ],
 )
 def test_bad_arguments_get_our_error(options, message):
@@ -144,3 +147,30 @@ def test_a_scheduled_rational_algorithm_runs_exactly():
     assert "run in float" not in report.title, report.title
     assert report.outcome != "failed", report.render(None)
     assert all(v.exact for v in report.verdicts if v.passed and v.name.startswith("lemma"))
+
+
+def test_the_callers_own_mistakes_are_named_at_once_not_blamed_on_the_algorithm():
+    # review finding: a bad keyword became "AlgorithmError: sqL2 raised TypeError: ..." after
+    # seconds of search and shrinking; a string for the algorithm raised AttributeError
+    with pytest.raises(InvalidParameterError, match="is not a MirrorAlgorithm"):
+        proofs_check.check_algorithm("pmd")
+    with pytest.raises(InvalidParameterError, match="unknown keyword bogus"):
+        proofs_check.paper_claims_test(instances.gpi(), bogus=1)
+
+
+def test_a_solver_that_raises_in_the_exactness_probe_is_an_algorithm_error():
+    # review finding: the probe caught only ExactnessError, so a user solver's RuntimeError
+    # escaped check_algorithm and paper_claims_test as a bare traceback
+    def broken(algorithm, context):
+        raise RuntimeError("my solver is broken")
+
+    for call in (
+        lambda: proofs_check.check_algorithm(instances.gpi(), examples=2, solver=broken),
+        lambda: proofs_check.paper_claims_test(instances.gpi(), solver=broken),
+    ):
+        with pytest.raises(
+            AlgorithmError, match="raised RuntimeError: my solver is broken"
+        ) as caught:
+            call()
+        assert isinstance(caught.value.__cause__, RuntimeError)
+        assert caught.value.example[0].num_states == 2
