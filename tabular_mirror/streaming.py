@@ -315,10 +315,19 @@ def load_parts(folder: str | Path) -> Trace:
     if all(p.evaluation_error_bounds is not None for p in parts):
         arrays["evaluation_error_bounds"] = joined("evaluation_error_bounds", True)
     schedule = None
-    if first.schedule is not None:  # the same algorithm in every part: one record, joined
+    if any(p.schedule is not None for p in parts):  # one algorithm: one record, joined
         if any(p.schedule is None or p.schedule.parameters != first.schedule.parameters
                for p in parts):  # fmt: skip
             raise InvalidFileError(f"{folder}: the parts record different schedules", path)
+        step = first.schedule.start
+        for name, part in zip(names, parts, strict=True):
+            if part.schedule.start != step:
+                raise InvalidFileError(
+                    f"{folder}: {name} records schedule values from step "
+                    f"{part.schedule.start}, but the run is at step {step} there",
+                    path,
+                )
+            step += len(part.schedule.values)
         schedule = replace(
             first.schedule, values=tuple(row for p in parts for row in p.schedule.values)
         )

@@ -513,3 +513,18 @@ def test_the_command_line_runs_and_checks_a_schedule(tmp_path, capsys):
 def test_check_with_a_scheduled_spec_on_generated_mdps(capsys):
     code = main(["check", "--algorithm", "pmd:step=geometric(1,2)", "--mdps", "1", "-n", "4"])
     assert code == 0, capsys.readouterr()
+
+
+def test_parts_whose_records_do_not_continue_each_other_are_refused(tmp_path):
+    # review note: load_parts joined the parts' records without checking where each starts
+    folder = tmp_path / "run"
+    algorithm = l2_algorithm(geometric(8, "1/2"))
+    tm.run_in_parts(
+        EXACT_MDP, algorithm, tm.uniform_policy(EXACT_MDP), 4, folder, part_size=2, tol=0
+    )
+    parts = sorted(folder.glob("part-*.json"))
+    assert len(parts) == 2
+    assert tm.load_parts(folder).schedule.column("drift.factor") == (8, 4, 2, 1)
+    _edit_record(parts[1], lambda r: r.__setitem__("start", 0))
+    with pytest.raises(InvalidFileError, match="records schedule values from step 0, but"):
+        tm.load_parts(folder)
