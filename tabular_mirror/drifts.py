@@ -99,6 +99,17 @@ class Drift:
         """d D_pi(pibar | s) / d pibar[s, a], shape (S, A); None if not differentiable."""
         return None
 
+    def trial_value(self, context: Context, candidate: np.ndarray) -> np.ndarray:
+        """:meth:`value` at a solver's trial point, where NaN may stand for "cannot be
+        evaluated here" (the solver rejects the point instead of failing). The same as
+        ``value`` unless the drift refuses NaN there (:class:`CallableDrift`)."""
+        return self.value(context, candidate)
+
+    def trial_gradient(self, context: Context, candidate: np.ndarray) -> np.ndarray | None:
+        """:meth:`gradient` at a solver's iterate, where NaN may stand for "cannot be
+        differentiated here" (the solver then claims no bound for that state)."""
+        return self.gradient(context, candidate)
+
 
 @dataclass(frozen=True)
 class ZeroDrift(Drift):
@@ -307,8 +318,15 @@ class ScaledDrift(Drift):
     def value(self, context: Context, candidate: np.ndarray) -> np.ndarray:
         return _in_mode(self.factor, candidate) * self.drift.value(context, candidate)
 
+    def trial_value(self, context: Context, candidate: np.ndarray) -> np.ndarray:
+        return _in_mode(self.factor, candidate) * self.drift.trial_value(context, candidate)
+
     def gradient(self, context: Context, candidate: np.ndarray) -> np.ndarray | None:
         inner = self.drift.gradient(context, candidate)
+        return None if inner is None else _in_mode(self.factor, candidate) * inner
+
+    def trial_gradient(self, context: Context, candidate: np.ndarray) -> np.ndarray | None:
+        inner = self.drift.trial_gradient(context, candidate)
         return None if inner is None else _in_mode(self.factor, candidate) * inner
 
 
@@ -337,8 +355,15 @@ class SumDrift(Drift):
     def value(self, context: Context, candidate: np.ndarray) -> np.ndarray:
         return sum(d.value(context, candidate) for d in self.drifts)
 
+    def trial_value(self, context: Context, candidate: np.ndarray) -> np.ndarray:
+        return sum(d.trial_value(context, candidate) for d in self.drifts)
+
     def gradient(self, context: Context, candidate: np.ndarray) -> np.ndarray | None:
         parts = [d.gradient(context, candidate) for d in self.drifts]
+        return None if any(p is None for p in parts) else sum(parts)
+
+    def trial_gradient(self, context: Context, candidate: np.ndarray) -> np.ndarray | None:
+        parts = [d.trial_gradient(context, candidate) for d in self.drifts]
         return None if any(p is None for p in parts) else sum(parts)
 
 
@@ -516,6 +541,13 @@ class CallableDrift(Drift):
             return None
         output = self._call(self.gradient_function, context, candidate)
         return self._checked(output, np.shape(candidate), "gradient_function")
+
+    def trial_gradient(self, context: Context, candidate: np.ndarray) -> np.ndarray | None:
+        """:meth:`gradient` where NaN is allowed (shape checked, NaN kept)."""
+        if self.gradient_function is None:
+            return None
+        output = self._call(self.gradient_function, context, candidate)
+        return self._checked(output, np.shape(candidate), "gradient_function", allow_nan=True)
 
     def _checked(
         self, output: Any, shape: tuple[int, ...], which: str, allow_nan: bool = False
