@@ -81,7 +81,9 @@ class Drift:
     Class attributes describe what solvers and checks may assume: ``is_drift`` (satisfies
     Definition 3.1), ``convex`` (convex in pibar[s], so a first-order certificate is global;
     False unless a drift declares it, so a user's subclass never gets a global certificate by
-    default),
+    default: set ``convex = True`` on the class, or pass ``convex=True`` to
+    :class:`CallableDrift` / :class:`SympyDrift`; ``scaled`` keeps it, ``added`` is convex
+    when every term is; nothing checks the claim, and a wrong one makes certificates wrong),
     ``rational`` (exact Fractions in, exact Fractions out), ``needs_support`` (infinite or not
     differentiable at pi when pi has zero entries, so pi must be interior).
     """
@@ -582,7 +584,9 @@ class SympyDrift(Drift):
     gradient, and evaluated exactly (Fractions in, Fractions out) for exact MDPs when the
     expression is a rational function of its symbols (``rational``). ``proofs_check`` can
     prove its Definition 3.1 zero-gradient property symbolically (for every value of the
-    advantage symbols).
+    advantage symbols). Declare ``convex=True`` only if the expression is convex in the
+    candidate symbols: the step then certifies globally (Frank-Wolfe gaps); otherwise its
+    certificate is ``local``.
 
     >>> import sympy
     >>> p = sympy.symbols("p0:2"); q = sympy.symbols("q0:2")

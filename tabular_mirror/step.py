@@ -22,9 +22,19 @@ zero or same-family drift, average ball    one Lagrange multiplier            du
   (TRPO, the paper's drift and KL balls)
 zero or same-family drift, state balls     per-state multipliers              duality gap
 trust-region KL, nu = max-drift state      epigraph + bisection on radius     duality gap
-anything else                              SLSQP                              Frank-Wolfe gap if
+any other drift (your own), beta > 0,      per-state projected gradient on    Frank-Wolfe gap
+  N = Pi                                   each simplex, all states at once   (convex), else local
+any other drift, state / average ball      the multipliers over those rows    duality gap
+  of a known divergence                                                       (convex), else local
+anything else (nu depends on pibar, ...)   SLSQP                              Frank-Wolfe gap if
                                                                               concave, else local
 ========================================  ================================  ==================
+
+A drift's ``convex`` flag (False unless declared: ``CallableDrift(..., convex=True)``) decides
+whether a first-order bound is claimed: only a convex drift makes each row concave, so only
+then is a per-state Frank-Wolfe gap an upper bound on the step's suboptimality. The per-state
+solver evaluates a user's drift only at points of each state's simplex (a NaN or inf there
+rejects the point) and, for a drift not declared convex, keeps the best of several starts.
 
 In exact mode the rational steps (GPI, squared L2, squared TV, PPO clip, with N = Pi) return
 exact Fractions with certificate ``exact``; the others raise ExactnessError. The argmax can be

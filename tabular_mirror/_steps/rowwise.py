@@ -139,6 +139,8 @@ class RowProblems:
             algorithm.drift_distribution.weights(context, context.policy, None), dtype=float
         )
         self.coefficient = nu / beta
+        self._column = self.coefficient[:, None]
+        self._everywhere = bool((self.coefficient > 0).all())  # no 0 * inf to mask
         mdp = context.mdp
         self.feasible = mdp.action_mask if mdp.has_infeasible_actions else None
         self.divergence = None if family is None else _family_divergence(family)
@@ -154,7 +156,10 @@ class RowProblems:
         evaluated (inf, NaN)."""
         self.calls += 1
         drift = np.asarray(self.drift.trial_value(self.context, p), dtype=float)
-        penalty = np.where(self.coefficient > 0, self.coefficient * drift, 0.0)
+        if self._everywhere:
+            penalty = self.coefficient * drift
+        else:
+            penalty = np.where(self.coefficient > 0, self.coefficient * drift, 0.0)
         return np.where(np.isfinite(penalty), penalty, np.inf)
 
     def values(self, p: np.ndarray, penalty: np.ndarray | None = None) -> np.ndarray:
@@ -173,8 +178,10 @@ class RowProblems:
         if self.has_gradient:
             self.calls += 1
             drift = np.asarray(self.drift.trial_gradient(self.context, p), dtype=float)
-            coefficient = self.coefficient[:, None]
-            out = self.advantages - np.where(coefficient > 0, coefficient * drift, 0.0)
+            if self._everywhere:
+                out = self.advantages - self._column * drift
+            else:
+                out = self.advantages - np.where(self._column > 0, self._column * drift, 0.0)
         else:
             out = self._differences(p, value)
         if self.divergence is not None:
@@ -341,7 +348,8 @@ class RowProblems:
             usable = (np.abs(step) > 1e-14) & np.isfinite(estimate) & (estimate > 0)
             curvature = np.where(usable, estimate, curvature)
             typical = np.exp(row_sum(np.log(curvature)) / curvature.shape[1])[:, None]
-            curvature = np.maximum(np.clip(curvature, typical * 1e-6, typical * 1e6), floor)
+            curvature = np.minimum(np.maximum(curvature, typical * 1e-6), typical * 1e6)
+            curvature = np.maximum(curvature, floor)
             active &= (gap > tolerance) & np.isfinite(gap) & ~failed & (idle < STALLED)
         return p, value, gap
 
