@@ -513,10 +513,12 @@ def _rowwise_step(
             bound = None
     how = "the drift's gradient" if problems.has_gradient else "differences (no gradient given)"
     if bound is None:
-        detail = (
-            f"per-state projected gradient ({how}), best of {len(starts(problems))} starts: "
-            f"a local maximum (the drift is not declared convex){note}"
-        )
+        if problems.convex:  # a state whose gradient is not finite at its answer
+            why = "no bound: the drift's gradient is not finite at the answer in some state"
+        else:
+            why = f"best of {len(starts(problems))} starts, a local maximum (the drift is not "
+            why += "declared convex)"
+        detail = f"per-state projected gradient ({how}): {why}{note}"
         return rows, "local", None, detail, name
     if problems.has_gradient:
         evidence = "Frank-Wolfe gap per state"

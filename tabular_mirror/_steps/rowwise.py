@@ -18,6 +18,13 @@ scaled projected-gradient ascent, vectorised over states:
   p + g / h onto the simplex in the metric diag(h) (h a per-coordinate curvature estimate,
   secant-updated), then backtracks along the segment [p, q], so the drift is never evaluated
   off the simplex (a drift that is infinite or NaN at a trial point rejects it);
+- a row whose f is -inf at its best vertex (a drift infinite on the boundary, like a forward
+  KL), or whose step reached a point where the drift's slope is infinite (an entry at 0 of a
+  log-like drift, like a reverse KL: the step is undone), takes the barrier model instead:
+  the curvature grows like 1 / q^2 away from p, so q_a = w_a / (mu - m_a) with
+  w_a = h_a p_a^2, m_a = g_a - h_a p_a, mu a 1-D root (the forward-KL row's form; one step
+  is the exact row for a forward KL) and every entry stays > 0; its curvature is the secant
+  of g against 1 / p;
 - g is the drift's own gradient, or finite differences along the simplex directions e_a - p
   (points p + t (e_a - p), on the simplex) when it has none;
 - the Frank-Wolfe gap max_a g_a - <p, g> bounds f_s* - f_s(p) when f_s is concave (a convex
@@ -268,21 +275,33 @@ class RowProblems:
         return bound
 
     # ------------------------------------------------------------------ the solver
-    def _probe(self, p: np.ndarray, gradient: np.ndarray, curvature: np.ndarray) -> np.ndarray:
-        """Per-coordinate secant curvature (g(p) - g(p')) / (p' - p) from p' a tenth of the
-        way toward each row's best action (on the simplex); ``curvature`` where that says
-        nothing (a coordinate that does not move, a non-finite or non-positive estimate)."""
+    def _probe(
+        self, p: np.ndarray, gradient: np.ndarray, curvature: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Where to start the curvature model: (curvature, barrier rows).
+
+        Barrier rows are those where f is -inf at the best action's vertex (a drift that is
+        infinite on the boundary, like KL's); they take the barrier model
+        (:func:`_barrier_step`). The curvature is the per-coordinate secant from p' a tenth
+        of the way toward that vertex (on the simplex): (g(p) - g(p')) / (p' - p), in barrier
+        rows taken at p through the secant of g against 1/p (x p'/p); ``curvature`` where the
+        probe says nothing (a coordinate that does not move, a non-finite or non-positive
+        estimate)."""
         best = gradient if self.feasible is None else np.where(self.feasible, gradient, -np.inf)
         vertex = np.zeros(p.shape)
         vertex[np.arange(len(p)), np.argmax(best, axis=1)] = 1.0
+        barrier = self.values(vertex) == -np.inf
         probe = _on_simplex(p + PROBE * (vertex - p))
         value = self.values(probe)
         change = gradient - self.gradient(probe, value)
         step = probe - p
         estimate = change / step
+        if barrier.any():
+            estimate = np.where(barrier[:, None], estimate * probe / p, estimate)
         usable = (np.abs(step) > 1e-14) & np.isfinite(estimate) & (estimate > 0)
         usable &= np.isfinite(value)[:, None]
-        return np.where(usable, np.maximum(estimate, 1e-12 * self.scale), curvature)
+        curvature = np.where(usable, np.maximum(estimate, 1e-12 * self.scale), curvature)
+        return curvature, barrier
 
     @_quiet
     def solve(self, start: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -299,8 +318,9 @@ class RowProblems:
         curvature = np.maximum(self.coefficient, floor)[:, None] / np.maximum(p, 1e-3)
         tolerance = ROW_TOLERANCE * self.scale
         active = (gap > tolerance) & np.isfinite(gap)
+        barrier = np.zeros(len(p), dtype=bool)
         if active.any():
-            curvature = self._probe(p, gradient, curvature)
+            curvature, barrier = self._probe(p, gradient, curvature)
         # below the rounding of f an increase cannot be seen: there the full step of the
         # curvature model is taken as long as f does not drop beyond rounding (the gradient,
         # not f, then measures the progress; Newton's regime)
@@ -311,6 +331,16 @@ class RowProblems:
             if not active.any():
                 break
             direction, slope = _model_step(p, gradient, curvature, self.feasible)
+            if barrier.any():
+                # rows whose drift was infinite at a model step: the barrier model, whose
+                # curvature grows like 1 / p^2 (a full-support row only)
+                inside = p > 0 if self.feasible is None else (p > 0) | ~self.feasible
+                eligible = barrier & inside.all(axis=1)
+                if eligible.any():
+                    feasible = None if self.feasible is None else self.feasible[eligible]
+                    direction[eligible], slope[eligible] = _barrier_step(
+                        p[eligible], gradient[eligible], curvature[eligible], feasible
+                    )
             moved = active & (slope > 0)
             if not moved.any():
                 break
@@ -332,19 +362,36 @@ class RowProblems:
                 pending = pending & ~good
                 if not pending.any():
                     break
+                barrier |= pending & (values == -np.inf) & (length == 1.0)
                 length = np.where(pending, 0.5 * length, length)
             failed = pending  # no ascent along [p, q]: stalled
-            step = new - p
+            previous, old, old_value, old_gap = gradient, p, value, gap
+            gradient = self.gradient(new, new_value)
+            gap = self.frank_wolfe(new, gradient)
+            broken = moved & ~np.isfinite(gap)
+            if broken.any():
+                # the step reached a point where the drift's slope is infinite (an entry at 0
+                # of a log-like drift): go back, and take the barrier model from there (it
+                # keeps every entry > 0)
+                new = np.where(broken[:, None], old, new)
+                new_value = np.where(broken, old_value, new_value)
+                gradient = np.where(broken[:, None], previous, gradient)
+                gap = np.where(broken, old_gap, gap)
+                failed |= broken & barrier  # the barrier model did not help either: stop
+                barrier |= broken
+            step = new - old
             # no visible increase for STALLED iterations in a row: as far as f can tell (for a
             # drift not declared convex, whose gap certifies nothing: an increase below
             # IDLE * max(1, max |A|))
             idle = np.where(new_value - value <= np.maximum(noise, idle_floor), idle + 1, 0)
+            idle = np.where(broken, 0, idle)
             p, value = new, new_value
-            previous = gradient
-            gradient = self.gradient(p, value)
-            gap = self.frank_wolfe(p, gradient)
             # secant curvature per coordinate, kept within 1e-6..1e6 of the row's mean
             estimate = (previous - gradient) / step
+            if barrier.any():
+                # the barrier model's weight w = h p^2 from the secant of g against 1/p
+                # (exact for a KL-like drift whatever the step): h at p_new = secant p_old/p_new
+                estimate = np.where(barrier[:, None], estimate * (p - step) / p, estimate)
             usable = (np.abs(step) > 1e-14) & np.isfinite(estimate) & (estimate > 0)
             curvature = np.where(usable, estimate, curvature)
             typical = np.exp(row_sum(np.log(curvature)) / curvature.shape[1])[:, None]
@@ -365,6 +412,47 @@ def _on_simplex(rows: np.ndarray) -> np.ndarray:
     if drifted.any():
         rows = np.where(drifted[:, None], rows / sums[:, None], rows)
     return rows
+
+
+def _barrier_step(
+    p: np.ndarray, gradient: np.ndarray, curvature: np.ndarray, feasible: np.ndarray | None
+) -> tuple[np.ndarray, np.ndarray]:
+    """The step d = q - p to the maximiser q of the barrier model
+    <g, q - p> - sum_a w_a (q_a / p_a - 1 - log(q_a / p_a)), w_a = h_a p_a^2 (curvature h at
+    p, growing like 1 / q^2 away from it: a KL-like drift's), over each row's simplex, for
+    rows with p > 0 on their face; and its slope <g, d> >= 0.
+
+    Stationarity gives q_a = w_a / (mu - m_a) with m_a = g_a - h_a p_a: the forward-KL row's
+    form, so mu is found the same way (Newton on the concave 1 / sum_a w_a / (mu - m_a) from
+    the left, in offsets x = mu - max m). d_a = p_a (g_a - mu) / (mu - m_a) is formed from
+    g - mu directly, so small steps keep their digits."""
+    weights = curvature * p * p
+    shifts = gradient - curvature * p
+    if feasible is not None:
+        weights = np.where(feasible, weights, 0.0)
+        shifts = np.where(feasible, shifts, -np.inf)
+    rows = np.arange(len(p))
+    best = np.argmax(shifts, axis=1)
+    top = shifts[rows, best]
+    distance = top[:, None] - shifts  # >= 0; inf on infeasible actions
+    x = weights[rows, best]  # the sum is >= 1 here
+    cap = row_sum(weights)  # and <= 1 here
+    for _ in range(100):
+        inverse = 1.0 / (x[:, None] + distance)
+        terms = weights * inverse
+        total = row_sum(terms)
+        slope = row_sum(terms * inverse)
+        step = np.maximum((total - 1.0) / slope * total, 0.0)
+        step = np.where(np.isfinite(step), step, 0.0)
+        x = np.minimum(x + step, cap)
+        if (step <= 4 * np.finfo(float).eps * x).all():
+            break
+    centred = gradient - top[:, None] - x[:, None]  # g_a - mu
+    step = p * centred / (x[:, None] + distance)
+    if feasible is not None:
+        step = np.where(feasible, step, 0.0)
+        centred = np.where(feasible, centred, 0.0)
+    return step, row_sum(centred * step)
 
 
 def _model_step(

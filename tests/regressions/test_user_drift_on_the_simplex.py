@@ -85,3 +85,4 @@ def test_a_nan_gradient_claims_no_bound():
     step = tm.mirror_step(TWO, MirrorAlgorithm.with_defaults(drift), tm.uniform_policy(TWO))
     recorder.assert_on_the_simplex()
     assert step.certificate.kind == "local" and not step.certificate.certified
+    assert "gradient is not finite" in step.certificate.detail

@@ -29,6 +29,7 @@ from tabular_mirror.results import Certificate
 from tabular_mirror.sampling import VisitationSampling
 
 GRID = mdps.make("paper-grid")
+POLICY = tm.random_policy(GRID, 3)
 GARNET = mdps.garnet(6, 3, 2, seed=4, discount=0.9)
 
 
@@ -305,3 +306,47 @@ def test_the_fundamental_theorem_on_a_run_with_local_steps_is_not_failed():
     algorithm = MirrorAlgorithm.with_defaults(drifts.scaled(user_kl(convex=False), 2.0))
     report = proofs_check.check_fundamental_theorem(GARNET, algorithm, tm.uniform_policy(GARNET), 3)
     assert not any(verdict.failed for verdict in report.verdicts), report
+
+
+# ---------------------------------------------------------------------------- drift shapes
+def reverse_kl(policy, candidate):
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(candidate > 0, candidate * np.log(candidate / policy), 0.0).sum(axis=1)
+
+
+def reverse_kl_gradient(policy, candidate):
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.log(candidate / policy) + 1.0
+
+
+@pytest.mark.parametrize("scale", [0.5, 5.0], ids=["strong-step", "mild-step"])
+def test_a_user_reverse_kl_is_the_softmax_step(scale):
+    # was: a model step that set an entry to 0 was accepted (a reverse KL is finite there) and
+    # the row stopped with an infinite gradient: no bound, 0.5 below the argmax
+    user = drifts.CallableDrift(reverse_kl, reverse_kl_gradient, convex=True)
+    mine, theirs = (
+        tm.mirror_step(GRID, MirrorAlgorithm.with_defaults(drifts.scaled(d, scale)), POLICY)
+        for d in (user, drifts.ReverseKL())
+    )
+    assert mine.solver == "rowwise" and mine.converged, describe(mine)
+    assert theirs.objective - mine.objective <= mine.certificate.bound + 1e-12
+    np.testing.assert_allclose(mine.policy, theirs.policy, rtol=0, atol=1e-9)
+
+
+@pytest.mark.parametrize(
+    ("function", "gradient", "built_in"),
+    [
+        (squared, lambda policy, candidate: 2 * (candidate - policy), drifts.SquaredEuclidean()),
+        (kl, kl_gradient, drifts.ForwardKL()),
+    ],
+    ids=["squared-l2", "forward-kl"],
+)
+@pytest.mark.parametrize("scale", [0.5, 50.0], ids=["strong-step", "paper-scale"])
+def test_boundary_and_barrier_drifts_match_the_closed_forms(function, gradient, built_in, scale):
+    user = drifts.CallableDrift(function, gradient, convex=True)
+    mine, theirs = (
+        tm.mirror_step(GRID, MirrorAlgorithm.with_defaults(drifts.scaled(d, scale)), POLICY)
+        for d in (user, built_in)
+    )
+    assert mine.solver == "rowwise" and mine.converged, describe(mine)
+    np.testing.assert_allclose(mine.policy, theirs.policy, rtol=0, atol=1e-9)
