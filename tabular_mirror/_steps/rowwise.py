@@ -58,6 +58,9 @@ if TYPE_CHECKING:  # pragma: no cover
     from ..algorithm import MirrorAlgorithm
     from ..context import Context
 
+#: Machine epsilon of float64 (np.finfo is a call, about half a microsecond, in a loop).
+_EPS = float(np.finfo(float).eps)
+
 #: Iterations of one start (each: one gradient and a few drift evaluations); a drift not
 #: declared convex gets fewer per start (it has several starts, and no bound to reach).
 ITERATIONS = 400
@@ -265,7 +268,7 @@ class RowProblems:
                 scale = np.maximum(coefficient, np.abs(here)) + np.maximum(
                     coefficient, np.abs(there)
                 )
-                rounding = DRIFT_ULPS * np.finfo(float).eps * scale / t
+                rounding = DRIFT_ULPS * _EPS * scale / t
                 quotient = linear - (here - there) / t + rounding
                 quotient = np.where(inside & np.isfinite(quotient), quotient, np.inf)
                 best = np.minimum(best, quotient)
@@ -324,7 +327,7 @@ class RowProblems:
         # below the rounding of f an increase cannot be seen: there the full step of the
         # curvature model is taken as long as f does not drop beyond rounding (the gradient,
         # not f, then measures the progress; Newton's regime)
-        magnitude = 16 * np.finfo(float).eps * row_max(np.abs(self.advantages))
+        magnitude = 16 * _EPS * row_max(np.abs(self.advantages))
         idle = np.zeros(len(p), dtype=int)
         idle_floor = 0.0 if self.convex else IDLE * self.scale
         for _ in range(ITERATIONS if self.convex else LOCAL_ITERATIONS):
@@ -345,7 +348,7 @@ class RowProblems:
             if not moved.any():
                 break
             direction = np.where(moved[:, None], direction, 0.0)
-            noise = 16 * np.finfo(float).eps * np.abs(value) + magnitude
+            noise = 16 * _EPS * np.abs(value) + magnitude
             flat = SUFFICIENT * slope <= noise
             length = np.ones(len(p))
             pending = moved
@@ -445,7 +448,7 @@ def _barrier_step(
         step = np.maximum((total - 1.0) / slope * total, 0.0)
         step = np.where(np.isfinite(step), step, 0.0)
         x = np.minimum(x + step, cap)
-        if (step <= 4 * np.finfo(float).eps * x).all():
+        if (step <= 4 * _EPS * x).all():
             break
     centred = gradient - top[:, None] - x[:, None]  # g_a - mu
     step = p * centred / (x[:, None] + distance)
