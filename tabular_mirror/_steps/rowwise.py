@@ -29,9 +29,12 @@ scaled projected-gradient ascent, vectorised over states:
   (points p + t (e_a - p), on the simplex) when it has none;
 - the Frank-Wolfe gap max_a g_a - <p, g> bounds f_s* - f_s(p) when f_s is concave (a convex
   drift, Jaggi 2013): with the drift's gradient it is the row's certificate; without it each
-  directional derivative g_a - <p, g> is bounded from above by a backward difference
-  quotient (f(p) - f(p - t (e_a - p))) / t, valid for concave rows (their slopes decrease),
-  plus the rounding of the difference;
+  directional derivative g_a - <p, g> is bounded from above with the linear part (and a
+  ball's divergence) exact and the drift's part by a backward difference quotient of the
+  penalty, (c D(p) - c D(p - t (e_a - p))) / t <= its slope (a convex penalty's slopes
+  increase), plus the rounding of the difference for a drift function accurate to
+  :data:`DRIFT_ULPS` ulps (an assumption the certificate's detail states); the bound is
+  O(t), so without a gradient it is typically ~1e-6, above the default tolerance;
 - a drift not declared convex is solved from several starts (pi, a move toward the best
   action, the centre of the face) and the best row kept per state; its certificate is ``local``
   (a first-order point that may not be global).
