@@ -195,10 +195,10 @@ class RowProblems:
                 out = self.advantages - self._column * drift
             else:
                 out = self.advantages - np.where(self._column > 0, self._column * drift, 0.0)
-        else:
+            if self.divergence is not None:
+                out = out - self.extra[:, None] * self.divergence[1](self.policy, p)
+        else:  # differences of f itself: the ball's term is in them already
             out = self._differences(p, value)
-        if self.divergence is not None:
-            out = out - self.extra[:, None] * self.divergence[1](self.policy, p)
         if self.feasible is not None:
             out = np.where(self.feasible, out, 0.0)
         return out

@@ -350,3 +350,18 @@ def test_boundary_and_barrier_drifts_match_the_closed_forms(function, gradient, 
     )
     assert mine.solver == "rowwise" and mine.converged, describe(mine)
     np.testing.assert_allclose(mine.policy, theirs.policy, rtol=0, atol=1e-9)
+
+
+@pytest.mark.parametrize("ball", BALLS, ids=["state-kl", "average-kl", "state-l2", "average-l2"])
+def test_a_ball_with_a_user_drift_without_gradient(ball):
+    # was: the rows' differences already contain the ball's term and the gradient subtracted
+    # it a second time: the Lagrangian rows stopped far from their maximum (0.016 below the
+    # argmax on a one-state MDP; the secant bound, 0.19, stayed valid but useless)
+    with_gradient, without = pair(user_kl(), user_kl(gradient=False), neighbourhood=ball)
+    policy = tm.random_policy(GARNET, 3)
+    exact, mine = (tm.mirror_step(GARNET, a, policy) for a in (with_gradient, without))
+    assert exact.converged and mine.solver.startswith("rowwise"), describe(mine)
+    assert mine.neighbourhood_slack >= -1e-9
+    assert exact.objective - mine.objective <= mine.certificate.bound + exact.certificate.bound
+    assert mine.certificate.bound < 1e-5
+    np.testing.assert_allclose(mine.policy, exact.policy, rtol=0, atol=1e-8)
