@@ -598,15 +598,17 @@ def _ball_step(
 
 
 def _rowwise_bound(algorithm: MirrorAlgorithm, context: Context, candidate: np.ndarray) -> float:
-    """The Frank-Wolfe bound on F* - F(candidate) of a convex drift with N = Pi, recomputed:
-    from the objective's gradient and the greedy vertex
-    (:func:`tabular_mirror._steps.general.frank_wolfe_gap`), or for a drift without a gradient
-    the per-state secant bounds at ``candidate``."""
-    bound = frank_wolfe_gap(algorithm, context, candidate)
-    if bound is None:
-        gaps = RowProblems(algorithm, context).secant_gap(candidate)
-        bound = total_bound(np.asarray(context.sampling_weights, dtype=float), gaps)
-    return float(bound)
+    """The Frank-Wolfe bound on F* - F(candidate) of a convex drift with N = Pi, recomputed
+    at ``candidate`` by fresh row problems: the per-state Frank-Wolfe gaps from the drift's
+    gradient there (on each state's face: a user's gradient may be NaN on infeasible actions,
+    which are not part of the problem), or the per-state secant bounds without a gradient."""
+    problems = RowProblems(algorithm, context)
+    if problems.has_gradient:
+        with np.errstate(all="ignore"):
+            gaps = problems.frank_wolfe(candidate, problems.gradient(candidate, None))
+    else:
+        gaps = problems.secant_gap(candidate)
+    return float(total_bound(np.asarray(context.sampling_weights, dtype=float), gaps))
 
 
 def _verify(

@@ -515,8 +515,14 @@ def starts(problems: RowProblems) -> list[np.ndarray]:
 
 
 def best_rows(problems: RowProblems, warm: np.ndarray | None = None) -> tuple[np.ndarray, Any]:
-    """The best row per state over the starts (and ``warm``, a previous answer); returns
-    (rows, per-state gap bounds) with the bounds None for a drift not declared convex."""
+    """The best row per state over the starts (and ``warm``, a previous answer, in the states
+    where f is at least its value at pi there: a row that (nearly) left pi's support is a bad
+    start once a KL ball's term is weighed in); returns (rows, per-state gap bounds) with the
+    bounds None for a drift not declared convex."""
+    if warm is not None:
+        with np.errstate(all="ignore"):
+            usable = problems.values(warm) >= problems.values(problems.policy)
+        warm = np.where(usable[:, None], warm, problems.policy)
     candidates = starts(problems) if warm is None else [warm, *starts(problems)[1:]]
     best_rows = best_values = best_gaps = None
     for start in candidates:

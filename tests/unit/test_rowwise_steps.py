@@ -365,3 +365,46 @@ def test_a_ball_with_a_user_drift_without_gradient(ball):
     assert exact.objective - mine.objective <= mine.certificate.bound + exact.certificate.bound
     assert mine.certificate.bound < 1e-5
     np.testing.assert_allclose(mine.policy, exact.policy, rtol=0, atol=1e-8)
+
+
+@pytest.mark.parametrize("gradient", [True, False], ids=["gradient", "differences"])
+@pytest.mark.parametrize(
+    "ball",
+    [nb.StateBall("kl", 0.02), nb.AverageBall("kl", 0.02, "uniform")],
+    ids=["state", "average"],
+)
+def test_a_user_l2_drift_in_a_kl_ball(ball, gradient):
+    # was: the multiplier search warm-started each row solve from the previous answer; the
+    # L2 rows without the ball's term put some entries at (nearly) 0, where the KL term is
+    # (nearly) infinite, and the solver stayed there: an answer outside the ball (caught by
+    # re-verification) or 0.3 below the argmax, with bounds of 1e239
+    mdp = mdps.garnet(2, 4, 2, seed=77, discount=0.9)
+    policy = tm.interior_policy(mdp, 41)
+    user = drifts.CallableDrift(
+        squared, (lambda policy, candidate: 2 * (candidate - policy)) if gradient else None,
+        convex=True,
+    )  # fmt: skip
+    mine, theirs = (
+        tm.mirror_step(mdp, MirrorAlgorithm.with_defaults(drifts.scaled(d, 0.2212),
+                                                          neighbourhood=ball), policy)
+        for d in (user, drifts.SquaredEuclidean())
+    )  # fmt: skip
+    assert mine.solver.startswith("rowwise") and mine.neighbourhood_slack >= -1e-9, describe(mine)
+    assert mine.converged or not gradient, describe(mine)
+    assert theirs.objective - mine.objective <= mine.certificate.bound + theirs.certificate.bound
+    np.testing.assert_allclose(mine.policy, theirs.policy, rtol=0, atol=1e-6)
+
+
+def test_a_gradient_that_is_nan_on_infeasible_actions():
+    # was: re-verification recomputed the Frank-Wolfe gap through the drift's checked
+    # gradient, and a user's reverse-KL gradient log(pibar / pi) + 1 is NaN at the infeasible
+    # actions (0 / 0), which are not part of the problem: "gradient_function returned NaN"
+    user = drifts.CallableDrift(reverse_kl, reverse_kl_gradient, convex=True)
+    policy = tm.interior_policy(MASKED, 4)
+    mine, theirs = (
+        tm.mirror_step(MASKED, MirrorAlgorithm.with_defaults(drifts.scaled(d, 2.0)), policy)
+        for d in (user, drifts.ReverseKL())
+    )
+    assert mine.solver == "rowwise" and mine.converged, describe(mine)
+    assert np.all(mine.policy[~MASKED.action_mask] == 0)
+    np.testing.assert_allclose(mine.policy, theirs.policy, rtol=0, atol=1e-9)
