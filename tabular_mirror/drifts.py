@@ -83,7 +83,9 @@ class Drift:
     Class attributes describe what solvers and checks may assume: ``is_drift`` (satisfies
     Definition 3.1), ``convex`` (convex in pibar[s], so a first-order certificate is global;
     False unless a drift declares it, so a user's subclass never gets a global certificate by
-    default),
+    default: set ``convex = True`` on the class, or pass ``convex=True`` to
+    :class:`CallableDrift` / :class:`SympyDrift`; ``scaled`` keeps it, ``added`` is convex
+    when every term is; nothing checks the claim, and a wrong one makes certificates wrong),
     ``rational`` (exact Fractions in, exact Fractions out), ``needs_support`` (infinite or not
     differentiable at pi when pi has zero entries, so pi must be interior).
     """
@@ -100,6 +102,17 @@ class Drift:
     def gradient(self, context: Context, candidate: np.ndarray) -> np.ndarray | None:
         """d D_pi(pibar | s) / d pibar[s, a], shape (S, A); None if not differentiable."""
         return None
+
+    def trial_value(self, context: Context, candidate: np.ndarray) -> np.ndarray:
+        """:meth:`value` at a solver's trial point, where NaN may stand for "cannot be
+        evaluated here" (the solver rejects the point instead of failing). The same as
+        ``value`` unless the drift refuses NaN there (:class:`CallableDrift`)."""
+        return self.value(context, candidate)
+
+    def trial_gradient(self, context: Context, candidate: np.ndarray) -> np.ndarray | None:
+        """:meth:`gradient` at a solver's iterate, where NaN may stand for "cannot be
+        differentiated here" (the solver then claims no bound for that state)."""
+        return self.gradient(context, candidate)
 
 
 @dataclass(frozen=True)
@@ -313,8 +326,15 @@ class ScaledDrift(Drift):
     def value(self, context: Context, candidate: np.ndarray) -> np.ndarray:
         return _in_mode(self.factor, candidate) * self.drift.value(context, candidate)
 
+    def trial_value(self, context: Context, candidate: np.ndarray) -> np.ndarray:
+        return _in_mode(self.factor, candidate) * self.drift.trial_value(context, candidate)
+
     def gradient(self, context: Context, candidate: np.ndarray) -> np.ndarray | None:
         inner = self.drift.gradient(context, candidate)
+        return None if inner is None else _in_mode(self.factor, candidate) * inner
+
+    def trial_gradient(self, context: Context, candidate: np.ndarray) -> np.ndarray | None:
+        inner = self.drift.trial_gradient(context, candidate)
         return None if inner is None else _in_mode(self.factor, candidate) * inner
 
 
@@ -343,8 +363,15 @@ class SumDrift(Drift):
     def value(self, context: Context, candidate: np.ndarray) -> np.ndarray:
         return sum(d.value(context, candidate) for d in self.drifts)
 
+    def trial_value(self, context: Context, candidate: np.ndarray) -> np.ndarray:
+        return sum(d.trial_value(context, candidate) for d in self.drifts)
+
     def gradient(self, context: Context, candidate: np.ndarray) -> np.ndarray | None:
         parts = [d.gradient(context, candidate) for d in self.drifts]
+        return None if any(p is None for p in parts) else sum(parts)
+
+    def trial_gradient(self, context: Context, candidate: np.ndarray) -> np.ndarray | None:
+        parts = [d.trial_gradient(context, candidate) for d in self.drifts]
         return None if any(p is None for p in parts) else sum(parts)
 
 
@@ -525,6 +552,13 @@ class CallableDrift(Drift):
         output = self._call(self.gradient_function, context, candidate)
         return self._checked(output, np.shape(candidate), "gradient_function")
 
+    def trial_gradient(self, context: Context, candidate: np.ndarray) -> np.ndarray | None:
+        """:meth:`gradient` where NaN is allowed (shape checked, NaN kept)."""
+        if self.gradient_function is None:
+            return None
+        output = self._call(self.gradient_function, context, candidate)
+        return self._checked(output, np.shape(candidate), "gradient_function", allow_nan=True)
+
     def _checked(
         self, output: Any, shape: tuple[int, ...], which: str, allow_nan: bool = False
     ) -> np.ndarray:
@@ -558,7 +592,9 @@ class SympyDrift(Drift):
     gradient, and evaluated exactly (Fractions in, Fractions out) for exact MDPs when the
     expression is a rational function of its symbols (``rational``). ``proofs_check`` can
     prove its Definition 3.1 zero-gradient property symbolically (for every value of the
-    advantage symbols).
+    advantage symbols). Declare ``convex=True`` only if the expression is convex in the
+    candidate symbols: the step then certifies globally (Frank-Wolfe gaps); otherwise its
+    certificate is ``local``.
 
     >>> import sympy
     >>> p = sympy.symbols("p0:2"); q = sympy.symbols("q0:2")

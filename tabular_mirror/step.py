@@ -22,9 +22,19 @@ zero or same-family drift, average ball    one Lagrange multiplier            du
   (TRPO, the paper's drift and KL balls)
 zero or same-family drift, state balls     per-state multipliers              duality gap
 trust-region KL, nu = max-drift state      epigraph + bisection on radius     duality gap
-anything else                              SLSQP                              Frank-Wolfe gap if
+any other drift (your own), beta > 0,      per-state projected gradient on    Frank-Wolfe gap
+  N = Pi                                   each simplex, all states at once   (convex), else local
+any other drift, state / average ball      the multipliers over those rows    duality gap
+  of a known divergence                                                       (convex), else local
+anything else (nu depends on pibar, ...)   SLSQP                              Frank-Wolfe gap if
                                                                               concave, else local
 ========================================  ================================  ==================
+
+A drift's ``convex`` flag (False unless declared: ``CallableDrift(..., convex=True)``) decides
+whether a first-order bound is claimed: only a convex drift makes each row concave, so only
+then is a per-state Frank-Wolfe gap an upper bound on the step's suboptimality. The per-state
+solver evaluates a user's drift only at points of each state's simplex (a NaN or inf there
+rejects the point) and, for a drift not declared convex, keeps the best of several starts.
 
 In exact mode the rational steps (GPI, squared L2, squared TV, PPO clip, with N = Pi) return
 exact Fractions with certificate ``exact``; the others raise ExactnessError. The argmax can be
@@ -55,6 +65,14 @@ from ._steps.faces import mdp_faces, on_faces, restrict
 from ._steps.families import ball_family, drift_family
 from ._steps.general import frank_wolfe_gap, general_step
 from ._steps.inexact import PARAMETRISATIONS, inexact_rows
+from ._steps.rowwise import (
+    DRIFT_ULPS,
+    RowProblems,
+    best_rows,
+    lagrangian_rows,
+    starts,
+    total_bound,
+)
 from ._steps.separable import CHOICES, kl_combined_rows, solve_rows
 from ._validate import choice as check_choice
 from ._validate import positive_number, whole_number
@@ -209,7 +227,9 @@ def _step(
             (kind == "exact" and bound == 0)
             or (kind != "exact" and bound is not None and bound <= tolerance)
         )
-        if not certified and name != "slsqp":
+        # a rowwise answer is not handed to SLSQP: it would evaluate a user's drift off the
+        # simplex (where it may be NaN), and its own bound is already the best evidence
+        if not certified and name != "slsqp" and not name.startswith("rowwise"):
             candidate, kind, bound, detail, name = _fallback(
                 algorithm, context, candidate, kind, bound, detail, name
             )
@@ -460,8 +480,61 @@ def _solve(
             "this combination of pieces has no exact rational solver (exact mode supports GPI, "
             "squared L2, squared TV and PPO clip with N = Pi); use mdp.to_float()"
         )
+    if independent and np.asarray(beta, dtype=float).min() > 0:
+        found = _rowwise_step(algorithm, context)
+        if found is not None:
+            return found
     candidate, kind, bound, detail = general_step(algorithm, context)
     return candidate, kind, bound, detail, "slsqp"
+
+
+def _rowwise_step(
+    algorithm: MirrorAlgorithm, context: Context
+) -> tuple[np.ndarray, str, Any, str, str] | None:
+    """Any drift (a user's) with nu independent of pibar, beta > 0 and N = Pi or a state or
+    average ball of a known divergence: one small problem per state, solved for all states at
+    once, every trial point on the simplex (:mod:`tabular_mirror._steps.rowwise`); None for
+    other neighbourhoods (the general solver takes them).
+
+    Certificates: for a drift declared ``convex`` a Frank-Wolfe gap per state (N = Pi: kind
+    ``frank_wolfe_gap``; balls: the Lagrangian's ``duality_gap``, per-state gaps plus the
+    multipliers' complementary slackness), from the drift's gradient or, without one, from
+    secant bounds of its values; for any other drift ``local`` with no bound."""
+    neighbourhood = algorithm.neighbourhood
+    beta = np.asarray(context.sampling_weights, dtype=float)
+    if isinstance(neighbourhood, Everything):
+        problems = RowProblems(algorithm, context)
+        rows, gaps = best_rows(problems)
+        bound = total_bound(beta, gaps)
+        if bound is not None and not math.isfinite(bound):  # a state without a bound
+            bound = None
+        name, kind, note = "rowwise", "frank_wolfe_gap", ""
+    else:
+        ball = ball_family(neighbourhood)
+        if ball is None or not isinstance(neighbourhood, StateBall | AverageBall):
+            return None
+        problems = RowProblems(algorithm, context, family=ball[0])
+        rows, _, bound, note, name = _ball_step(algorithm, context, ball, lagrangian_rows(problems))
+        name, kind, note = f"rowwise {name}", "duality_gap", f"; {note}"
+        if not (problems.convex and math.isfinite(bound)):
+            bound = None
+    how = "the drift's gradient" if problems.has_gradient else "differences (no gradient given)"
+    if bound is None:
+        if problems.convex:  # a state whose gradient is not finite at its answer
+            why = "no bound: the drift's gradient is not finite at the answer in some state"
+        else:
+            why = f"best of {len(starts(problems))} starts, a local maximum (the drift is not "
+            why += "declared convex)"
+        detail = f"per-state projected gradient ({how}): {why}{note}"
+        return rows, "local", None, detail, name
+    if problems.has_gradient:
+        evidence = "Frank-Wolfe gap per state"
+    else:
+        evidence = (
+            "secant Frank-Wolfe bound per state (the drift function taken accurate to "
+            f"{DRIFT_ULPS} ulps of max(1, |D|))"
+        )
+    return rows, kind, bound, f"per-state projected gradient ({how}), {evidence}{note}", name
 
 
 def _solve_separable(
@@ -551,6 +624,20 @@ def _check_answer(candidate: Any, mdp: FiniteMDP, solver: Any) -> None:
             )
 
 
+def _rowwise_bound(algorithm: MirrorAlgorithm, context: Context, candidate: np.ndarray) -> float:
+    """The Frank-Wolfe bound on F* - F(candidate) of a convex drift with N = Pi, recomputed
+    at ``candidate`` by fresh row problems: the per-state Frank-Wolfe gaps from the drift's
+    gradient there (on each state's face: a user's gradient may be NaN on infeasible actions,
+    which are not part of the problem), or the per-state secant bounds without a gradient."""
+    problems = RowProblems(algorithm, context)
+    if problems.has_gradient:
+        with np.errstate(all="ignore"):
+            gaps = problems.frank_wolfe(candidate, problems.gradient(candidate, None))
+    else:
+        gaps = problems.secant_gap(candidate)
+    return float(total_bound(np.asarray(context.sampling_weights, dtype=float), gaps))
+
+
 def _verify(
     algorithm: MirrorAlgorithm,
     context: Context,
@@ -580,6 +667,15 @@ def _verify(
     slack = algorithm.neighbourhood.slack(context, candidate)
     if slack < (0 if exact else -1e-9):
         problems.append(f"outside N(pi) (slack {slack})")
+    if solver == "rowwise" and certificate.certified and not problems:
+        # a user's drift: the per-state gap is recomputed at the answer, from the drift's
+        # gradient (or its values), not taken from the solver's last iterate
+        recomputed = _rowwise_bound(algorithm, context, candidate)
+        if not recomputed <= tolerance:
+            problems.append(
+                f"the Frank-Wolfe bound recomputed at the answer is {recomputed:.3g}, above "
+                f"the tolerance {tolerance:.3g} (the solver claimed {certificate.bound:.3g})"
+            )
     # the pieces are evaluated once here; objective and mirror operator are assembled from them
     drift_values, weights = state_drift(algorithm, context, candidate)
     beta = context.sampling_weights

@@ -135,6 +135,8 @@ def average_ball(
         u_high, _, rows_h, gaps_h, value_h = high
         if low is None or gap_at(math.exp(u_high), gaps_h, value_h) <= gap_tolerance:
             break
+        if radius - value_h <= 1e-13 * radius:  # the constraint is active to rounding
+            break
         u_low = low[0]
         if u_high - u_low <= 1e-13 * max(1.0, abs(u_high)):
             break
