@@ -222,8 +222,7 @@ class Linear(Schedule):
             finite = False
         if not finite:
             raise InvalidParameterError(
-                f"linear slope = {short_repr(slope)} must be a finite number within the float "
-                "range"
+                f"linear slope = {short_repr(slope)} must be a finite number within the float range"
             )
         object.__setattr__(self, "slope", slope)
 
