@@ -387,8 +387,9 @@ def xiao_theorem_10(trace: Any, algorithm: Any = None, optimal_return: Any = Non
     grows, why = _grows(steps, mdp.discount, theta)
     if not grows:
         return not_applicable(why)
+    visited = (optimal_policy > 0) & (visitation[:, None] > 0)  # D*_0 weighs by d^{pi*}_rho
     with np.errstate(divide="ignore", invalid="ignore"):
-        terms = np.where(optimal_policy > 0, optimal_policy * np.log(optimal_policy / policy0), 0)
+        terms = np.where(visited, optimal_policy * np.log(optimal_policy / policy0), 0)
     divergence = float((visitation * terms.sum(axis=1)).sum())
     if optimal_return is None:
         optimal_return = trace.optimal_return
