@@ -104,6 +104,16 @@ TARGETS: dict[str, tuple[str, ...]] = {
         "tests/regressions/test_trace_on_the_step_simplex.py",
         "proofs_check/fundamental.py",
     ),
+    "proofs_check/classic.py::_grows,xiao_theorem_10": _first(
+        "tests/quality/test_xiao_10_controls.py",
+        "tests/quality/test_schedule_controls.py",
+        "tests/unit/test_schedules.py",
+    ),
+    "proofs_check/fundamental.py::one_algorithm,_verify_schedule": _first(
+        "tests/quality/test_one_algorithm_controls.py",
+        "tests/quality/test_schedule_controls.py",
+        "tests/unit/test_schedules.py",
+    ),
     "proofs_check/drift_bounds.py": _first("tests/quality/test_drift_bound_controls.py"),
     "proofs_check/diagnosis.py": _first("tests/quality/test_diagnosis_controls.py"),
     "tabular_mirror/step.py::mirror_step,_verify": _first(
