@@ -71,3 +71,41 @@ def test_a_record_of_other_parameters_is_refused_by_name():
         match=r"records the schedules of drift\.factor, but the algorithm schedules neighbourhood",
     ):
         proofs_check.check_trace(trace, algorithm=other)
+
+
+# ---------------------------------------------------------------------------- later parts
+@pytest.fixture(scope="module")
+def parts(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("parts") / "run"
+    algorithm = instances.pmd(geometric("1/10", 2))
+    tm.run_in_parts(MDP, algorithm, PI0, 6, folder, part_size=3, tol=0.0)
+    return (
+        algorithm,
+        tm.load_trace(folder / "part-000000.npz"),
+        tm.load_trace(folder / "part-000001.npz"),
+    )
+
+
+def test_a_later_part_starts_at_its_iteration_and_uses_its_algorithms(parts):
+    algorithm, first, second = parts
+    assert RunInfo(first, algorithm).start == 0
+    assert RunInfo(plain(2), instances.pmd(0.1)).start == 0  # no record: from step 0
+    run = RunInfo(second, algorithm)
+    assert run.start == 3
+    for n in range(3):  # step n of the part is step 3 + n of the run
+        assert run.algorithm_at(n).drift.factor == algorithm.at(3 + n).drift.factor
+
+
+def test_a_later_part_s_witness_is_shown_not_replayed(parts):
+    algorithm, first, second = parts
+    assert RunInfo(second, algorithm).witness(1)["replayable"] is False
+    replayable = RunInfo(first, algorithm).witness(1)  # a scheduled run from pi_0: replayed
+    assert "replayable" not in replayable and "call" in replayable
+
+
+def test_no_diagnosis_where_the_schedule_has_no_value():
+    broken = instances.pmd(FunctionSchedule(lambda n: [1.0, 1.0][n], "two values"))
+    run = RunInfo(plain(3), broken)
+    assert run.algorithm_at(2) is None
+    assert run.diagnosis(2, ("drift",)) == ()
+    assert RunInfo(plain(3), None).diagnosis(0, ("drift",)) == ()
