@@ -81,6 +81,8 @@ _QUALITY = (
     "tests/quality/test_drift_bound_controls.py",
     "tests/quality/test_diagnosis_controls.py",
     "tests/quality/test_recorded_evidence.py",
+    "tests/quality/test_one_algorithm_controls.py",
+    "tests/quality/test_xiao_10_controls.py",
 )
 
 
