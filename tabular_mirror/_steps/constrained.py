@@ -102,6 +102,16 @@ def average_ball(
     rows, gaps, value = solve(0.0)
     if value <= radius:
         return rows, 0.0, _weighted_sum(sampling, gaps), radius - value
+    # every feasible point is an answer with its own duality-gap bound: keep the best one seen
+    # (the rows can lose accuracy near a jump of c, e.g. a KL ball's c(lam) from inf to ~0 as
+    # lam -> 0, where the search may end; an earlier feasible point's gap still holds)
+    best: list[Any] = []
+
+    def feasible(multiplier: float, rows: np.ndarray, gaps: np.ndarray, value: float) -> None:
+        gap = gap_at(multiplier, gaps, value)
+        if gap == gap and (not best or gap < best[0]):
+            best[:] = [gap, multiplier, rows, value]
+
     # bracket [low, high] in u = log lam, c(low) > radius >= c(high), stepping by the slope
     # -2 of small steps (at least a factor 2) and doubling the stride while it fails
     u = 0.0
@@ -118,6 +128,7 @@ def average_ball(
             u_next = u + max(min(0.55 * f, 50.0), 0.01) * stride
         else:
             high = (u, f, rows_u, gaps_u, value_u)
+            feasible(math.exp(u), rows_u, gaps_u, value_u)
             if low is not None or gap_at(math.exp(u), gaps_u, value_u) <= gap_tolerance:
                 break
             u_next = u + max(f / 2, -50.0) * stride if f > -math.inf else u - 50.0 * stride
@@ -159,10 +170,56 @@ def average_ball(
             low = (u, f)
         else:
             high = (u, f, rows_u, gaps_u, value_u)
+            feasible(math.exp(u), rows_u, gaps_u, value_u)
         recent = [recent[1], (u, f)]
     u_high, _, rows_h, gaps_h, value_h = high
     multiplier = math.exp(u_high)
-    return rows_h, multiplier, gap_at(multiplier, gaps_h, value_h), radius - value_h
+    gap = gap_at(multiplier, gaps_h, value_h)
+    if best and not gap <= best[0]:  # an earlier feasible point has the smaller gap bound
+        gap, multiplier, rows_h, value_h = best
+    if not gap <= gap_tolerance:  # the secant did not certify: the plain geometric bisection
+        found = _bisection(solve, gap_at, radius, iterations, gap_tolerance)
+        if found[2] < gap:
+            rows_h, multiplier, gap, value_h = found
+    return rows_h, multiplier, gap, radius - value_h
+
+
+def _bisection(
+    solve: Callable[[float], tuple[np.ndarray, np.ndarray, float]],
+    gap_at: Callable[[float, np.ndarray, float], float],
+    radius: float,
+    iterations: int,
+    gap_tolerance: float,
+) -> tuple[np.ndarray, float, float, float]:
+    """The average ball's multiplier by geometric bisection (slow and sure): a bracket grown
+    by 4 or shrunk from lam = 1 by 16 until the gap is below ``gap_tolerance`` or the point is
+    infeasible, then sqrt(low high) until the gap is small or the bracket closes. Returns
+    (rows, multiplier, gap, constraint value) of the feasible end."""
+    low, high = 0.0, 1.0
+    rows_high, gaps_high, value_high = solve(high)
+    while value_high > radius and high < 1e300:  # grow until feasible
+        low, high = high, 4 * high
+        rows_high, gaps_high, value_high = solve(high)
+    if low == 0.0:  # feasible at 1: shrink until infeasible, or until the gap is negligible
+        while high > 1e-300 and gap_at(high, gaps_high, value_high) > gap_tolerance:
+            trial = high / 16
+            rows_mid, gaps_mid, value_mid = solve(trial)
+            if not value_mid <= radius:
+                low = trial
+                break
+            high, rows_high, gaps_high, value_high = trial, rows_mid, gaps_mid, value_mid
+    for _ in range(iterations):
+        if low == 0.0 or gap_at(high, gaps_high, value_high) <= gap_tolerance:
+            break
+        middle = math.sqrt(low * high)
+        rows_mid, gaps_mid, value_mid = solve(middle)
+        if not value_mid <= radius:
+            low = middle
+        else:
+            high, rows_high, gaps_high, value_high = middle, rows_mid, gaps_mid, value_mid
+        if high - low <= 1e-13 * high:
+            break
+    return rows_high, high, gap_at(high, gaps_high, value_high), value_high
 
 
 def state_ball(
