@@ -119,7 +119,10 @@ TARGETS: dict[str, tuple[str, ...]] = {
     "proofs_check/drift_bounds.py": _first("tests/quality/test_drift_bound_controls.py"),
     "proofs_check/diagnosis.py": _first("tests/quality/test_diagnosis_controls.py"),
     "tabular_mirror/step.py::mirror_step,_verify": _first(
-        "tests/unit/test_step_verification.py", "tests/unit/test_mirror_operator.py"
+        "tests/unit/test_step_verification.py",
+        "tests/unit/test_mirror_operator.py",
+        "tests/unit/test_rowwise_steps.py",
+        "tests/regressions/test_user_solver_answers.py",
     ),
     "tabular_mirror/algorithm.py::drift_ratio,drift_penalty,weighted_sum,state_drift,"
     "total_drift,mirror_objective,mirror_operator": _first(
