@@ -626,3 +626,224 @@ def test_square_root_of_kl_toward_an_unused_action_has_an_infinite_derivative(wh
     assert verdict.failed and verdict.margin == -math.inf, verdict
     assert (verdict.worst_state, verdict.witness["to_action"]) == (0, 0)
     assert verdict.witness["one_sided"] and "grow without bound" in verdict.detail
+
+
+# ---------------------------------------------------------------- decisions (mutation testing)
+# Each test below was written for a mutant of the decision code that no control above killed
+# (docs/mutation.md); it pins the behaviour the mutant changed.
+
+
+@pytest.mark.parametrize("exact", [True, False], ids=["exact", "float"])
+def test_a_drift_at_a_face_is_checked_only_along_feasible_directions(exact):
+    # pi[0, 0] = 0 and pi[1, 2] = 0: mass can leave the 2 + 2 used actions toward either other
+    # action (8 directions); moving mass out of an unused action is infeasible and not checked
+    mdp, policy, _ = _ppo_face(exact)
+    verdict = zero_gradient(drifts.SquaredEuclidean(), mdp, policy)
+    assert verdict.passed and verdict.margin == 0, verdict
+    assert verdict.witness["directions"] == 8 and verdict.witness["arithmetic"] == (
+        "exact" if exact else "float"
+    )
+    assert "along all 8 feasible directions" in verdict.detail
+    assert verdict.witness["one_sided"], verdict  # the widest reported is toward a zero
+
+
+def _evidence(quotients, *, undefined=False):
+    """Exact quotients q_k at t_k = 2^-(k+1) along mass from action 0 to 1 at one state."""
+    count = len(quotients)
+    steps = np.array([[Fraction(1, 2 ** (k + 1))] for k in range(count)], dtype=object)
+    zero = np.full(steps.shape, Fraction(0), dtype=object)
+    return definitions._Evidence(
+        1, 0, steps, np.array([[Fraction(q)] for q in quotients], dtype=object),
+        np.ones((count, 1), dtype=bool), np.zeros(1, dtype=bool), np.array([undefined]), True,
+        noise=zero, floor=zero,
+    )  # fmt: skip
+
+
+HALF = np.array([[Fraction(1, 2), Fraction(1, 2)]], dtype=object)
+
+
+def classify(quotients, **options):
+    (direction,) = definitions._classify(_evidence(quotients, **options), HALF, None)
+    return direction
+
+
+def test_decaying_quotients_pass_exactly():
+    # q = t: every linear Richardson estimate is exactly 0, with uncertainty 0
+    direction = classify([Fraction(1, 2 ** (k + 1)) for k in range(12)])
+    assert (direction.outcome, direction.derivative, direction.uncertainty) == ("passed", 0, 0)
+    assert direction.sigma == Fraction(1, 2) and direction.reason == ""
+
+
+def test_an_estimate_between_one_and_four_uncertainties_is_undecided():
+    # q_k = 1 +- 1/15 alternating: the estimates 1 +- 1/5 disagree by 2/5, so g = 6/5 with
+    # U = 2/5: U < |g| <= 4 U, neither clearly 0 nor clearly nonzero
+    direction = classify([1 + (-1) ** k * Fraction(1, 15) for k in range(12)])
+    assert direction.outcome == "inconclusive", direction
+    assert (direction.derivative, direction.uncertainty) == (Fraction(6, 5), Fraction(2, 5))
+    assert direction.reason == (
+        "the extrapolated derivative 6/5 is within 4 x its uncertainty 2/5: neither clearly 0 "
+        "nor clearly nonzero"
+    )
+    # 1 +- 1/30: g = 11/10, U = 1/5 < |g| / 4: fails
+    failing = classify([1 + (-1) ** k * Fraction(1, 30) for k in range(12)])
+    assert failing.outcome == "failed" and failing.derivative == Fraction(11, 10)
+
+
+@pytest.mark.parametrize("undefined", [False, True], ids=["defined", "nan_somewhere"])
+def test_quotients_consistent_with_zero_but_unresolved_are_undecided(undefined):
+    # q_k = +-1 alternating: g = 3, U = 6 >= |g|, but U > 1/8 of the quotients' size 1
+    direction = classify([(-1) ** k for k in range(12)], undefined=undefined)
+    assert direction.outcome == "inconclusive", direction
+    assert (direction.derivative, direction.uncertainty, direction.sigma) == (3, 6, 1)
+    expected = (
+        "the quotients are consistent with 0 but not resolved: uncertainty 6 exceeds 1/8 of "
+        "their size 1"
+    )
+    if undefined:
+        expected += "; the drift is NaN at some feasible points"
+    assert direction.reason == expected
+
+
+def test_an_estimate_equal_to_its_uncertainty_is_consistent_with_zero():
+    # q_k = 1 -+ 1/9 alternating: g = 2/3 = U exactly, so |g| <= U ("consistent with 0", not
+    # "within 4 x"), unresolved against the quotients' size 10/9
+    direction = classify([1 - (-1) ** k * Fraction(1, 9) for k in range(12)])
+    assert direction.outcome == "inconclusive", direction
+    assert direction.derivative == direction.uncertainty == Fraction(2, 3)
+    assert direction.reason == (
+        "the quotients are consistent with 0 but not resolved: uncertainty 2/3 exceeds 1/8 of "
+        "their size 10/9"
+    )
+
+
+def _float_evidence(quotients):
+    """Float quotients q_k at t_k = 2^-(k+1), noise 0, along mass from action 0 to 1."""
+    count = len(quotients)
+    steps = 2.0 ** -np.arange(1.0, count + 1)[:, None]
+    zero = np.zeros((count, 1))
+    return definitions._Evidence(
+        1, 0, steps, np.array(quotients, dtype=float)[:, None], np.ones((count, 1), dtype=bool),
+        np.zeros(1, dtype=bool), np.zeros(1, dtype=bool), False, noise=zero, floor=zero,
+    )  # fmt: skip
+
+
+EPS = float(np.finfo(float).eps)
+
+
+@pytest.mark.parametrize(
+    ("gradient", "corroborated"),
+    [
+        ((5.0, 5.0), True),  # directional derivative 0
+        ((-5.0, -5.0), True),
+        ((1.0, 1.0 + 32 * EPS), True),  # 32 eps: within 16 eps (|g_a| + |g_b|) = 32 eps + ...
+        ((1.0, 1.0 + 33 * EPS), False),  # 33 eps: beyond it
+        ((1.0, math.inf), False),  # not finite
+        ((1.0, 1.0), True),
+        ((0.0, 1e-300), False),  # beyond 16 eps x 1e-300
+        (None, False),
+    ],
+    ids=["zero", "negative", "32_eps", "33_eps", "inf", "one", "tiny", "none"],
+)
+def test_the_gradient_decides_an_undecided_interior_direction_only_when_it_is_zero(
+    gradient, corroborated
+):
+    # q_k = +-1: undecided (g = 3, U = 6 > 1/8); the gradient's directional derivative
+    # g[1] - g[0] must be 0 to rounding (16 eps (|g[0]| + |g[1]|)) to decide it
+    given = None if gradient is None else np.array([gradient])
+    (direction,) = definitions._classify(
+        _float_evidence([(-1.0) ** k for k in range(12)]), np.array([[0.5, 0.5]]), given
+    )
+    assert (direction.derivative, direction.uncertainty) == (3.0, 6.0)
+    assert direction.corroborated is corroborated
+    assert direction.outcome == ("passed" if corroborated else "inconclusive"), direction
+    assert (direction.reason == "") is corroborated
+
+
+def test_the_gradient_corroborates_an_estimate_up_to_four_uncertainties():
+    # q_k = 27 -+ 1: g = 24 = 4 U (U = 6), undecided; a zero gradient agrees with it within 4 U
+    (direction,) = definitions._classify(
+        _float_evidence([27.0 - (-1.0) ** k for k in range(12)]),
+        np.array([[0.5, 0.5]]),
+        np.array([[2.0, 2.0]]),
+    )
+    assert (direction.derivative, direction.uncertainty) == (24.0, 6.0)
+    assert direction.outcome == "passed" and direction.corroborated, direction
+
+
+def test_the_gradient_is_not_used_on_a_face_or_for_exact_quotients():
+    on_face = definitions._classify(
+        _float_evidence([(-1.0) ** k for k in range(12)]),
+        np.array([[0.5, 0.0]]),
+        np.array([[5.0, 5.0]]),
+    )
+    assert [(d.outcome, d.one_sided, d.corroborated) for d in on_face] == [
+        ("inconclusive", True, False)
+    ]
+    exact = definitions._classify(
+        _evidence([(-1) ** k for k in range(12)]), HALF, np.array([[5.0, 5.0]])
+    )
+    assert [(d.outcome, d.corroborated) for d in exact] == [("inconclusive", False)]
+
+
+def test_an_infinite_derivative_is_certain():
+    # q ~ t^-1/2 grows without bound: the failure carries no uncertainty (U = 0)
+    policy = POLICIES["face"][:1]
+    mdp = tm.FiniteMDP([[[1.0]] * 3], [[0.0, 1.0, 2.0]], 0.5)
+    verdict = zero_gradient(SQRT_KL, mdp, policy)
+    assert verdict.failed and verdict.margin == -math.inf, verdict
+    assert verdict.witness["uncertainty"] == 0 and verdict.tolerance.value == 0
+    assert verdict.tolerance.fail_threshold == 0
+
+
+def test_the_gradient_must_agree_with_the_estimate_itself():
+    # g = 24 = 4 U; a directional derivative of +1 ulp(1024) (within its rounding allowance
+    # 16 eps x 2048) leaves |g - directional| just below 4 U: corroborated
+    ulp = float(np.spacing(1024.0))
+    (direction,) = definitions._classify(
+        _float_evidence([27.0 - (-1.0) ** k for k in range(12)]),
+        np.array([[0.5, 0.5]]),
+        np.array([[1024.0, 1024.0 + ulp]]),
+    )
+    assert 24.0 - ulp < 24.0 and direction.derivative == 24.0
+    assert direction.outcome == "passed" and direction.corroborated, direction
+    # with -1 ulp the difference 24 + ulp exceeds 4 U: undecided
+    (against,) = definitions._classify(
+        _float_evidence([27.0 - (-1.0) ** k for k in range(12)]),
+        np.array([[0.5, 0.5]]),
+        np.array([[1024.0 + ulp, 1024.0]]),
+    )
+    assert against.outcome == "inconclusive" and not against.corroborated, against
+
+
+def direction(state, source, target, outcome, derivative, uncertainty=Fraction(0)):
+    reason = "undecided" if outcome == "inconclusive" else ""
+    return definitions._Direction(
+        state, source, target, False, outcome, Fraction(derivative), Fraction(uncertainty),
+        Fraction(1), reason, None,
+    )  # fmt: skip
+
+
+def test_pick_reports_the_largest_failure_ties_by_place():
+    largest = direction(1, 0, 1, "failed", 3, Fraction(1, 2))
+    # 2 + 1/2 + 1/2 = 3: agrees with the largest within the two uncertainties, a tie
+    tied = direction(0, 1, 0, "failed", 2, Fraction(1, 2))
+    # 2 + 1/4 + 1/2 < 3: smaller
+    smaller = direction(0, 0, 1, "failed", 2, Fraction(1, 4))
+    assert definitions._pick([largest, smaller]) is largest
+    assert definitions._pick([largest, tied, smaller]) is tied
+    equal = direction(1, 0, 2, "failed", -3)  # the same size, exact: a tie, earlier in order
+    assert definitions._pick([direction(1, 2, 0, "failed", 3), equal]) is equal
+    passing = direction(0, 0, 1, "passed", 100)
+    undecided = direction(0, 1, 0, "inconclusive", 50)
+    assert definitions._pick([passing, undecided, largest]) is largest
+
+
+def test_pick_reports_the_first_undecided_else_the_widest_pass():
+    later = direction(1, 0, 1, "inconclusive", 5)
+    first = direction(0, 1, 0, "inconclusive", 1)
+    passing = direction(0, 0, 1, "passed", 100)
+    assert definitions._pick([passing, later, first]) is first
+    wide = direction(1, 0, 1, "passed", Fraction(1, 10), 1)
+    high = direction(0, 0, 1, "passed", -1, 0)
+    assert definitions._pick([high, wide]) is wide  # 1/10 + 1 > |-1| + 0
+    assert definitions._pick([direction(0, 0, 1, "passed", -2), wide]).derivative == -2
