@@ -847,3 +847,129 @@ def test_pick_reports_the_first_undecided_else_the_widest_pass():
     high = direction(0, 0, 1, "passed", -1, 0)
     assert definitions._pick([high, wide]) is wide  # 1/10 + 1 > |-1| + 0
     assert definitions._pick([direction(0, 0, 1, "passed", -2), wide]).derivative == -2
+
+
+# ---------------------------------------------------------------- check_drift's set-up
+def test_check_drift_samples_its_candidates_and_their_mixtures():
+    nonnegative = proofs_check.check_drift(drifts.SquaredEuclidean(), MDP)[
+        "definition_3_1_nonnegative"
+    ]
+    assert nonnegative.detail == "D_pi(pibar|s) >= 0 on 32 sampled candidates (Def. 3.1(1))"
+    assert nonnegative.witness["arguments"]["samples"] == 16
+    three = proofs_check.check_drift(drifts.SquaredEuclidean(), MDP, samples=3)
+    assert "on 6 sampled candidates" in three["definition_3_1_nonnegative"].detail
+
+
+NOTE = (
+    " (checked at pi mixed with 1/10 uniform: ReverseKL() needs pi > 0 and the given pi has zeros)"
+)
+
+
+def test_a_drift_that_needs_support_is_checked_inside_a_face():
+    report = proofs_check.check_drift(drifts.ReverseKL(), MDP, FACE)
+    inside = 0.9 * FACE + 0.1 / 3
+    for verdict in report.verdicts:
+        assert verdict.detail.endswith(NOTE), verdict
+        assert np.allclose(verdict.witness["checked_policy"], inside, rtol=0, atol=1e-15)
+        assert verdict.witness["arguments"]["policy"]["array"] == FACE.tolist()
+    assert report.passed and not report.inconclusive(), report
+    # at a policy without zeros there is nothing to say
+    interior = proofs_check.check_drift(drifts.ReverseKL(), MDP, INTERIOR)
+    for verdict in interior.verdicts:
+        assert "mixed" not in verdict.detail and "checked_policy" not in verdict.witness
+
+
+@pytest.mark.parametrize(
+    ("mdp", "drift", "reason"),
+    [
+        (EXACT_MDP, drifts.SquaredEuclidean(), None),  # exact MDP, rational drift: Fractions
+        (MDP, drifts.SquaredEuclidean(), "rounding"),  # a rational drift on a float MDP
+        (EXACT_MDP, drifts.ForwardKL(), "rounding"),  # an irrational drift on an exact MDP
+        (MDP, drifts.ForwardKL(), "rounding"),
+    ],
+    ids=["exact-rational", "float-rational", "exact-irrational", "float-irrational"],
+)
+def test_check_drift_decides_in_fractions_only_for_a_rational_drift_on_an_exact_mdp(
+    mdp, drift, reason
+):
+    report = proofs_check.check_drift(drift, mdp)
+    for name in ("definition_3_1_nonnegative", "definition_3_1_zero_at_policy"):
+        verdict = report[name]
+        assert verdict.passed, verdict
+        if reason is None:
+            assert verdict.exact and isinstance(verdict.margin, Fraction), verdict
+        else:
+            assert verdict.tolerance.reason == reason and isinstance(verdict.margin, float)
+            assert verdict.tolerance.value == 1e-12 * float(proofs_check._common.value_scale(mdp))
+
+
+def test_nonnegativity_is_decided_on_the_candidates_and_their_mixtures_one_eighth_from_pi():
+    policy = tm.uniform_policy(EXACT_MDP)
+    candidates = definitions.random_policies(EXACT_MDP, 16, 0)
+    candidates += [policy + (c - policy) * Fraction(1, 8) for c in candidates]
+    expected = min(sum((c[s] - policy[s]) ** 2) for c in candidates for s in range(2))
+    verdict = proofs_check.check_drift(drifts.SquaredEuclidean(), EXACT_MDP)[
+        "definition_3_1_nonnegative"
+    ]
+    assert verdict.passed and verdict.exact and verdict.margin == expected > 0, verdict
+
+
+@dataclass(frozen=True)
+class FloatZeroAtPi(drifts.Drift):
+    """||pi - pibar||^2 in Fractions, but a float 0 vector at pibar = pi (a shortcut a user
+    drift may take): flagged rational, yet not every value it returns is a Fraction."""
+
+    rational = True
+
+    def value(self, context, candidate):
+        if np.array_equal(candidate, context.policy):
+            return np.zeros(len(candidate))
+        return divergences.squared_euclidean(context.policy, candidate)
+
+
+@dataclass(frozen=True)
+class FloatsFlaggedRational(drifts.Drift):
+    """||pi - pibar||^2 as floats, flagged rational."""
+
+    rational = True
+
+    def value(self, context, candidate):
+        squares = divergences.squared_euclidean(context.policy, candidate)
+        return np.asarray(squares, dtype=float)
+
+
+@pytest.mark.parametrize(
+    "drift", [FloatZeroAtPi(), FloatsFlaggedRational()], ids=["floats_at_pi", "floats"]
+)
+def test_a_drift_flagged_rational_that_returns_floats_is_decided_in_floats(drift):
+    report = proofs_check.check_drift(drift, EXACT_MDP)
+    for name in ("definition_3_1_nonnegative", "definition_3_1_zero_at_policy"):
+        verdict = report[name]
+        assert verdict.passed and not verdict.exact, verdict
+        assert verdict.tolerance.reason == "rounding (the drift returned floats)"
+        assert verdict.tolerance.value == 1e-12 * float(proofs_check._common.value_scale(EXACT_MDP))
+        assert isinstance(verdict.margin, float), verdict
+
+
+@pytest.mark.parametrize(("samples", "worst"), [(1, 0), (2, 1)], ids=["first", "second"])
+def test_nonnegativity_witness_shows_the_worst_candidate(samples, worst):
+    # -(pibar[s, 0] - pi[s, 0])^2 at the two first sampled candidates: -1/225 and -4/9
+    report = proofs_check.check_drift(NegativeRow(), EXACT_MDP, samples=samples)
+    verdict = report["definition_3_1_nonnegative"]
+    candidate = definitions.random_policies(EXACT_MDP, samples, 0)[worst]
+    assert verdict.margin == [Fraction(-1, 225), Fraction(-4, 9)][worst], verdict
+    assert verdict.witness["candidate"] == [[str(x) for x in row] for row in candidate]
+    assert verdict.worst_iteration is None and verdict.worst_state == 0
+
+
+def test_every_definition_3_1_witness_replays():
+    report = proofs_check.check_drift(drifts.TotalVariation(), EXACT_MDP)
+    assert report.outcome == "failed"
+    for verdict in report.verdicts:
+        assert verdict.witness["claim"] == verdict.name
+        replayed = proofs_check.replay(verdict.witness)
+        assert (replayed.name, replayed.outcome, replayed.margin) == (
+            verdict.name,
+            verdict.outcome,
+            verdict.margin,
+        )
