@@ -112,6 +112,7 @@ TARGETS: dict[str, tuple[str, ...]] = {
     "check_sampling,check_drift_distribution": _first(
         "tests/quality/test_definition_controls.py",
         "tests/regressions/test_drift_derivative_input_error.py",
+        "tests/regressions/test_neighbourhood_witness_on_an_exact_mdp.py",
         "proofs_check/definitions.py",
     ),
     "tabular_mirror/step.py::mirror_step,_verify": _first(

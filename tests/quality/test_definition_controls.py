@@ -973,3 +973,44 @@ def test_every_definition_3_1_witness_replays():
             verdict.outcome,
             verdict.margin,
         )
+
+
+def test_continuity_is_checked_along_six_segments_to_nine_tenths_of_each_candidate():
+    drift = drifts.CallableDrift(_stepped, name="stepped")
+    policy = tm.uniform_policy(MDP)
+    verdict = proofs_check.check_drift(drift, MDP, policy)["drift_continuity"]
+    assert verdict.failed and verdict.detail.startswith("D_pi(pibar|s) in pibar jumps by"), verdict
+    witness = verdict.witness
+    candidates = definitions.random_policies(MDP, 16, 0)
+    candidates += [definitions._mix(policy, c, 0.125) for c in candidates]
+    ends = [0.1 * policy + 0.9 * c for c in candidates[:6]]
+    assert witness["segment"] < 6 and np.array_equal(witness["start"], policy)
+    assert np.array_equal(witness["end"], ends[witness["segment"]])
+    passing = proofs_check.check_drift(drifts.SquaredEuclidean(), MDP)["drift_continuity"]
+    assert passing.passed and "is continuous along 6 sampled segments" in passing.detail
+
+
+def test_the_report_title_names_a_user_drift_by_its_name():
+    mine = drifts.CallableDrift(divergences.squared_euclidean, name="mine")
+    assert proofs_check.check_drift(mine, MDP).title == "Definition 3.1: mine (CallableDrift)"
+    shipped = proofs_check.check_drift(drifts.SquaredEuclidean(), MDP)
+    assert shipped.title == "Definition 3.1: SquaredEuclidean()"
+
+
+# ---------------------------------------------------------------- check_neighbourhood's set-up
+def test_check_neighbourhood_samples_and_replays():
+    report = proofs_check.check_neighbourhood(StateBall("tv", Fraction(1, 10)), MDP)
+    ball = report["definition_3_2_closed_ball"]
+    assert ball.detail == (
+        "no point within chi = max_s TV distance r = 0.1 of pi was found outside N(pi) (32 "
+        "bisections, 16 samples inside the ball; an upper estimate of the largest ball)"
+    )
+    for verdict in report.verdicts:
+        arguments = verdict.witness["arguments"]
+        assert (arguments["samples"], arguments["seed"]) == (16, 0)
+        replayed = proofs_check.replay(verdict.witness)
+        assert (replayed.name, replayed.outcome, replayed.margin) == (
+            verdict.name,
+            verdict.outcome,
+            verdict.margin,
+        )
