@@ -1014,3 +1014,267 @@ def test_check_neighbourhood_samples_and_replays():
             verdict.outcome,
             verdict.margin,
         )
+
+
+TV_BALL = StateBall("tv", Fraction(1, 10))
+
+
+def test_tv_ball_verdicts_in_full():
+    report = proofs_check.check_neighbourhood(TV_BALL, MDP)
+    policy = tm.uniform_policy(MDP)
+    assert report.title == "Definition 3.2: StateBall(divergence='tv', radius=Fraction(1, 10))"
+    inside = report["definition_3_2_contains_policy"]
+    assert (inside.outcome, inside.margin, inside.worst_state, inside.detail) == (
+        "passed", 0.1, 0, "pi in N(pi)"
+    )  # fmt: skip
+    assert (inside.tolerance.value, inside.tolerance.reason) == (1e-12, "rounding")
+    ball = report["definition_3_2_closed_ball"]
+    nearest = np.array(ball.witness["nearest_outside"])
+    assert ball.witness["radius"] == ball.margin == definitions._tv_distance(policy, nearest)
+    assert ball.tolerance.value == 1e-9
+    assert ball.tolerance.reason == "bisection resolution (2^-40) on the radius"
+    compact = report["definition_3_2_compact"]
+    assert compact.passed and 0 <= compact.margin <= 1e-9, compact
+    assert compact.detail == (
+        "bounded (a subset of Pi) and closed along the 32 boundaries found: the slack is "
+        "continuous across each (inside slack >= 0, outside slack -> 0)"
+    )
+    assert compact.tolerance.value == 1e-6
+    for key in ("boundary_inside", "boundary_outside"):  # bracketing the sphere of radius 1/10
+        point = np.array(compact.witness[key])
+        assert abs(definitions._tv_distance(policy, point) - 0.1) <= 1e-9, key
+    monotone = report["lemma_3_5_monotone_neighbourhood"]
+    assert monotone.passed and monotone.detail == (
+        "replacing pibar[s] by pi[s] keeps 32 sampled members of N(pi) inside (declared "
+        "monotone=True; Lemma 3.5's proof needs it)"
+    )
+    assert (monotone.tolerance.value, monotone.tolerance.reason) == (1e-12, "rounding of the slack")
+    swapped = np.array(monotone.witness["member"])
+    swapped[monotone.witness["swapped_state"]] = policy[monotone.witness["swapped_state"]]
+    assert monotone.worst_state == monotone.witness["swapped_state"]
+    assert abs(monotone.margin - (0.1 - definitions._tv_distance(policy, swapped))) <= 1e-15
+
+
+def test_a_neighbourhood_with_no_boundary_found():
+    report = proofs_check.check_neighbourhood(AllOrNothing(), MDP)
+    ball = report["definition_3_2_closed_ball"]
+    assert ball.passed and ball.margin == 1.0 and ball.witness["nearest_outside"] is None
+    compact = report["definition_3_2_compact"]
+    assert compact.passed and compact.margin == math.inf, compact
+    assert "along the 0 boundaries found" in compact.detail
+    assert (
+        compact.witness["boundary_inside"] is None and compact.witness["boundary_outside"] is None
+    )
+    monotone = report["lemma_3_5_monotone_neighbourhood"]
+    assert monotone.detail == (
+        "64 swaps of one row back to pi[s] leave N(pi) (declared monotone=False), worst at state 0 "
+        "with slack -0.143: Lemma 3.5's swap argument does not apply"
+    )
+
+
+def test_failed_ball_details():
+    away = proofs_check.check_neighbourhood(AwayFromPi(), MDP)["definition_3_2_closed_ball"]
+    assert away.failed and away.detail == "pi is not in N(pi): no ball around pi is inside"
+    box = proofs_check.check_neighbourhood(RatioBox(0.2), MDP, FACE)["definition_3_2_closed_ball"]
+    assert box.failed and box.detail.endswith(
+        "(32 bisections, 16 samples inside the ball; an upper estimate of the largest ball): "
+        "points arbitrarily close to pi are outside, no ball"
+    )
+
+
+def test_an_open_boundary_is_reported_with_its_jump():
+    compact = proofs_check.check_neighbourhood(OpenBall(), MDP)["definition_3_2_compact"]
+    assert compact.inconclusive and compact.reason == (
+        "the slack jumps by up to 1 across 32 of the boundaries found: whether the boundary "
+        "points belong to N(pi) (closed) cannot be decided from samples"
+    )
+    # the bracket of the largest jump: inside just below TV 1/10, outside just beyond
+    policy = tm.uniform_policy(MDP)
+    inside = definitions._tv_distance(policy, np.array(compact.witness["boundary_inside"]))
+    outside = definitions._tv_distance(policy, np.array(compact.witness["boundary_outside"]))
+    assert inside < 0.1 <= outside <= inside + 1e-9
+
+
+@dataclass(frozen=True)
+class NaNAtPi(Neighbourhood):
+    """A TV ball of radius 1/10 whose slack is NaN at pi itself."""
+
+    def slack(self, context, candidate):
+        distance = float(divergences.total_variation(context.policy, candidate).max())
+        return math.nan if distance == 0 else 0.1 - distance
+
+
+@dataclass(frozen=True)
+class NaNOnSwap(Neighbourhood):
+    """Slack 1/2 where every row or no row differs from pi, NaN in between."""
+
+    def slack(self, context, candidate):
+        changed = np.any(np.asarray(candidate) != np.asarray(context.policy), axis=1)
+        return 0.5 if changed.all() or not changed.any() else math.nan
+
+
+def test_nan_at_pi_leaves_the_ball_undecided():
+    report = proofs_check.check_neighbourhood(NaNAtPi(), MDP)
+    assert report["definition_3_2_contains_policy"].inconclusive
+    ball = report["definition_3_2_closed_ball"]
+    assert ball.inconclusive and ball.reason == "pi undecided", ball
+    assert abs(ball.margin - 0.1) <= 1e-9
+
+
+def test_nan_after_every_swap_leaves_monotonicity_undecided():
+    monotone = proofs_check.check_neighbourhood(NaNOnSwap(), MDP)[
+        "lemma_3_5_monotone_neighbourhood"
+    ]
+    assert monotone.inconclusive and monotone.reason == "NaN slack after 64 swaps", monotone
+    assert math.isnan(monotone.margin) and monotone.worst_state is None
+
+
+def test_nan_slacks_are_counted():
+    # NaNSlack is NaN at chi-distance >= 0.05: the bisections toward the 32 candidates that far
+    # stop there, and so do the samples drawn that far inside the ball (radius 1: none outside)
+    policy = tm.uniform_policy(MDP)
+    far = sum(
+        definitions._tv_distance(policy, c) >= 0.05 for c in definitions.random_policies(MDP, 32, 0)
+    )
+    rng = np.random.default_rng(1)
+    drawn = 0
+    for candidate in definitions.random_policies(MDP, 16, 2):
+        distance = definitions._tv_distance(policy, candidate)
+        point = definitions._mix(policy, candidate, min(1.0, rng.uniform(0, 1) / distance))
+        drawn += definitions._tv_distance(policy, point) >= 0.05
+    report = proofs_check.check_neighbourhood(NaNSlack(), MDP)
+    for name in ("definition_3_2_closed_ball", "definition_3_2_compact"):
+        assert report[name].reason == f"NaN slack at {far + drawn} sampled points", report[name]
+
+
+# ---------------------------------------------------------------- check_sampling in full
+@pytest.mark.parametrize("exact", [True, False], ids=["exact", "float"])
+def test_positive_sampling_verdict_in_full(exact):
+    mdp = EXACT_MDP if exact else TWO_STATES
+    report = proofs_check.check_sampling(UniformSampling(), mdp)
+    assert report.title == "sampling: UniformSampling()" and report.passed
+    positive = report["sampling_positive"]
+    assert positive.margin == Fraction(1, 2) and positive.worst_state == 0, positive
+    assert isinstance(positive.margin, Fraction) is exact and positive.exact is exact
+    if not exact:
+        assert (positive.tolerance.value, positive.tolerance.reason) == (0, "beta read as computed")
+    smallest = "1/2" if exact else "0.5"
+    assert positive.detail == (
+        f"beta_pi[s] > 0 for every s on 8 sampled policies (smallest {smallest} at state 0)"
+    )
+    first = definitions.random_policies(mdp, 8, 0)[0]
+    assert positive.witness["policy"] == verdicts_array(first) and positive.witness["state"] == 0
+    continuity = report["sampling_continuity"]
+    assert continuity.passed and "along 4 sampled segments" in continuity.detail
+
+
+def verdicts_array(policy):
+    return proofs_check.verdicts.array_text(policy)
+
+
+def test_a_refused_zero_is_read_from_the_message_and_its_policy_shown():
+    mdp = tm.FiniteMDP([[[1, 0], [0, 1]], [[0, 1], [0, 1]]], [[0, 1], [1, 0]], 0.5, [1, 0])
+    report = proofs_check.check_sampling(VisitationSampling(), mdp)
+    positive = report["sampling_positive"]
+    assert positive.detail == (
+        "beta_pi[1] = 0 <= 0 at sampled policy 3: state 1 is never sampled there (the sampling "
+        "distribution must be positive)"
+    )
+    policies = definitions.random_policies(mdp, 8, 0)
+    assert positive.witness["policy"] == verdicts_array(policies[3]) == [[1.0, 0.0], [0.0, 1.0]]
+    # a refused beta has no value: segments through such policies are NaN, not jumps
+    continuity = report["sampling_continuity"]
+    assert continuity.inconclusive and continuity.reason.startswith(
+        "NaN or infinite values along 2 of 4 segments (first: segment 2)"
+    ), continuity
+
+
+@dataclass(frozen=True)
+class BrokenSampling(Sampling):
+    """Refuses every policy, not for a zero."""
+
+    def weights(self, context):
+        raise tm.InvalidParameterError("broken piece")
+
+
+def test_a_sampling_piece_that_raises_otherwise_is_undecided():
+    positive = proofs_check.check_sampling(BrokenSampling(), TWO_STATES, samples=2)[
+        "sampling_positive"
+    ]
+    assert positive.inconclusive and positive.reason == (
+        "the sampling piece raised at sampled policy 0: broken piece; the sampling piece raised "
+        "at sampled policy 1: broken piece"
+    ), positive
+    assert math.isnan(positive.margin) and positive.worst_state is None
+
+
+def test_nan_beta_entries_are_counted():
+    positive = proofs_check.check_sampling(NaNSampling(), TWO_STATES)["sampling_positive"]
+    assert positive.inconclusive and positive.reason == "beta is NaN at 8 entries", positive
+    assert positive.margin == 1.0 and positive.worst_state == 1  # the smallest finite beta
+
+
+# ---------------------------------------------------------------- check_drift_distribution
+def test_independent_nu_in_full():
+    report = proofs_check.check_drift_distribution(
+        SameAsSampling(), drifts.SquaredEuclidean(), TWO_STATES
+    )
+    assert report.title == "drift distribution: SameAsSampling()"
+    independent = report["drift_distribution_independent"]
+    assert (independent.outcome, independent.margin, independent.detail) == (
+        "passed", 0, "nu does not depend on pibar (as the proofs assume)"
+    )  # fmt: skip
+    assert independent.exact and independent.witness["observed_change"] == 0.0
+    continuity = report["drift_distribution_continuity"]
+    assert continuity.passed and continuity.detail.startswith(
+        "drift_pi(pibar) = sum_s nu[s] D_pi(pibar|s) in pibar is continuous along 4 sampled "
+        "segments"
+    ), continuity
+    assert continuity.witness["largest_jump_of_nu"] == 0.0
+
+
+def test_hidden_dependence_is_measured():
+    candidates = definitions.random_policies(TWO_STATES, 4, 0, interior=True)
+    observed = [c[:, 0] / c[:, 0].sum() for c in candidates]
+    change = max(float(np.max(np.abs(w - observed[0]))) for w in observed)
+    verdict = proofs_check.check_drift_distribution(
+        HiddenDependence(), drifts.SquaredEuclidean(), TWO_STATES
+    )["drift_distribution_independent"]
+    assert verdict.failed and abs(verdict.margin + change) <= 1e-15, verdict
+    assert verdict.detail == (
+        f"nu changes by {proofs_check.verdicts.number_text(change)} between sampled candidates "
+        "although it declares depends_on_candidate=False: Lemma 3.5 and Thm 3.6's proofs treat "
+        "it as fixed"
+    )
+
+
+@dataclass(frozen=True)
+class DeclaredDependent(DriftDistribution):
+    """Declares a dependence on pibar but is uniform."""
+
+    depends_on_candidate = True
+
+    def weights(self, context, candidate, state_drift=None):
+        return np.array([0.5, 0.5])
+
+
+def test_a_declared_dependence_fails_by_one():
+    verdict = proofs_check.check_drift_distribution(
+        DeclaredDependent(), drifts.SquaredEuclidean(), TWO_STATES
+    )["drift_distribution_independent"]
+    assert verdict.failed and verdict.margin == -1 and verdict.witness["observed_change"] == 0.0
+    assert verdict.detail == (
+        "nu depends on pibar (declared): Lemma 3.5 and Thm 3.6's proofs treat it as fixed"
+    )
+
+
+def test_drift_distribution_segments_start_at_pi():
+    policy = np.array([[0.3, 0.7], [0.5, 0.5]])
+    report = proofs_check.check_drift_distribution(
+        SwitchingNu(), drifts.SquaredEuclidean(), TWO_STATES, policy, samples=3
+    )
+    verdict = report["drift_distribution_continuity"]
+    candidates = definitions.random_policies(TWO_STATES, 3, 0, interior=True)
+    assert np.array_equal(verdict.witness["start"], policy)
+    assert np.array_equal(verdict.witness["end"], candidates[verdict.witness["segment"]])
+    assert verdict.witness["arguments"]["samples"] == 3
