@@ -1278,3 +1278,84 @@ def test_drift_distribution_segments_start_at_pi():
     assert np.array_equal(verdict.witness["start"], policy)
     assert np.array_equal(verdict.witness["end"], candidates[verdict.witness["segment"]])
     assert verdict.witness["arguments"]["samples"] == 3
+
+
+@dataclass(frozen=True)
+class OutsideAlong(Neighbourhood):
+    """Everything except the segment pi + s (toward - pi), 0 < s <= 1 (slack -1 there, 1
+    elsewhere): no bisection toward another candidate meets it; a point drawn inside the ball
+    toward ``toward`` does."""
+
+    toward: tuple
+
+    def slack(self, context, candidate):
+        policy = np.asarray(context.policy, dtype=float)
+        direction = np.array(self.toward) - policy
+        offset = np.asarray(candidate, dtype=float) - policy
+        s = float(np.sum(direction * offset) / np.sum(direction * direction))
+        along = 0 < s <= 1 + 1e-12 and np.allclose(offset, s * direction, rtol=0, atol=1e-12)
+        return -1.0 if along else 1.0
+
+
+def test_points_drawn_inside_the_ball_find_what_the_bisections_miss():
+    # the in-ball samples are drawn toward random_policies(mdp, samples, seed + 2), scaled by
+    # u * radius / distance with u ~ U(0, 1) from default_rng(seed + 1); the first is `toward`
+    policy = tm.uniform_policy(MDP)
+    toward = definitions.random_policies(MDP, 16, 2)[0]
+    distance = definitions._tv_distance(policy, toward)
+    u = np.random.default_rng(1).uniform(0, 1)
+    point = definitions._mix(policy, toward, min(1.0, u * 1.0 / distance))
+    expected = definitions._tv_distance(policy, point)
+    neighbourhood = OutsideAlong(tuple(map(tuple, toward)))
+    ball = proofs_check.check_neighbourhood(neighbourhood, MDP)["definition_3_2_closed_ball"]
+    assert ball.passed and ball.margin == expected < 1, ball
+    assert np.array_equal(ball.witness["nearest_outside"], point)
+
+
+def test_a_sampled_policy_equal_to_pi_is_skipped():
+    # random_policies(mdp, 16, 2)[3] is deterministic: (action 1, action 1), pi itself here
+    policy = np.array([[0.0, 1.0, 0.0], [0.0, 1.0, 0.0]])
+    assert np.array_equal(definitions.random_policies(MDP, 16, 2)[3], policy)
+    report = proofs_check.check_neighbourhood(TV_BALL, MDP, policy)
+    assert report.passed and not report.inconclusive(), report
+    assert abs(report["definition_3_2_closed_ball"].margin - 0.1) <= 1e-9
+
+
+@dataclass(frozen=True)
+class BallWithoutSegment(Neighbourhood):
+    """The TV ball of radius 1/2 without the segment of OutsideAlong."""
+
+    toward: tuple
+
+    def slack(self, context, candidate):
+        ball = float(StateBall("tv", Fraction(1, 2)).slack(context, candidate))
+        return min(ball, OutsideAlong(self.toward).slack(context, candidate))
+
+
+def test_in_ball_samples_are_scaled_to_the_radius_the_bisections_found():
+    # pi is the deterministic sampled policy 3 (skipped: distance 0, no draw); the segment
+    # toward sampled policy 5 is outside. The bisections alone find the radius of the plain
+    # ball (r ~ 1/2); the draw toward policy 5 lands at chi-distance min(d, u r) < r
+    policy = np.array([[0.0, 1.0, 0.0], [0.0, 1.0, 0.0]])
+    sampled = definitions.random_policies(MDP, 16, 2)
+    assert np.array_equal(sampled[3], policy)
+    plain = proofs_check.check_neighbourhood(StateBall("tv", Fraction(1, 2)), MDP, policy)
+    radius = plain["definition_3_2_closed_ball"].margin
+    assert abs(radius - 0.5) <= 1e-9
+    rng = np.random.default_rng(1)
+    for k, candidate in enumerate(sampled):
+        distance = definitions._tv_distance(policy, candidate)
+        if distance == 0:
+            continue
+        u = rng.uniform(0, 1)
+        if k == 5:
+            point = definitions._mix(policy, candidate, min(1.0, u * radius / distance))
+            break
+    expected = definitions._tv_distance(policy, point)
+    assert expected < radius
+    neighbourhood = BallWithoutSegment(tuple(map(tuple, sampled[5])))
+    ball = proofs_check.check_neighbourhood(neighbourhood, MDP, policy)[
+        "definition_3_2_closed_ball"
+    ]
+    assert ball.passed and ball.margin == expected, (ball, expected)
+    assert np.array_equal(ball.witness["nearest_outside"], point)
