@@ -1287,6 +1287,7 @@ class OutsideAlong(Neighbourhood):
     toward ``toward`` does."""
 
     toward: tuple
+    depth: float = 1.0
 
     def slack(self, context, candidate):
         policy = np.asarray(context.policy, dtype=float)
@@ -1294,7 +1295,7 @@ class OutsideAlong(Neighbourhood):
         offset = np.asarray(candidate, dtype=float) - policy
         s = float(np.sum(direction * offset) / np.sum(direction * direction))
         along = 0 < s <= 1 + 1e-12 and np.allclose(offset, s * direction, rtol=0, atol=1e-12)
-        return -1.0 if along else 1.0
+        return -self.depth if along else 1.0
 
 
 def test_points_drawn_inside_the_ball_find_what_the_bisections_miss():
@@ -1359,3 +1360,16 @@ def test_in_ball_samples_are_scaled_to_the_radius_the_bisections_found():
     ]
     assert ball.passed and ball.margin == expected, (ball, expected)
     assert np.array_equal(ball.witness["nearest_outside"], point)
+
+
+def test_a_drawn_point_outside_by_rounding_only_is_inside():
+    # slack -1e-12 on the segment: within the rounding allowance, not outside
+    toward = tuple(map(tuple, definitions.random_policies(MDP, 16, 2)[0]))
+    ball = proofs_check.check_neighbourhood(OutsideAlong(toward, 1e-12), MDP)[
+        "definition_3_2_closed_ball"
+    ]
+    assert ball.passed and ball.margin == 1.0 and ball.witness["nearest_outside"] is None
+    deeper = proofs_check.check_neighbourhood(OutsideAlong(toward, 2e-12), MDP)[
+        "definition_3_2_closed_ball"
+    ]
+    assert deeper.margin < 1.0
