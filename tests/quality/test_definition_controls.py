@@ -1373,3 +1373,26 @@ def test_a_drawn_point_outside_by_rounding_only_is_inside():
         "definition_3_2_closed_ball"
     ]
     assert deeper.margin < 1.0
+
+
+@dataclass(frozen=True)
+class SteppedSlack(Neighbourhood):
+    """The TV ball of radius 1/10 with slack +height/2 inside and -height/2 outside: the
+    slack jumps by exactly ``height`` across the sphere."""
+
+    height: float
+
+    def slack(self, context, candidate):
+        distance = float(divergences.total_variation(context.policy, candidate).max())
+        return self.height / 2 if distance <= 0.1 else -self.height / 2
+
+
+def test_the_jump_across_a_boundary_is_inside_minus_outside_slack():
+    compact = proofs_check.check_neighbourhood(SteppedSlack(1.0), MDP)["definition_3_2_compact"]
+    assert compact.inconclusive and compact.reason.startswith(
+        "the slack jumps by up to 1 across 32 of the boundaries found"
+    ), compact
+    assert compact.margin == 0.5  # the smallest inside slack
+    # a jump of exactly 1e-6 (2 x 5e-7, exact in binary) is within the allowance
+    limit = proofs_check.check_neighbourhood(SteppedSlack(1e-6), MDP)["definition_3_2_compact"]
+    assert limit.passed and limit.margin == 5e-7, limit
