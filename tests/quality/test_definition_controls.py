@@ -1396,3 +1396,23 @@ def test_the_jump_across_a_boundary_is_inside_minus_outside_slack():
     # a jump of exactly 1e-6 (2 x 5e-7, exact in binary) is within the allowance
     limit = proofs_check.check_neighbourhood(SteppedSlack(1e-6), MDP)["definition_3_2_compact"]
     assert limit.passed and limit.margin == 5e-7, limit
+
+
+@dataclass(frozen=True)
+class AllOrNothingBy(Neighbourhood):
+    """AllOrNothing whose swaps leave N by ``depth`` only."""
+
+    depth: float
+
+    def slack(self, context, candidate):
+        changed = np.any(np.asarray(candidate) != np.asarray(context.policy), axis=1)
+        return 1 / 7 if changed.all() or not changed.any() else -self.depth
+
+
+def test_a_swap_outside_by_rounding_only_keeps_monotonicity():
+    within = proofs_check.check_neighbourhood(AllOrNothingBy(1e-12), MDP)
+    monotone = within["lemma_3_5_monotone_neighbourhood"]
+    assert monotone.passed and monotone.margin == -1e-12, monotone
+    beyond = proofs_check.check_neighbourhood(AllOrNothingBy(2e-12), MDP)
+    assert beyond["lemma_3_5_monotone_neighbourhood"].failed
+    assert beyond["lemma_3_5_monotone_neighbourhood"].detail.startswith("64 swaps")
