@@ -1182,6 +1182,8 @@ def test_a_refused_zero_is_read_from_the_message_and_its_policy_shown():
     )
     policies = definitions.random_policies(mdp, 8, 0)
     assert positive.witness["policy"] == verdicts_array(policies[3]) == [[1.0, 0.0], [0.0, 1.0]]
+    # the zero read from the message joins the float betas as a float (a float MDP)
+    assert isinstance(positive.margin, float) and positive.margin == 0, positive
     # a refused beta has no value: segments through such policies are NaN, not jumps
     continuity = report["sampling_continuity"]
     assert continuity.inconclusive and continuity.reason.startswith(
@@ -1206,6 +1208,8 @@ def test_a_sampling_piece_that_raises_otherwise_is_undecided():
         "at sampled policy 1: broken piece"
     ), positive
     assert math.isnan(positive.margin) and positive.worst_state is None
+    first = definitions.random_policies(TWO_STATES, 2, 0)[0]
+    assert positive.witness["policy"] == verdicts_array(first)  # no smallest: the first policy
 
 
 def test_nan_beta_entries_are_counted():
@@ -1416,3 +1420,15 @@ def test_a_swap_outside_by_rounding_only_keeps_monotonicity():
     beyond = proofs_check.check_neighbourhood(AllOrNothingBy(2e-12), MDP)
     assert beyond["lemma_3_5_monotone_neighbourhood"].failed
     assert beyond["lemma_3_5_monotone_neighbourhood"].detail.startswith("64 swaps")
+
+
+def test_every_sampling_witness_replays():
+    report = proofs_check.check_sampling(UniformSampling(), TWO_STATES)
+    for verdict in report.verdicts:
+        assert verdict.witness["arguments"]["samples"] == 8
+        replayed = proofs_check.replay(verdict.witness)
+        assert (replayed.name, replayed.outcome, replayed.margin) == (
+            verdict.name,
+            verdict.outcome,
+            verdict.margin,
+        )
