@@ -1432,3 +1432,38 @@ def test_every_sampling_witness_replays():
             verdict.outcome,
             verdict.margin,
         )
+
+
+def test_the_jump_of_nu_is_measured_on_the_first_two_segments():
+    # seed 1: candidates 0 and 1 have pibar[0, 0] < 1/2 like pi, candidate 2 has 0.64: only
+    # segment 2 crosses the switch of SwitchingNu; nu's own jump is read on segments 0 and 1
+    policy = np.array([[0.3, 0.7], [0.5, 0.5]])
+    candidates = definitions.random_policies(TWO_STATES, 3, 1, interior=True)
+    assert [c[0, 0] > 0.5 for c in candidates] == [False, False, True]
+    verdict = proofs_check.check_drift_distribution(
+        SwitchingNu(), drifts.SquaredEuclidean(), TWO_STATES, policy, samples=3, seed=1
+    )["drift_distribution_continuity"]
+    assert verdict.failed and verdict.witness["segment"] == 2, verdict
+    assert ", output 0 (limit" in verdict.detail  # the weighted drift is one output
+    assert verdict.witness["largest_jump_of_nu"] == 0.0
+
+
+def test_no_candidates_nothing_changes():
+    report = proofs_check.check_drift_distribution(
+        SameAsSampling(), drifts.SquaredEuclidean(), TWO_STATES, samples=0
+    )
+    independent = report["drift_distribution_independent"]
+    assert independent.passed and independent.margin == 0, independent
+    assert independent.witness["observed_change"] == 0.0
+    assert independent.witness["largest_jump_of_nu"] == 0.0
+
+
+def test_drift_distribution_on_an_exact_mdp_and_its_witnesses_replay():
+    exact = proofs_check.check_drift_distribution(
+        SameAsSampling(), drifts.SquaredEuclidean(), EXACT_MDP
+    )
+    floats = proofs_check.check_drift_distribution(SameAsSampling(), drifts.SquaredEuclidean(), MDP)
+    for a, b in zip(exact.verdicts, floats.verdicts, strict=True):
+        assert (a.name, a.outcome, a.margin) == (b.name, b.outcome, b.margin)
+        replayed = proofs_check.replay(a.witness)
+        assert (replayed.name, replayed.outcome, replayed.margin) == (a.name, a.outcome, a.margin)
