@@ -1467,3 +1467,38 @@ def test_drift_distribution_on_an_exact_mdp_and_its_witnesses_replay():
         assert (a.name, a.outcome, a.margin) == (b.name, b.outcome, b.margin)
         replayed = proofs_check.replay(a.witness)
         assert (replayed.name, replayed.outcome, replayed.margin) == (a.name, a.outcome, a.margin)
+
+
+class DuckBall:
+    """A TV ball of radius 1/10 that only has a slack (no Neighbourhood base, no flags)."""
+
+    def slack(self, context, candidate):
+        return 0.1 - float(divergences.total_variation(context.policy, candidate).max())
+
+
+def test_a_piece_without_the_monotone_flag_is_read_as_declaring_it():
+    # the default of Neighbourhood.monotone
+    monotone = proofs_check.check_neighbourhood(DuckBall(), MDP)["lemma_3_5_monotone_neighbourhood"]
+    assert monotone.passed and "(declared monotone=True;" in monotone.detail, monotone
+
+
+@dataclass(frozen=True)
+class BarelyChangingNu(DriftDistribution):
+    """Weights (1e-12, 1) where pibar[0, 0] > 1/2, else (0, 1): a change of exactly 1e-12."""
+
+    def weights(self, context, candidate, state_drift=None):
+        return np.array([1e-12 if candidate[0, 0] > 0.5 else 0.0, 1.0])
+
+
+def test_a_change_of_nu_within_rounding_is_no_dependence():
+    candidates = definitions.random_policies(TWO_STATES, 4, 0, interior=True)
+    assert candidates[0][0, 0] < 0.5 < candidates[1][0, 0]  # nu changes by exactly 1e-12
+    verdict = proofs_check.check_drift_distribution(
+        BarelyChangingNu(), drifts.SquaredEuclidean(), TWO_STATES
+    )["drift_distribution_independent"]
+    assert verdict.witness["observed_change"] == 1e-12
+    assert (verdict.outcome, verdict.margin, verdict.detail) == (
+        "passed",
+        0,
+        "nu does not depend on pibar (as the proofs assume)",
+    )
