@@ -1469,19 +1469,6 @@ def test_drift_distribution_on_an_exact_mdp_and_its_witnesses_replay():
         assert (replayed.name, replayed.outcome, replayed.margin) == (a.name, a.outcome, a.margin)
 
 
-class DuckBall:
-    """A TV ball of radius 1/10 that only has a slack (no Neighbourhood base, no flags)."""
-
-    def slack(self, context, candidate):
-        return 0.1 - float(divergences.total_variation(context.policy, candidate).max())
-
-
-def test_a_piece_without_the_monotone_flag_is_read_as_declaring_it():
-    # the default of Neighbourhood.monotone
-    monotone = proofs_check.check_neighbourhood(DuckBall(), MDP)["lemma_3_5_monotone_neighbourhood"]
-    assert monotone.passed and "(declared monotone=True;" in monotone.detail, monotone
-
-
 @dataclass(frozen=True)
 class BarelyChangingNu(DriftDistribution):
     """Weights (1e-12, 1) where pibar[0, 0] > 1/2, else (0, 1): a change of exactly 1e-12."""
