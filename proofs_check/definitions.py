@@ -1332,11 +1332,11 @@ def check_neighbourhood(
     :func:`proofs_check.replay`.
     """
     float_mdp = mdp.to_float() if mdp.is_exact else mdp
-    policy = tm.uniform_policy(float_mdp) if policy is None else np.asarray(
-        tm.check_policy(mdp, policy), dtype=float
-    )  # fmt: skip
+    given = tm.uniform_policy(mdp) if policy is None else tm.check_policy(mdp, policy)
+    policy = np.asarray(given, dtype=float)
     context = _context(float_mdp, policy)
-    arguments = {"neighbourhood": neighbourhood, "mdp": mdp, "policy": policy,
+    # the witness replays the call as given: pi exact for an exact MDP
+    arguments = {"neighbourhood": neighbourhood, "mdp": mdp, "policy": given,
                  "samples": samples, "seed": seed}  # fmt: skip
 
     def witness_of(claim: str, **shown: Any) -> dict[str, Any]:

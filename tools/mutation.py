@@ -118,6 +118,15 @@ TARGETS: dict[str, tuple[str, ...]] = {
     ),
     "proofs_check/drift_bounds.py": _first("tests/quality/test_drift_bound_controls.py"),
     "proofs_check/diagnosis.py": _first("tests/quality/test_diagnosis_controls.py"),
+    # Definitions 3.1-3.2: the public checks and the classification of a derivative (the
+    # evidence-gathering helpers, 367 more mutants, are not a target yet: docs/mutation.md)
+    "proofs_check/definitions.py::_classify,_pick,check_drift,check_neighbourhood,"
+    "check_sampling,check_drift_distribution": _first(
+        "tests/quality/test_definition_controls.py",
+        "tests/regressions/test_drift_derivative_input_error.py",
+        "tests/regressions/test_neighbourhood_witness_on_an_exact_mdp.py",
+        "proofs_check/definitions.py",
+    ),
     "tabular_mirror/step.py::mirror_step,_verify": _first(
         "tests/unit/test_step_verification.py",
         "tests/unit/test_mirror_operator.py",

@@ -626,3 +626,866 @@ def test_square_root_of_kl_toward_an_unused_action_has_an_infinite_derivative(wh
     assert verdict.failed and verdict.margin == -math.inf, verdict
     assert (verdict.worst_state, verdict.witness["to_action"]) == (0, 0)
     assert verdict.witness["one_sided"] and "grow without bound" in verdict.detail
+
+
+# ---------------------------------------------------------------- decisions (mutation testing)
+# Each test below was written for a mutant of the decision code that no control above killed
+# (docs/mutation.md); it pins the behaviour the mutant changed.
+
+
+@pytest.mark.parametrize("exact", [True, False], ids=["exact", "float"])
+def test_a_drift_at_a_face_is_checked_only_along_feasible_directions(exact):
+    # pi[0, 0] = 0 and pi[1, 2] = 0: mass can leave the 2 + 2 used actions toward either other
+    # action (8 directions); moving mass out of an unused action is infeasible and not checked
+    mdp, policy, _ = _ppo_face(exact)
+    verdict = zero_gradient(drifts.SquaredEuclidean(), mdp, policy)
+    assert verdict.passed and verdict.margin == 0, verdict
+    assert verdict.witness["directions"] == 8 and verdict.witness["arithmetic"] == (
+        "exact" if exact else "float"
+    )
+    assert "along all 8 feasible directions" in verdict.detail
+    assert verdict.witness["one_sided"], verdict  # the widest reported is toward a zero
+
+
+def _evidence(quotients, *, undefined=False):
+    """Exact quotients q_k at t_k = 2^-(k+1) along mass from action 0 to 1 at one state."""
+    count = len(quotients)
+    steps = np.array([[Fraction(1, 2 ** (k + 1))] for k in range(count)], dtype=object)
+    zero = np.full(steps.shape, Fraction(0), dtype=object)
+    return definitions._Evidence(
+        1, 0, steps, np.array([[Fraction(q)] for q in quotients], dtype=object),
+        np.ones((count, 1), dtype=bool), np.zeros(1, dtype=bool), np.array([undefined]), True,
+        noise=zero, floor=zero,
+    )  # fmt: skip
+
+
+HALF = np.array([[Fraction(1, 2), Fraction(1, 2)]], dtype=object)
+
+
+def classify(quotients, **options):
+    (direction,) = definitions._classify(_evidence(quotients, **options), HALF, None)
+    return direction
+
+
+def test_decaying_quotients_pass_exactly():
+    # q = t: every linear Richardson estimate is exactly 0, with uncertainty 0
+    direction = classify([Fraction(1, 2 ** (k + 1)) for k in range(12)])
+    assert (direction.outcome, direction.derivative, direction.uncertainty) == ("passed", 0, 0)
+    assert direction.sigma == Fraction(1, 2) and direction.reason == ""
+
+
+def test_an_estimate_between_one_and_four_uncertainties_is_undecided():
+    # q_k = 1 +- 1/15 alternating: the estimates 1 +- 1/5 disagree by 2/5, so g = 6/5 with
+    # U = 2/5: U < |g| <= 4 U, neither clearly 0 nor clearly nonzero
+    direction = classify([1 + (-1) ** k * Fraction(1, 15) for k in range(12)])
+    assert direction.outcome == "inconclusive", direction
+    assert (direction.derivative, direction.uncertainty) == (Fraction(6, 5), Fraction(2, 5))
+    assert direction.reason == (
+        "the extrapolated derivative 6/5 is within 4 x its uncertainty 2/5: neither clearly 0 "
+        "nor clearly nonzero"
+    )
+    # 1 +- 1/30: g = 11/10, U = 1/5 < |g| / 4: fails
+    failing = classify([1 + (-1) ** k * Fraction(1, 30) for k in range(12)])
+    assert failing.outcome == "failed" and failing.derivative == Fraction(11, 10)
+
+
+@pytest.mark.parametrize("undefined", [False, True], ids=["defined", "nan_somewhere"])
+def test_quotients_consistent_with_zero_but_unresolved_are_undecided(undefined):
+    # q_k = +-1 alternating: g = 3, U = 6 >= |g|, but U > 1/8 of the quotients' size 1
+    direction = classify([(-1) ** k for k in range(12)], undefined=undefined)
+    assert direction.outcome == "inconclusive", direction
+    assert (direction.derivative, direction.uncertainty, direction.sigma) == (3, 6, 1)
+    expected = (
+        "the quotients are consistent with 0 but not resolved: uncertainty 6 exceeds 1/8 of "
+        "their size 1"
+    )
+    if undefined:
+        expected += "; the drift is NaN at some feasible points"
+    assert direction.reason == expected
+
+
+def test_an_estimate_equal_to_its_uncertainty_is_consistent_with_zero():
+    # q_k = 1 -+ 1/9 alternating: g = 2/3 = U exactly, so |g| <= U ("consistent with 0", not
+    # "within 4 x"), unresolved against the quotients' size 10/9
+    direction = classify([1 - (-1) ** k * Fraction(1, 9) for k in range(12)])
+    assert direction.outcome == "inconclusive", direction
+    assert direction.derivative == direction.uncertainty == Fraction(2, 3)
+    assert direction.reason == (
+        "the quotients are consistent with 0 but not resolved: uncertainty 2/3 exceeds 1/8 of "
+        "their size 10/9"
+    )
+
+
+def _float_evidence(quotients):
+    """Float quotients q_k at t_k = 2^-(k+1), noise 0, along mass from action 0 to 1."""
+    count = len(quotients)
+    steps = 2.0 ** -np.arange(1.0, count + 1)[:, None]
+    zero = np.zeros((count, 1))
+    return definitions._Evidence(
+        1, 0, steps, np.array(quotients, dtype=float)[:, None], np.ones((count, 1), dtype=bool),
+        np.zeros(1, dtype=bool), np.zeros(1, dtype=bool), False, noise=zero, floor=zero,
+    )  # fmt: skip
+
+
+EPS = float(np.finfo(float).eps)
+
+
+@pytest.mark.parametrize(
+    ("gradient", "corroborated"),
+    [
+        ((5.0, 5.0), True),  # directional derivative 0
+        ((-5.0, -5.0), True),
+        ((1.0, 1.0 + 32 * EPS), True),  # 32 eps: within 16 eps (|g_a| + |g_b|) = 32 eps + ...
+        ((1.0, 1.0 + 33 * EPS), False),  # 33 eps: beyond it
+        ((1.0, math.inf), False),  # not finite
+        ((1.0, 1.0), True),
+        ((0.0, 1e-300), False),  # beyond 16 eps x 1e-300
+        (None, False),
+    ],
+    ids=["zero", "negative", "32_eps", "33_eps", "inf", "one", "tiny", "none"],
+)
+def test_the_gradient_decides_an_undecided_interior_direction_only_when_it_is_zero(
+    gradient, corroborated
+):
+    # q_k = +-1: undecided (g = 3, U = 6 > 1/8); the gradient's directional derivative
+    # g[1] - g[0] must be 0 to rounding (16 eps (|g[0]| + |g[1]|)) to decide it
+    given = None if gradient is None else np.array([gradient])
+    (direction,) = definitions._classify(
+        _float_evidence([(-1.0) ** k for k in range(12)]), np.array([[0.5, 0.5]]), given
+    )
+    assert (direction.derivative, direction.uncertainty) == (3.0, 6.0)
+    assert direction.corroborated is corroborated
+    assert direction.outcome == ("passed" if corroborated else "inconclusive"), direction
+    assert (direction.reason == "") is corroborated
+
+
+def test_the_gradient_corroborates_an_estimate_up_to_four_uncertainties():
+    # q_k = 27 -+ 1: g = 24 = 4 U (U = 6), undecided; a zero gradient agrees with it within 4 U
+    (direction,) = definitions._classify(
+        _float_evidence([27.0 - (-1.0) ** k for k in range(12)]),
+        np.array([[0.5, 0.5]]),
+        np.array([[2.0, 2.0]]),
+    )
+    assert (direction.derivative, direction.uncertainty) == (24.0, 6.0)
+    assert direction.outcome == "passed" and direction.corroborated, direction
+
+
+def test_the_gradient_is_not_used_on_a_face_or_for_exact_quotients():
+    on_face = definitions._classify(
+        _float_evidence([(-1.0) ** k for k in range(12)]),
+        np.array([[0.5, 0.0]]),
+        np.array([[5.0, 5.0]]),
+    )
+    assert [(d.outcome, d.one_sided, d.corroborated) for d in on_face] == [
+        ("inconclusive", True, False)
+    ]
+    exact = definitions._classify(
+        _evidence([(-1) ** k for k in range(12)]), HALF, np.array([[5.0, 5.0]])
+    )
+    assert [(d.outcome, d.corroborated) for d in exact] == [("inconclusive", False)]
+
+
+def test_an_infinite_derivative_is_certain():
+    # q ~ t^-1/2 grows without bound: the failure carries no uncertainty (U = 0)
+    policy = POLICIES["face"][:1]
+    mdp = tm.FiniteMDP([[[1.0]] * 3], [[0.0, 1.0, 2.0]], 0.5)
+    verdict = zero_gradient(SQRT_KL, mdp, policy)
+    assert verdict.failed and verdict.margin == -math.inf, verdict
+    assert verdict.witness["uncertainty"] == 0 and verdict.tolerance.value == 0
+    assert verdict.tolerance.fail_threshold == 0
+
+
+def test_the_gradient_must_agree_with_the_estimate_itself():
+    # g = 24 = 4 U; a directional derivative of +1 ulp(1024) (within its rounding allowance
+    # 16 eps x 2048) leaves |g - directional| just below 4 U: corroborated
+    ulp = float(np.spacing(1024.0))
+    (direction,) = definitions._classify(
+        _float_evidence([27.0 - (-1.0) ** k for k in range(12)]),
+        np.array([[0.5, 0.5]]),
+        np.array([[1024.0, 1024.0 + ulp]]),
+    )
+    assert 24.0 - ulp < 24.0 and direction.derivative == 24.0
+    assert direction.outcome == "passed" and direction.corroborated, direction
+    # with -1 ulp the difference 24 + ulp exceeds 4 U: undecided
+    (against,) = definitions._classify(
+        _float_evidence([27.0 - (-1.0) ** k for k in range(12)]),
+        np.array([[0.5, 0.5]]),
+        np.array([[1024.0 + ulp, 1024.0]]),
+    )
+    assert against.outcome == "inconclusive" and not against.corroborated, against
+
+
+def direction(state, source, target, outcome, derivative, uncertainty=Fraction(0)):
+    reason = "undecided" if outcome == "inconclusive" else ""
+    return definitions._Direction(
+        state, source, target, False, outcome, Fraction(derivative), Fraction(uncertainty),
+        Fraction(1), reason, None,
+    )  # fmt: skip
+
+
+def test_pick_reports_the_largest_failure_ties_by_place():
+    largest = direction(1, 0, 1, "failed", 3, Fraction(1, 2))
+    # 2 + 1/2 + 1/2 = 3: agrees with the largest within the two uncertainties, a tie
+    tied = direction(0, 1, 0, "failed", 2, Fraction(1, 2))
+    # 2 + 1/4 + 1/2 < 3: smaller
+    smaller = direction(0, 0, 1, "failed", 2, Fraction(1, 4))
+    assert definitions._pick([largest, smaller]) is largest
+    assert definitions._pick([largest, tied, smaller]) is tied
+    equal = direction(1, 0, 2, "failed", -3)  # the same size, exact: a tie, earlier in order
+    assert definitions._pick([direction(1, 2, 0, "failed", 3), equal]) is equal
+    passing = direction(0, 0, 1, "passed", 100)
+    undecided = direction(0, 1, 0, "inconclusive", 50)
+    assert definitions._pick([passing, undecided, largest]) is largest
+
+
+def test_pick_reports_the_first_undecided_else_the_widest_pass():
+    later = direction(1, 0, 1, "inconclusive", 5)
+    first = direction(0, 1, 0, "inconclusive", 1)
+    passing = direction(0, 0, 1, "passed", 100)
+    assert definitions._pick([passing, later, first]) is first
+    wide = direction(1, 0, 1, "passed", Fraction(1, 10), 1)
+    high = direction(0, 0, 1, "passed", -1, 0)
+    assert definitions._pick([high, wide]) is wide  # 1/10 + 1 > |-1| + 0
+    assert definitions._pick([direction(0, 0, 1, "passed", -2), wide]).derivative == -2
+
+
+# ---------------------------------------------------------------- check_drift's set-up
+def test_check_drift_samples_its_candidates_and_their_mixtures():
+    nonnegative = proofs_check.check_drift(drifts.SquaredEuclidean(), MDP)[
+        "definition_3_1_nonnegative"
+    ]
+    assert nonnegative.detail == "D_pi(pibar|s) >= 0 on 32 sampled candidates (Def. 3.1(1))"
+    assert nonnegative.witness["arguments"]["samples"] == 16
+    three = proofs_check.check_drift(drifts.SquaredEuclidean(), MDP, samples=3)
+    assert "on 6 sampled candidates" in three["definition_3_1_nonnegative"].detail
+
+
+NOTE = (
+    " (checked at pi mixed with 1/10 uniform: ReverseKL() needs pi > 0 and the given pi has zeros)"
+)
+
+
+def test_a_drift_that_needs_support_is_checked_inside_a_face():
+    report = proofs_check.check_drift(drifts.ReverseKL(), MDP, FACE)
+    inside = 0.9 * FACE + 0.1 / 3
+    for verdict in report.verdicts:
+        assert verdict.detail.endswith(NOTE), verdict
+        assert np.allclose(verdict.witness["checked_policy"], inside, rtol=0, atol=1e-15)
+        assert verdict.witness["arguments"]["policy"]["array"] == FACE.tolist()
+    assert report.passed and not report.inconclusive(), report
+    # at a policy without zeros there is nothing to say
+    interior = proofs_check.check_drift(drifts.ReverseKL(), MDP, INTERIOR)
+    for verdict in interior.verdicts:
+        assert "mixed" not in verdict.detail and "checked_policy" not in verdict.witness
+
+
+@pytest.mark.parametrize(
+    ("mdp", "drift", "reason"),
+    [
+        (EXACT_MDP, drifts.SquaredEuclidean(), None),  # exact MDP, rational drift: Fractions
+        (MDP, drifts.SquaredEuclidean(), "rounding"),  # a rational drift on a float MDP
+        (EXACT_MDP, drifts.ForwardKL(), "rounding"),  # an irrational drift on an exact MDP
+        (MDP, drifts.ForwardKL(), "rounding"),
+    ],
+    ids=["exact-rational", "float-rational", "exact-irrational", "float-irrational"],
+)
+def test_check_drift_decides_in_fractions_only_for_a_rational_drift_on_an_exact_mdp(
+    mdp, drift, reason
+):
+    report = proofs_check.check_drift(drift, mdp)
+    for name in ("definition_3_1_nonnegative", "definition_3_1_zero_at_policy"):
+        verdict = report[name]
+        assert verdict.passed, verdict
+        if reason is None:
+            assert verdict.exact and isinstance(verdict.margin, Fraction), verdict
+        else:
+            assert verdict.tolerance.reason == reason and isinstance(verdict.margin, float)
+            assert verdict.tolerance.value == 1e-12 * float(proofs_check._common.value_scale(mdp))
+
+
+def test_nonnegativity_is_decided_on_the_candidates_and_their_mixtures_one_eighth_from_pi():
+    policy = tm.uniform_policy(EXACT_MDP)
+    candidates = definitions.random_policies(EXACT_MDP, 16, 0)
+    candidates += [policy + (c - policy) * Fraction(1, 8) for c in candidates]
+    expected = min(sum((c[s] - policy[s]) ** 2) for c in candidates for s in range(2))
+    verdict = proofs_check.check_drift(drifts.SquaredEuclidean(), EXACT_MDP)[
+        "definition_3_1_nonnegative"
+    ]
+    assert verdict.passed and verdict.exact and verdict.margin == expected > 0, verdict
+
+
+@dataclass(frozen=True)
+class FloatZeroAtPi(drifts.Drift):
+    """||pi - pibar||^2 in Fractions, but a float 0 vector at pibar = pi (a shortcut a user
+    drift may take): flagged rational, yet not every value it returns is a Fraction."""
+
+    rational = True
+
+    def value(self, context, candidate):
+        if np.array_equal(candidate, context.policy):
+            return np.zeros(len(candidate))
+        return divergences.squared_euclidean(context.policy, candidate)
+
+
+@dataclass(frozen=True)
+class FloatsFlaggedRational(drifts.Drift):
+    """||pi - pibar||^2 as floats, flagged rational."""
+
+    rational = True
+
+    def value(self, context, candidate):
+        squares = divergences.squared_euclidean(context.policy, candidate)
+        return np.asarray(squares, dtype=float)
+
+
+@pytest.mark.parametrize(
+    "drift", [FloatZeroAtPi(), FloatsFlaggedRational()], ids=["floats_at_pi", "floats"]
+)
+def test_a_drift_flagged_rational_that_returns_floats_is_decided_in_floats(drift):
+    report = proofs_check.check_drift(drift, EXACT_MDP)
+    for name in ("definition_3_1_nonnegative", "definition_3_1_zero_at_policy"):
+        verdict = report[name]
+        assert verdict.passed and not verdict.exact, verdict
+        assert verdict.tolerance.reason == "rounding (the drift returned floats)"
+        assert verdict.tolerance.value == 1e-12 * float(proofs_check._common.value_scale(EXACT_MDP))
+        assert isinstance(verdict.margin, float), verdict
+
+
+@pytest.mark.parametrize(("samples", "worst"), [(1, 0), (2, 1)], ids=["first", "second"])
+def test_nonnegativity_witness_shows_the_worst_candidate(samples, worst):
+    # -(pibar[s, 0] - pi[s, 0])^2 at the two first sampled candidates: -1/225 and -4/9
+    report = proofs_check.check_drift(NegativeRow(), EXACT_MDP, samples=samples)
+    verdict = report["definition_3_1_nonnegative"]
+    candidate = definitions.random_policies(EXACT_MDP, samples, 0)[worst]
+    assert verdict.margin == [Fraction(-1, 225), Fraction(-4, 9)][worst], verdict
+    assert verdict.witness["candidate"] == [[str(x) for x in row] for row in candidate]
+    assert verdict.worst_iteration is None and verdict.worst_state == 0
+
+
+def test_every_definition_3_1_witness_replays():
+    report = proofs_check.check_drift(drifts.TotalVariation(), EXACT_MDP)
+    assert report.outcome == "failed"
+    for verdict in report.verdicts:
+        assert verdict.witness["claim"] == verdict.name
+        replayed = proofs_check.replay(verdict.witness)
+        assert (replayed.name, replayed.outcome, replayed.margin) == (
+            verdict.name,
+            verdict.outcome,
+            verdict.margin,
+        )
+
+
+def test_continuity_is_checked_along_six_segments_to_nine_tenths_of_each_candidate():
+    drift = drifts.CallableDrift(_stepped, name="stepped")
+    policy = tm.uniform_policy(MDP)
+    verdict = proofs_check.check_drift(drift, MDP, policy)["drift_continuity"]
+    assert verdict.failed and verdict.detail.startswith("D_pi(pibar|s) in pibar jumps by"), verdict
+    witness = verdict.witness
+    candidates = definitions.random_policies(MDP, 16, 0)
+    candidates += [definitions._mix(policy, c, 0.125) for c in candidates]
+    ends = [0.1 * policy + 0.9 * c for c in candidates[:6]]
+    assert witness["segment"] < 6 and np.array_equal(witness["start"], policy)
+    assert np.array_equal(witness["end"], ends[witness["segment"]])
+    passing = proofs_check.check_drift(drifts.SquaredEuclidean(), MDP)["drift_continuity"]
+    assert passing.passed and "is continuous along 6 sampled segments" in passing.detail
+
+
+def test_the_report_title_names_a_user_drift_by_its_name():
+    mine = drifts.CallableDrift(divergences.squared_euclidean, name="mine")
+    assert proofs_check.check_drift(mine, MDP).title == "Definition 3.1: mine (CallableDrift)"
+    shipped = proofs_check.check_drift(drifts.SquaredEuclidean(), MDP)
+    assert shipped.title == "Definition 3.1: SquaredEuclidean()"
+
+
+# ---------------------------------------------------------------- check_neighbourhood's set-up
+def test_check_neighbourhood_samples_and_replays():
+    report = proofs_check.check_neighbourhood(StateBall("tv", Fraction(1, 10)), MDP)
+    ball = report["definition_3_2_closed_ball"]
+    assert ball.detail == (
+        "no point within chi = max_s TV distance r = 0.1 of pi was found outside N(pi) (32 "
+        "bisections, 16 samples inside the ball; an upper estimate of the largest ball)"
+    )
+    for verdict in report.verdicts:
+        arguments = verdict.witness["arguments"]
+        assert (arguments["samples"], arguments["seed"]) == (16, 0)
+        replayed = proofs_check.replay(verdict.witness)
+        assert (replayed.name, replayed.outcome, replayed.margin) == (
+            verdict.name,
+            verdict.outcome,
+            verdict.margin,
+        )
+
+
+TV_BALL = StateBall("tv", Fraction(1, 10))
+
+
+def test_tv_ball_verdicts_in_full():
+    report = proofs_check.check_neighbourhood(TV_BALL, MDP)
+    policy = tm.uniform_policy(MDP)
+    assert report.title == "Definition 3.2: StateBall(divergence='tv', radius=Fraction(1, 10))"
+    inside = report["definition_3_2_contains_policy"]
+    assert (inside.outcome, inside.margin, inside.worst_state, inside.detail) == (
+        "passed", 0.1, 0, "pi in N(pi)"
+    )  # fmt: skip
+    assert (inside.tolerance.value, inside.tolerance.reason) == (1e-12, "rounding")
+    ball = report["definition_3_2_closed_ball"]
+    nearest = np.array(ball.witness["nearest_outside"])
+    assert ball.witness["radius"] == ball.margin == definitions._tv_distance(policy, nearest)
+    assert ball.tolerance.value == 1e-9
+    assert ball.tolerance.reason == "bisection resolution (2^-40) on the radius"
+    compact = report["definition_3_2_compact"]
+    assert compact.passed and 0 <= compact.margin <= 1e-9, compact
+    assert compact.detail == (
+        "bounded (a subset of Pi) and closed along the 32 boundaries found: the slack is "
+        "continuous across each (inside slack >= 0, outside slack -> 0)"
+    )
+    assert compact.tolerance.value == 1e-6
+    for key in ("boundary_inside", "boundary_outside"):  # bracketing the sphere of radius 1/10
+        point = np.array(compact.witness[key])
+        assert abs(definitions._tv_distance(policy, point) - 0.1) <= 1e-9, key
+    monotone = report["lemma_3_5_monotone_neighbourhood"]
+    assert monotone.passed and monotone.detail == (
+        "replacing pibar[s] by pi[s] keeps 32 sampled members of N(pi) inside (declared "
+        "monotone=True; Lemma 3.5's proof needs it)"
+    )
+    assert (monotone.tolerance.value, monotone.tolerance.reason) == (1e-12, "rounding of the slack")
+    swapped = np.array(monotone.witness["member"])
+    swapped[monotone.witness["swapped_state"]] = policy[monotone.witness["swapped_state"]]
+    assert monotone.worst_state == monotone.witness["swapped_state"]
+    assert abs(monotone.margin - (0.1 - definitions._tv_distance(policy, swapped))) <= 1e-15
+
+
+def test_a_neighbourhood_with_no_boundary_found():
+    report = proofs_check.check_neighbourhood(AllOrNothing(), MDP)
+    ball = report["definition_3_2_closed_ball"]
+    assert ball.passed and ball.margin == 1.0 and ball.witness["nearest_outside"] is None
+    compact = report["definition_3_2_compact"]
+    assert compact.passed and compact.margin == math.inf, compact
+    assert "along the 0 boundaries found" in compact.detail
+    assert (
+        compact.witness["boundary_inside"] is None and compact.witness["boundary_outside"] is None
+    )
+    monotone = report["lemma_3_5_monotone_neighbourhood"]
+    assert monotone.detail == (
+        "64 swaps of one row back to pi[s] leave N(pi) (declared monotone=False), worst at state 0 "
+        "with slack -0.143: Lemma 3.5's swap argument does not apply"
+    )
+
+
+def test_failed_ball_details():
+    away = proofs_check.check_neighbourhood(AwayFromPi(), MDP)["definition_3_2_closed_ball"]
+    assert away.failed and away.detail == "pi is not in N(pi): no ball around pi is inside"
+    box = proofs_check.check_neighbourhood(RatioBox(0.2), MDP, FACE)["definition_3_2_closed_ball"]
+    assert box.failed and box.detail.endswith(
+        "(32 bisections, 16 samples inside the ball; an upper estimate of the largest ball): "
+        "points arbitrarily close to pi are outside, no ball"
+    )
+
+
+def test_an_open_boundary_is_reported_with_its_jump():
+    compact = proofs_check.check_neighbourhood(OpenBall(), MDP)["definition_3_2_compact"]
+    assert compact.inconclusive and compact.reason == (
+        "the slack jumps by up to 1 across 32 of the boundaries found: whether the boundary "
+        "points belong to N(pi) (closed) cannot be decided from samples"
+    )
+    # the bracket of the largest jump: inside just below TV 1/10, outside just beyond
+    policy = tm.uniform_policy(MDP)
+    inside = definitions._tv_distance(policy, np.array(compact.witness["boundary_inside"]))
+    outside = definitions._tv_distance(policy, np.array(compact.witness["boundary_outside"]))
+    assert inside < 0.1 <= outside <= inside + 1e-9
+
+
+@dataclass(frozen=True)
+class NaNAtPi(Neighbourhood):
+    """A TV ball of radius 1/10 whose slack is NaN at pi itself."""
+
+    def slack(self, context, candidate):
+        distance = float(divergences.total_variation(context.policy, candidate).max())
+        return math.nan if distance == 0 else 0.1 - distance
+
+
+@dataclass(frozen=True)
+class NaNOnSwap(Neighbourhood):
+    """Slack 1/2 where every row or no row differs from pi, NaN in between."""
+
+    def slack(self, context, candidate):
+        changed = np.any(np.asarray(candidate) != np.asarray(context.policy), axis=1)
+        return 0.5 if changed.all() or not changed.any() else math.nan
+
+
+def test_nan_at_pi_leaves_the_ball_undecided():
+    report = proofs_check.check_neighbourhood(NaNAtPi(), MDP)
+    assert report["definition_3_2_contains_policy"].inconclusive
+    ball = report["definition_3_2_closed_ball"]
+    assert ball.inconclusive and ball.reason == "pi undecided", ball
+    assert abs(ball.margin - 0.1) <= 1e-9
+
+
+def test_nan_after_every_swap_leaves_monotonicity_undecided():
+    monotone = proofs_check.check_neighbourhood(NaNOnSwap(), MDP)[
+        "lemma_3_5_monotone_neighbourhood"
+    ]
+    assert monotone.inconclusive and monotone.reason == "NaN slack after 64 swaps", monotone
+    assert math.isnan(monotone.margin) and monotone.worst_state is None
+
+
+def test_nan_slacks_are_counted():
+    # NaNSlack is NaN at chi-distance >= 0.05: the bisections toward the 32 candidates that far
+    # stop there, and so do the samples drawn that far inside the ball (radius 1: none outside)
+    policy = tm.uniform_policy(MDP)
+    far = sum(
+        definitions._tv_distance(policy, c) >= 0.05 for c in definitions.random_policies(MDP, 32, 0)
+    )
+    rng = np.random.default_rng(1)
+    drawn = 0
+    for candidate in definitions.random_policies(MDP, 16, 2):
+        distance = definitions._tv_distance(policy, candidate)
+        point = definitions._mix(policy, candidate, min(1.0, rng.uniform(0, 1) / distance))
+        drawn += definitions._tv_distance(policy, point) >= 0.05
+    report = proofs_check.check_neighbourhood(NaNSlack(), MDP)
+    for name in ("definition_3_2_closed_ball", "definition_3_2_compact"):
+        assert report[name].reason == f"NaN slack at {far + drawn} sampled points", report[name]
+
+
+# ---------------------------------------------------------------- check_sampling in full
+@pytest.mark.parametrize("exact", [True, False], ids=["exact", "float"])
+def test_positive_sampling_verdict_in_full(exact):
+    mdp = EXACT_MDP if exact else TWO_STATES
+    report = proofs_check.check_sampling(UniformSampling(), mdp)
+    assert report.title == "sampling: UniformSampling()" and report.passed
+    positive = report["sampling_positive"]
+    assert positive.margin == Fraction(1, 2) and positive.worst_state == 0, positive
+    assert isinstance(positive.margin, Fraction) is exact and positive.exact is exact
+    if not exact:
+        assert (positive.tolerance.value, positive.tolerance.reason) == (0, "beta read as computed")
+    smallest = "1/2" if exact else "0.5"
+    assert positive.detail == (
+        f"beta_pi[s] > 0 for every s on 8 sampled policies (smallest {smallest} at state 0)"
+    )
+    first = definitions.random_policies(mdp, 8, 0)[0]
+    assert positive.witness["policy"] == verdicts_array(first) and positive.witness["state"] == 0
+    continuity = report["sampling_continuity"]
+    assert continuity.passed and "along 4 sampled segments" in continuity.detail
+
+
+def verdicts_array(policy):
+    return proofs_check.verdicts.array_text(policy)
+
+
+def test_a_refused_zero_is_read_from_the_message_and_its_policy_shown():
+    mdp = tm.FiniteMDP([[[1, 0], [0, 1]], [[0, 1], [0, 1]]], [[0, 1], [1, 0]], 0.5, [1, 0])
+    report = proofs_check.check_sampling(VisitationSampling(), mdp)
+    positive = report["sampling_positive"]
+    assert positive.detail == (
+        "beta_pi[1] = 0 <= 0 at sampled policy 3: state 1 is never sampled there (the sampling "
+        "distribution must be positive)"
+    )
+    policies = definitions.random_policies(mdp, 8, 0)
+    assert positive.witness["policy"] == verdicts_array(policies[3]) == [[1.0, 0.0], [0.0, 1.0]]
+    # the zero read from the message joins the float betas as a float (a float MDP)
+    assert isinstance(positive.margin, float) and positive.margin == 0, positive
+    # a refused beta has no value: segments through such policies are NaN, not jumps
+    continuity = report["sampling_continuity"]
+    assert continuity.inconclusive and continuity.reason.startswith(
+        "NaN or infinite values along 2 of 4 segments (first: segment 2)"
+    ), continuity
+
+
+@dataclass(frozen=True)
+class BrokenSampling(Sampling):
+    """Refuses every policy, not for a zero."""
+
+    def weights(self, context):
+        raise tm.InvalidParameterError("broken piece")
+
+
+def test_a_sampling_piece_that_raises_otherwise_is_undecided():
+    positive = proofs_check.check_sampling(BrokenSampling(), TWO_STATES, samples=2)[
+        "sampling_positive"
+    ]
+    assert positive.inconclusive and positive.reason == (
+        "the sampling piece raised at sampled policy 0: broken piece; the sampling piece raised "
+        "at sampled policy 1: broken piece"
+    ), positive
+    assert math.isnan(positive.margin) and positive.worst_state is None
+    first = definitions.random_policies(TWO_STATES, 2, 0)[0]
+    assert positive.witness["policy"] == verdicts_array(first)  # no smallest: the first policy
+
+
+def test_nan_beta_entries_are_counted():
+    positive = proofs_check.check_sampling(NaNSampling(), TWO_STATES)["sampling_positive"]
+    assert positive.inconclusive and positive.reason == "beta is NaN at 8 entries", positive
+    assert positive.margin == 1.0 and positive.worst_state == 1  # the smallest finite beta
+
+
+# ---------------------------------------------------------------- check_drift_distribution
+def test_independent_nu_in_full():
+    report = proofs_check.check_drift_distribution(
+        SameAsSampling(), drifts.SquaredEuclidean(), TWO_STATES
+    )
+    assert report.title == "drift distribution: SameAsSampling()"
+    independent = report["drift_distribution_independent"]
+    assert (independent.outcome, independent.margin, independent.detail) == (
+        "passed", 0, "nu does not depend on pibar (as the proofs assume)"
+    )  # fmt: skip
+    assert independent.exact and independent.witness["observed_change"] == 0.0
+    continuity = report["drift_distribution_continuity"]
+    assert continuity.passed and continuity.detail.startswith(
+        "drift_pi(pibar) = sum_s nu[s] D_pi(pibar|s) in pibar is continuous along 4 sampled "
+        "segments"
+    ), continuity
+    assert continuity.witness["largest_jump_of_nu"] == 0.0
+
+
+def test_hidden_dependence_is_measured():
+    candidates = definitions.random_policies(TWO_STATES, 4, 0, interior=True)
+    observed = [c[:, 0] / c[:, 0].sum() for c in candidates]
+    change = max(float(np.max(np.abs(w - observed[0]))) for w in observed)
+    verdict = proofs_check.check_drift_distribution(
+        HiddenDependence(), drifts.SquaredEuclidean(), TWO_STATES
+    )["drift_distribution_independent"]
+    assert verdict.failed and abs(verdict.margin + change) <= 1e-15, verdict
+    assert verdict.detail == (
+        f"nu changes by {proofs_check.verdicts.number_text(change)} between sampled candidates "
+        "although it declares depends_on_candidate=False: Lemma 3.5 and Thm 3.6's proofs treat "
+        "it as fixed"
+    )
+
+
+@dataclass(frozen=True)
+class DeclaredDependent(DriftDistribution):
+    """Declares a dependence on pibar but is uniform."""
+
+    depends_on_candidate = True
+
+    def weights(self, context, candidate, state_drift=None):
+        return np.array([0.5, 0.5])
+
+
+def test_a_declared_dependence_fails_by_one():
+    verdict = proofs_check.check_drift_distribution(
+        DeclaredDependent(), drifts.SquaredEuclidean(), TWO_STATES
+    )["drift_distribution_independent"]
+    assert verdict.failed and verdict.margin == -1 and verdict.witness["observed_change"] == 0.0
+    assert verdict.detail == (
+        "nu depends on pibar (declared): Lemma 3.5 and Thm 3.6's proofs treat it as fixed"
+    )
+
+
+def test_drift_distribution_segments_start_at_pi():
+    policy = np.array([[0.3, 0.7], [0.5, 0.5]])
+    report = proofs_check.check_drift_distribution(
+        SwitchingNu(), drifts.SquaredEuclidean(), TWO_STATES, policy, samples=3
+    )
+    verdict = report["drift_distribution_continuity"]
+    candidates = definitions.random_policies(TWO_STATES, 3, 0, interior=True)
+    assert np.array_equal(verdict.witness["start"], policy)
+    assert np.array_equal(verdict.witness["end"], candidates[verdict.witness["segment"]])
+    assert verdict.witness["arguments"]["samples"] == 3
+
+
+@dataclass(frozen=True)
+class OutsideAlong(Neighbourhood):
+    """Everything except the segment pi + s (toward - pi), 0 < s <= 1 (slack -1 there, 1
+    elsewhere): no bisection toward another candidate meets it; a point drawn inside the ball
+    toward ``toward`` does."""
+
+    toward: tuple
+    depth: float = 1.0
+
+    def slack(self, context, candidate):
+        policy = np.asarray(context.policy, dtype=float)
+        direction = np.array(self.toward) - policy
+        offset = np.asarray(candidate, dtype=float) - policy
+        s = float(np.sum(direction * offset) / np.sum(direction * direction))
+        along = 0 < s <= 1 + 1e-12 and np.allclose(offset, s * direction, rtol=0, atol=1e-12)
+        return -self.depth if along else 1.0
+
+
+def test_points_drawn_inside_the_ball_find_what_the_bisections_miss():
+    # the in-ball samples are drawn toward random_policies(mdp, samples, seed + 2), scaled by
+    # u * radius / distance with u ~ U(0, 1) from default_rng(seed + 1); the first is `toward`
+    policy = tm.uniform_policy(MDP)
+    toward = definitions.random_policies(MDP, 16, 2)[0]
+    distance = definitions._tv_distance(policy, toward)
+    u = np.random.default_rng(1).uniform(0, 1)
+    point = definitions._mix(policy, toward, min(1.0, u * 1.0 / distance))
+    expected = definitions._tv_distance(policy, point)
+    neighbourhood = OutsideAlong(tuple(map(tuple, toward)))
+    ball = proofs_check.check_neighbourhood(neighbourhood, MDP)["definition_3_2_closed_ball"]
+    assert ball.passed and ball.margin == expected < 1, ball
+    assert np.array_equal(ball.witness["nearest_outside"], point)
+
+
+def test_a_sampled_policy_equal_to_pi_is_skipped():
+    # random_policies(mdp, 16, 2)[3] is deterministic: (action 1, action 1), pi itself here
+    policy = np.array([[0.0, 1.0, 0.0], [0.0, 1.0, 0.0]])
+    assert np.array_equal(definitions.random_policies(MDP, 16, 2)[3], policy)
+    report = proofs_check.check_neighbourhood(TV_BALL, MDP, policy)
+    assert report.passed and not report.inconclusive(), report
+    assert abs(report["definition_3_2_closed_ball"].margin - 0.1) <= 1e-9
+
+
+@dataclass(frozen=True)
+class BallWithoutSegment(Neighbourhood):
+    """The TV ball of radius 1/2 without the segment of OutsideAlong."""
+
+    toward: tuple
+
+    def slack(self, context, candidate):
+        ball = float(StateBall("tv", Fraction(1, 2)).slack(context, candidate))
+        return min(ball, OutsideAlong(self.toward).slack(context, candidate))
+
+
+def test_in_ball_samples_are_scaled_to_the_radius_the_bisections_found():
+    # pi is the deterministic sampled policy 3 (skipped: distance 0, no draw); the segment
+    # toward sampled policy 5 is outside. The bisections alone find the radius of the plain
+    # ball (r ~ 1/2); the draw toward policy 5 lands at chi-distance min(d, u r) < r
+    policy = np.array([[0.0, 1.0, 0.0], [0.0, 1.0, 0.0]])
+    sampled = definitions.random_policies(MDP, 16, 2)
+    assert np.array_equal(sampled[3], policy)
+    plain = proofs_check.check_neighbourhood(StateBall("tv", Fraction(1, 2)), MDP, policy)
+    radius = plain["definition_3_2_closed_ball"].margin
+    assert abs(radius - 0.5) <= 1e-9
+    rng = np.random.default_rng(1)
+    for k, candidate in enumerate(sampled):
+        distance = definitions._tv_distance(policy, candidate)
+        if distance == 0:
+            continue
+        u = rng.uniform(0, 1)
+        if k == 5:
+            point = definitions._mix(policy, candidate, min(1.0, u * radius / distance))
+            break
+    expected = definitions._tv_distance(policy, point)
+    assert expected < radius
+    neighbourhood = BallWithoutSegment(tuple(map(tuple, sampled[5])))
+    ball = proofs_check.check_neighbourhood(neighbourhood, MDP, policy)[
+        "definition_3_2_closed_ball"
+    ]
+    assert ball.passed and ball.margin == expected, (ball, expected)
+    assert np.array_equal(ball.witness["nearest_outside"], point)
+
+
+def test_a_drawn_point_outside_by_rounding_only_is_inside():
+    # slack -1e-12 on the segment: within the rounding allowance, not outside
+    toward = tuple(map(tuple, definitions.random_policies(MDP, 16, 2)[0]))
+    ball = proofs_check.check_neighbourhood(OutsideAlong(toward, 1e-12), MDP)[
+        "definition_3_2_closed_ball"
+    ]
+    assert ball.passed and ball.margin == 1.0 and ball.witness["nearest_outside"] is None
+    deeper = proofs_check.check_neighbourhood(OutsideAlong(toward, 2e-12), MDP)[
+        "definition_3_2_closed_ball"
+    ]
+    assert deeper.margin < 1.0
+
+
+@dataclass(frozen=True)
+class SteppedSlack(Neighbourhood):
+    """The TV ball of radius 1/10 with slack +height/2 inside and -height/2 outside: the
+    slack jumps by exactly ``height`` across the sphere."""
+
+    height: float
+
+    def slack(self, context, candidate):
+        distance = float(divergences.total_variation(context.policy, candidate).max())
+        return self.height / 2 if distance <= 0.1 else -self.height / 2
+
+
+def test_the_jump_across_a_boundary_is_inside_minus_outside_slack():
+    compact = proofs_check.check_neighbourhood(SteppedSlack(1.0), MDP)["definition_3_2_compact"]
+    assert compact.inconclusive and compact.reason.startswith(
+        "the slack jumps by up to 1 across 32 of the boundaries found"
+    ), compact
+    assert compact.margin == 0.5  # the smallest inside slack
+    # a jump of exactly 1e-6 (2 x 5e-7, exact in binary) is within the allowance
+    limit = proofs_check.check_neighbourhood(SteppedSlack(1e-6), MDP)["definition_3_2_compact"]
+    assert limit.passed and limit.margin == 5e-7, limit
+
+
+@dataclass(frozen=True)
+class AllOrNothingBy(Neighbourhood):
+    """AllOrNothing whose swaps leave N by ``depth`` only."""
+
+    depth: float
+
+    def slack(self, context, candidate):
+        changed = np.any(np.asarray(candidate) != np.asarray(context.policy), axis=1)
+        return 1 / 7 if changed.all() or not changed.any() else -self.depth
+
+
+def test_a_swap_outside_by_rounding_only_keeps_monotonicity():
+    within = proofs_check.check_neighbourhood(AllOrNothingBy(1e-12), MDP)
+    monotone = within["lemma_3_5_monotone_neighbourhood"]
+    assert monotone.passed and monotone.margin == -1e-12, monotone
+    beyond = proofs_check.check_neighbourhood(AllOrNothingBy(2e-12), MDP)
+    assert beyond["lemma_3_5_monotone_neighbourhood"].failed
+    assert beyond["lemma_3_5_monotone_neighbourhood"].detail.startswith("64 swaps")
+
+
+def test_every_sampling_witness_replays():
+    report = proofs_check.check_sampling(UniformSampling(), TWO_STATES)
+    for verdict in report.verdicts:
+        assert verdict.witness["arguments"]["samples"] == 8
+        replayed = proofs_check.replay(verdict.witness)
+        assert (replayed.name, replayed.outcome, replayed.margin) == (
+            verdict.name,
+            verdict.outcome,
+            verdict.margin,
+        )
+
+
+def test_the_jump_of_nu_is_measured_on_the_first_two_segments():
+    # seed 1: candidates 0 and 1 have pibar[0, 0] < 1/2 like pi, candidate 2 has 0.64: only
+    # segment 2 crosses the switch of SwitchingNu; nu's own jump is read on segments 0 and 1
+    policy = np.array([[0.3, 0.7], [0.5, 0.5]])
+    candidates = definitions.random_policies(TWO_STATES, 3, 1, interior=True)
+    assert [c[0, 0] > 0.5 for c in candidates] == [False, False, True]
+    verdict = proofs_check.check_drift_distribution(
+        SwitchingNu(), drifts.SquaredEuclidean(), TWO_STATES, policy, samples=3, seed=1
+    )["drift_distribution_continuity"]
+    assert verdict.failed and verdict.witness["segment"] == 2, verdict
+    assert ", output 0 (limit" in verdict.detail  # the weighted drift is one output
+    assert verdict.witness["largest_jump_of_nu"] == 0.0
+
+
+def test_no_candidates_nothing_changes():
+    report = proofs_check.check_drift_distribution(
+        SameAsSampling(), drifts.SquaredEuclidean(), TWO_STATES, samples=0
+    )
+    independent = report["drift_distribution_independent"]
+    assert independent.passed and independent.margin == 0, independent
+    assert independent.witness["observed_change"] == 0.0
+    assert independent.witness["largest_jump_of_nu"] == 0.0
+
+
+def test_drift_distribution_on_an_exact_mdp_and_its_witnesses_replay():
+    exact = proofs_check.check_drift_distribution(
+        SameAsSampling(), drifts.SquaredEuclidean(), EXACT_MDP
+    )
+    floats = proofs_check.check_drift_distribution(SameAsSampling(), drifts.SquaredEuclidean(), MDP)
+    for a, b in zip(exact.verdicts, floats.verdicts, strict=True):
+        assert (a.name, a.outcome, a.margin) == (b.name, b.outcome, b.margin)
+        replayed = proofs_check.replay(a.witness)
+        assert (replayed.name, replayed.outcome, replayed.margin) == (a.name, a.outcome, a.margin)
+
+
+@dataclass(frozen=True)
+class BarelyChangingNu(DriftDistribution):
+    """Weights (1e-12, 1) where pibar[0, 0] > 1/2, else (0, 1): a change of exactly 1e-12."""
+
+    def weights(self, context, candidate, state_drift=None):
+        return np.array([1e-12 if candidate[0, 0] > 0.5 else 0.0, 1.0])
+
+
+def test_a_change_of_nu_within_rounding_is_no_dependence():
+    candidates = definitions.random_policies(TWO_STATES, 4, 0, interior=True)
+    assert candidates[0][0, 0] < 0.5 < candidates[1][0, 0]  # nu changes by exactly 1e-12
+    verdict = proofs_check.check_drift_distribution(
+        BarelyChangingNu(), drifts.SquaredEuclidean(), TWO_STATES
+    )["drift_distribution_independent"]
+    assert verdict.witness["observed_change"] == 1e-12
+    assert (verdict.outcome, verdict.margin, verdict.detail) == (
+        "passed",
+        0,
+        "nu does not depend on pibar (as the proofs assume)",
+    )
