@@ -132,6 +132,7 @@ TARGETS: dict[str, tuple[str, ...]] = {
         "tests/unit/test_mirror_operator.py",
         "tests/unit/test_rowwise_steps.py",
         "tests/regressions/test_user_solver_answers.py",
+        "tests/unit/test_step_verification_more.py",
     ),
     "tabular_mirror/algorithm.py::drift_ratio,drift_penalty,weighted_sum,state_drift,"
     "total_drift,mirror_objective,mirror_operator": _first(
