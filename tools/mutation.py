@@ -105,6 +105,8 @@ TARGETS: dict[str, tuple[str, ...]] = {
         "tests/quality/test_recorded_evidence.py",
         "tests/regressions/test_trace_on_the_step_simplex.py",
         "proofs_check/fundamental.py",
+        "tests/quality/test_schedule_controls.py",
+        "tests/unit/test_schedules.py",
     ),
     "proofs_check/classic.py::_grows,xiao_theorem_10": _first(
         "tests/quality/test_xiao_10_controls.py",
@@ -136,7 +138,9 @@ TARGETS: dict[str, tuple[str, ...]] = {
     ),
     "tabular_mirror/algorithm.py::drift_ratio,drift_penalty,weighted_sum,state_drift,"
     "total_drift,mirror_objective,mirror_operator": _first(
-        "tests/unit/test_mirror_operator.py", "tests/unit/test_step_verification.py"
+        "tests/unit/test_mirror_operator.py",
+        "tests/unit/test_step_verification.py",
+        "tests/unit/test_step_verification_more.py",
     ),
     "tabular_mirror/drifts.py::_in_mode,*.value,*._scale,*.coefficient_for,*._weights": (
         "tests/unit/test_drift_values.py",
