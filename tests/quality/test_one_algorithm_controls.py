@@ -109,3 +109,17 @@ def test_no_diagnosis_where_the_schedule_has_no_value():
     assert run.algorithm_at(2) is None
     assert run.diagnosis(2, ("drift",)) == ()
     assert RunInfo(plain(3), None).diagnosis(0, ("drift",)) == ()
+
+
+def test_xiao_s_verdict_is_in_a_report_exactly_when_the_run_is_scheduled():
+    from dataclasses import replace
+
+    from proofs_check.classic import XIAO_10
+
+    assert XIAO_10 not in proofs_check.check_trace(plain(3)).names()
+    scheduled = tm.mirror_learning(MDP, instances.pmd(geometric("1/10", 2)), PI0, 3, tol=0.0)
+    assert XIAO_10 in proofs_check.check_trace(scheduled).names()
+    # the record alone makes it a scheduled run (the algorithm unknown: Xiao undecided)
+    anonymous = replace(scheduled, provenance=None)
+    verdict = proofs_check.check_trace(anonymous, verify=False)[XIAO_10]
+    assert verdict.inconclusive and "not known" in verdict.reason
