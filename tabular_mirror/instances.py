@@ -76,11 +76,11 @@ def custom(
     >>> mine.name, type(mine.neighbourhood).__name__, type(mine.sampling).__name__
     ('squared L2', 'Everything', 'UniformSampling')
     """
-    return MirrorAlgorithm(
+    return MirrorAlgorithm.with_defaults(
         drift,
-        drift_distribution or SameAsSampling(),
-        neighbourhood or Everything(),
-        sampling or UniformSampling(),
+        drift_distribution,
+        neighbourhood,
+        sampling,
         name if name is not None else getattr(drift, "name", type(drift).__name__),
     )
 

@@ -41,7 +41,7 @@ from .model import FiniteMDP, check_mdp, require_discounted
 from .optimal import solve
 from .policies import check_policy
 from .schedules import ScheduleRecord
-from .step import Solver, _check_support, _step, describe_solver
+from .step import Solver, _check_support, _step, _zeros_on_the_face, describe_solver
 from .traces import Provenance, Trace
 
 __all__ = ["mirror_learning", "mirror_learning_steps", "LearningStep", "STOP_REASONS"]
@@ -157,14 +157,6 @@ def _check_algorithm(algorithm: Any) -> None:
         raise InvalidParameterError(f"algorithm = {algorithm!r} is not a MirrorAlgorithm")
 
 
-def _off_support(policy: np.ndarray, mdp: FiniteMDP) -> bool:
-    """pi has an entry exactly 0 on a feasible action."""
-    zero = np.asarray(policy <= 0, dtype=bool)
-    if mdp.has_infeasible_actions:
-        zero &= mdp.action_mask
-    return bool(zero.any())
-
-
 def _run(
     mdp: FiniteMDP,
     algorithm: MirrorAlgorithm,
@@ -189,7 +181,7 @@ def _run(
         started = time.perf_counter()
         # the step pi_n -> pi_{n+1} is a step of the algorithm at n (its schedules' values)
         current = algorithm.at(iteration) if scheduled else algorithm
-        if iteration and current.drift.needs_support and _off_support(policy, mdp):
+        if iteration and current.drift.needs_support and _zeros_on_the_face(policy, mdp).any():
             # the run's own step put exactly 0 on an action (e.g. exp(eta A) underflowed under a
             # growing step): the drift is infinite off pi's support, so no next step exists
             return "left_support"

@@ -363,11 +363,17 @@ def describe_solver(solver: Solver | None) -> str | None:
     return f"<{getattr(solver, '__name__', type(solver).__name__)}>"
 
 
+def _zeros_on_the_face(policy: np.ndarray, mdp: FiniteMDP) -> np.ndarray:
+    """Where pi is 0 on a feasible action (a drift that needs pi > 0 needs it there only)."""
+    zero = np.asarray(policy <= 0, dtype=bool)
+    if mdp.has_infeasible_actions:
+        zero &= mdp.action_mask
+    return zero
+
+
 def _check_support(algorithm: MirrorAlgorithm, policy: np.ndarray, mdp: FiniteMDP) -> None:
     if algorithm.drift.needs_support:
-        zero = np.asarray(policy <= 0, dtype=bool)
-        if mdp.has_infeasible_actions:  # pi > 0 on the feasible face only
-            zero &= mdp.action_mask
+        zero = _zeros_on_the_face(policy, mdp)
         if zero.any():
             s, a = (int(i) for i in np.argwhere(zero)[0])
             raise InvalidParameterError(
