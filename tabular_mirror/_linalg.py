@@ -204,12 +204,22 @@ _getrf = la.lapack.dgetrf
 _getrs = la.lapack.dgetrs
 
 
+def identity(num_states: int) -> np.ndarray:
+    """The read-only S x S identity (one per size, kept: small evaluations form I - gamma P_pi
+    thousands of times)."""
+    found = _IDENTITIES.get(num_states)
+    if found is None:
+        found = _IDENTITIES[num_states] = np.eye(num_states)
+        found.flags.writeable = False
+    return found
+
+
 def solve_small(
-    policy_matrix: np.ndarray,
+    system: np.ndarray,
     rewards: np.ndarray,
     initial: np.ndarray,
     discount: float,
-    largest_reward: float,
+    largest_reward: float | None,
     initial_mass: float,
 ) -> tuple[np.ndarray, np.ndarray, float, float, float]:
     """Both systems of a small dense MDP from one LU factorisation, certified as in
@@ -217,22 +227,20 @@ def solve_small(
     getrf/getrs are called directly: scipy's and numpy's wrappers cost more than the
     arithmetic at S = 5).
 
-    Returns (values, visitation, error bound, visitation error bound, residual norm).
-    ``largest_reward`` is ||r_pi||_inf, ``initial_mass`` ||d||_1. The certificate is the same
-    a-posteriori bound as :func:`certify` (computed residual plus its rounding term), with the
-    rounding term's
-    norms bounded through the row sums of the stochastic P_pi:
-    ``||gamma P |x| ||_inf <= gamma ||x||_inf`` and ``|| |y| gamma P ||_1 <= gamma ||y||_1``
-    (up to the rows' own rounding, which the factor k u with k = S + 4 covers, as it covers
-    the rounding of forming I - gamma P_pi). A bound above the caller's tolerance (gamma
-    very near 1) sends the caller to :func:`solve_dense`.
+    ``system`` is I - gamma P_pi as formed by the caller (from a stochastic P_pi, each entry
+    with a few roundings). Returns (values, visitation, error bound, visitation error bound,
+    residual norm). ``largest_reward`` is ||r_pi||_inf, or None to bound it by
+    ``residual + (1 + gamma) ||values||_inf`` (r = (I - gamma P_pi) values + the residual
+    vector; one reduction fewer, a rounding term at most twice as large); ``initial_mass`` is
+    ||d||_1. The
+    certificate is the same a-posteriori bound as :func:`certify` (computed residual plus its
+    rounding term), with the rounding term's norms bounded through the row sums of the
+    stochastic P_pi: ``||gamma P |x| ||_inf <= gamma ||x||_inf`` and
+    ``|| |y| gamma P ||_1 <= gamma ||y||_1`` (up to the rows' own rounding, which the factor
+    k u with k = S + 4 covers, as it covers the rounding of forming I - gamma P_pi). A bound
+    above the caller's tolerance (gamma very near 1) sends the caller to :func:`solve_dense`.
     """
     num_states = len(rewards)
-    identity = _IDENTITIES.get(num_states)
-    if identity is None:
-        identity = _IDENTITIES[num_states] = np.eye(num_states)
-        identity.flags.writeable = False
-    system = identity - discount * policy_matrix
     factors, pivots, info = _getrf(system)
     if info != 0:  # pragma: no cover - I - gamma P_pi is never singular for gamma < 1
         raise np.linalg.LinAlgError(f"I - gamma P_pi is singular (LAPACK getrf info {info})")
@@ -240,7 +248,8 @@ def solve_small(
     visitation, _ = _getrs(factors, pivots, initial, trans=1)
     factor = _rounding_factor(num_states + 1)
     residual = float(np.abs(rewards - system @ values).max())
-    magnitude = largest_reward + (1.0 + discount) * float(np.abs(values).max())
+    magnitude = (1.0 + discount) * float(np.abs(values).max())
+    magnitude += residual + magnitude if largest_reward is None else largest_reward
     error_bound = (residual + factor * magnitude) / (1.0 - discount)
     visitation_residual = float(np.abs(initial - visitation @ system).sum())
     mass = initial_mass + (1.0 + discount) * float(np.abs(visitation).sum())

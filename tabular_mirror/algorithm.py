@@ -19,6 +19,7 @@ the same way.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -103,10 +104,11 @@ class MirrorAlgorithm:
         """The same algorithm under another name."""
         return replace(self, name=name)
 
-    @property
+    @cached_property
     def schedules(self) -> tuple[tuple[str, Schedule], ...]:
         """The scheduled parameters, as (path, schedule): ``(("drift.factor", ...),)``; empty
-        for an algorithm whose pieces do not change across iterations."""
+        for an algorithm whose pieces do not change across iterations (found once per
+        algorithm: the pieces are frozen)."""
         return scheduled_parameters(self)
 
     def at(self, n: int) -> MirrorAlgorithm:

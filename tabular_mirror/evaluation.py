@@ -129,10 +129,12 @@ def evaluate(
             positive_number(visitation_tolerance, "visitation_tolerance", allow_zero=True)
         )
     if validate:
-        policy = check_policy(mdp, policy)
+        policy = check_policy(mdp, policy)  # a copy of its own
     if mdp.is_exact:
         return _evaluate_exact(mdp, policy)
-    return _evaluate_float(mdp, policy, tolerance, visitation_tolerance, method, max_iterations)
+    return _evaluate_float(
+        mdp, policy, tolerance, visitation_tolerance, method, max_iterations, owned=validate
+    )
 
 
 def _evaluate(mdp: FiniteMDP, policy: np.ndarray) -> EvaluationResult:
@@ -244,45 +246,63 @@ def _mass(mdp: FiniteMDP) -> float:
     return float(np.abs(mdp.initial).sum())
 
 
+def _stacked_operators(mdp: FiniteMDP) -> tuple[np.ndarray, np.ndarray]:
+    """[gamma P | r] of a small dense float MDP, shape (S, A, S + 1), and its (S A, S + 1)
+    view, computed once per MDP: row s of pi[s] @ it is row s of gamma P_pi next to r_pi[s],
+    and the view @ (V, 1) is Q = r + gamma P V, each in one product."""
+    num_states = mdp.num_states
+    stacked = np.empty((num_states, mdp.num_actions, num_states + 1))
+    np.multiply(mdp.discount, mdp.transitions, out=stacked[..., :num_states])
+    stacked[..., num_states] = mdp.rewards
+    stacked.setflags(write=False)
+    return stacked, stacked.reshape(-1, num_states + 1)
+
+
+_ONE = np.ones(1)
+
+
 def _evaluate_small(
     mdp: FiniteMDP,
     policy: np.ndarray,
     tolerance: float | None,
     visitation_tolerance: float | None,
+    owned: bool = False,
 ) -> EvaluationResult | None:
     """A small dense MDP in a few numpy calls (:func:`tabular_mirror._linalg.solve_small`);
     None when its certificate misses a tolerance (the caller then solves with LU).
 
     The same quantities and certificate as the general path; only the per-call overhead is
-    gone (theorem checks and searches evaluate thousands of 5-state MDPs).
+    gone (theorem checks and searches evaluate thousands of 5-state MDPs): gamma P_pi and r_pi
+    come from one product with the MDP's stacked [gamma P | r], Q from one more. ``owned``:
+    the policy is the caller's private copy (it is kept, read-only, without another copy).
     """
     discount = mdp.discount
-    transitions = mdp.transitions
-    matrix = (policy[:, None, :] @ transitions)[:, 0, :]  # P_pi[s, s'] = sum_a pi P
-    rewards = np.einsum("sa,sa->s", policy, mdp.rewards)
-    largest = float(np.abs(rewards).max())
+    stacked, flat = mdp._derived_value("stacked_operators", _stacked_operators)
+    num_states = len(stacked)
+    combined = (policy[:, None, :] @ stacked)[:, 0, :]  # [gamma P_pi | r_pi]
+    system = _linalg.identity(num_states) - combined[:, :num_states]
+    rewards = combined[:, num_states]
     values, visitation, bound, visitation_bound, residual = _linalg.solve_small(
-        matrix, rewards, mdp.initial, discount, largest, mdp._derived_value("mass", _mass)
+        system, rewards, mdp.initial, discount, None, mdp._derived_value("mass", _mass)
     )
     horizon = 1.0 / (1.0 - discount)
-    if tolerance is None:
-        tolerance = RELATIVE_TOLERANCE * max(1.0, largest * horizon)
+    if tolerance is None:  # (at least RELATIVE_TOLERANCE: ||r_pi|| is needed only above it)
+        tolerance = RELATIVE_TOLERANCE
+        if not bound <= tolerance:
+            tolerance *= max(1.0, float(np.abs(rewards).max()) * horizon)
     if visitation_tolerance is None:
         visitation_tolerance = RELATIVE_TOLERANCE * horizon
     if not (bound <= tolerance and visitation_bound <= visitation_tolerance):  # NaN too
         return None
-    num_states = len(values)
-    q_values = (transitions.reshape(-1, num_states) @ values).reshape(policy.shape)
-    q_values *= discount
-    q_values += mdp.rewards
+    q_values = (flat @ np.concatenate((values, _ONE))).reshape(policy.shape)
     if mdp.has_infeasible_actions:  # the neutral value V[s] at infeasible pairs
         q_values = np.where(mdp.action_mask, q_values, values[:, None])
     advantages = q_values - values[:, None]
-    kept = policy.copy()
+    kept = policy if owned else policy.copy()
     normalized = (1.0 - discount) * visitation
     for array in (kept, values, q_values, advantages, visitation, normalized):
         array.setflags(write=False)  # (half the cost of flags.writeable = False)
-    return EvaluationResult(
+    return EvaluationResult.of(
         kept,
         values,
         q_values,
@@ -311,6 +331,7 @@ def _evaluate_float(
     max_iterations: int,
     values_guess: np.ndarray | None = None,
     visitation: bool = True,
+    owned: bool = False,
 ) -> EvaluationResult:
     if (
         visitation
@@ -318,7 +339,7 @@ def _evaluate_float(
         and mdp.num_states <= _linalg.SMALL_STATE_LIMIT
         and not mdp.is_sparse
     ):
-        small = _evaluate_small(mdp, policy, tolerance, visitation_tolerance)
+        small = _evaluate_small(mdp, policy, tolerance, visitation_tolerance, owned)
         if small is not None:
             return small
     matrix = solver_policy_transitions(mdp, policy)

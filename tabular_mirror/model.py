@@ -653,7 +653,7 @@ class FiniteMDP:
     @property
     def is_sparse(self) -> bool:
         """True when the transitions are stored as a scipy.sparse (S*A, S) matrix."""
-        return sp.issparse(self._transitions)
+        return not isinstance(self._transitions, np.ndarray)  # (dense or CSR, nothing else)
 
     # ------------------------------------------------------------------ conversions
     def to_exact(self, limit_denominator: int | None = None) -> FiniteMDP:

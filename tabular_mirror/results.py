@@ -13,7 +13,7 @@ A_pi, ``expected_return`` eta(pi) = d . V_pi, ``visitation`` rho_pi (improper, s
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import MISSING, dataclass, fields
 from typing import Any
 
 import numpy as np
@@ -108,12 +108,42 @@ def _format_value(value: Any) -> str:
     return str(value)
 
 
+def _field_table(cls: type) -> tuple[tuple[str, ...], dict[str, Any]]:
+    """(field names in order, {name: default}) of a result dataclass without factories."""
+    found = fields(cls)
+    if any(field.default_factory is not MISSING for field in found):  # pragma: no cover
+        raise TypeError(f"{cls.__name__}.of does not fill default factories")
+    defaults = {field.name: field.default for field in found if field.default is not MISSING}
+    return tuple(field.name for field in found), defaults
+
+
+_FIELD_TABLES: dict[type, tuple[tuple[str, ...], dict[str, Any]]] = {}
+
+
 class _ResultMixin:
     """``raise_for_status`` and ``summary`` for result dataclasses."""
 
     converged: bool
     status: str
     message: str
+
+    @classmethod
+    def of(cls, *values: Any) -> Any:
+        """The result with these field values in field order (later fields at their
+        defaults): what the dataclass constructor makes, without its per-field
+        ``object.__setattr__`` (a third of the cost; small MDPs build thousands of results).
+        Internal: the caller passes values of the right kinds."""
+        table = _FIELD_TABLES.get(cls)
+        if table is None:
+            table = _FIELD_TABLES[cls] = _field_table(cls)
+        names, defaults = table
+        if not len(names) - len(defaults) <= len(values) <= len(names):
+            raise TypeError(f"{cls.__name__} has {len(names)} fields, given {len(values)}")
+        result = object.__new__(cls)
+        state = result.__dict__
+        state.update(defaults)
+        state.update(zip(names, values, strict=False))
+        return result
 
     def raise_for_status(self) -> _ResultMixin:
         """Return self if converged, else raise :class:`NotConvergedError` holding self."""

@@ -644,6 +644,9 @@ def _rowwise_bound(algorithm: MirrorAlgorithm, context: Context, candidate: np.n
     return float(total_bound(np.asarray(context.sampling_weights, dtype=float), gaps))
 
 
+_STEP_CERTIFIED = message_for("converged", "step")
+
+
 def _verify(
     algorithm: MirrorAlgorithm,
     context: Context,
@@ -663,7 +666,8 @@ def _verify(
     else:
         candidate = np.asarray(candidate, dtype=float)
         # (NaN fails both comparisons: it is off the simplex too)
-        if not (candidate.min() >= -1e-12 and np.abs(row_sum(candidate) - 1).max() <= 1e-9):
+        sums = row_sum(candidate)
+        if not (candidate.min() >= -1e-12 and sums.min() >= 1 - 1e-9 and sums.max() <= 1 + 1e-9):
             problems.append("a row is off the simplex")
     if context.mdp.has_infeasible_actions:
         outside = np.asarray(candidate != 0, dtype=bool) & ~context.mdp.action_mask
@@ -718,25 +722,25 @@ def _verify(
             detail=f"{certificate.detail}; failed re-verification: {'; '.join(problems)}",
         )
     elif certificate.certified:
-        status, message = "converged", message_for("converged", "step")
+        status, message = "converged", _STEP_CERTIFIED
     elif certificate.kind == "inexact":
         status, message = "not_certified", message_for("not_certified", "inexact")
     else:
         status, message = "not_certified", message_for("not_certified", "step")
-    return StepResult(
-        policy=candidate,
-        objective=objective,
-        certificate=certificate,
-        old_policy=context.policy,
-        evaluation=context.evaluation,
-        sampling=context.sampling_weights,
-        drift_weights=weights,
-        state_drift=drift_values,
-        drift=drift,
-        mirror_values=mirror_values,
-        neighbourhood_slack=slack,
-        solver=solver,
-        converged=status == "converged",
-        status=status,
-        message=message,
+    return StepResult.of(  # the fields in order: policy, objective, ...
+        candidate,
+        objective,
+        certificate,
+        context.policy,
+        context.evaluation,
+        context.sampling_weights,
+        weights,
+        drift_values,
+        drift,
+        mirror_values,
+        slack,
+        solver,
+        status == "converged",
+        status,
+        message,
     )

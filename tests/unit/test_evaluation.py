@@ -284,3 +284,57 @@ def test_unknown_method_lists_the_valid_ones():
 def test_invalid_policy_is_rejected():
     with pytest.raises(InvalidPolicyError, match=r"policy\[1, :\] sums to 1/2"):
         tm.evaluate(SMALL, [[1, 0], ["1/2", 0]])
+
+
+# ------------------------------------------------------------------ the small-MDP fast path
+
+
+def test_the_callers_policy_is_never_made_read_only():
+    """The small path keeps the policy without a copy only when it is its own (validated
+    here); a policy given with validate=False is copied, the caller's array stays writable."""
+    mdp = SMALL.to_float()
+    for validate in (True, False):
+        policy = np.array([[0.5, 0.5], [1.0, 0.0]])
+        result = tm.evaluate(mdp, policy, validate=validate)
+        assert policy.flags.writeable and result.policy is not policy
+        assert not result.policy.flags.writeable
+        policy[0] = [1.0, 0.0]
+        assert result.policy[0, 0] == 0.5
+
+
+def test_large_rewards_use_the_reward_scaled_tolerance():
+    """The small path compares its bound with RELATIVE_TOLERANCE first and reads ||r_pi|| only
+    when the bound is above it: rewards of 1e9 give bounds above 1e-10 that the default
+    tolerance (relative to ||r_pi|| / (1 - gamma)) still certifies, within the true error."""
+    exact = tm.FiniteMDP(
+        [[["1/2", "1/2"], [0, 1]], [["4/5", "1/5"], ["1/10", "9/10"]]],
+        [[5 * 10**9, 10**10], [-(10**9), 2 * 10**9]],
+        "99/100",
+    )
+    result = tm.evaluate(exact.to_float(), SMALL_OPTIMAL)
+    assert result.method == "dense" and result.converged, describe(result)
+    assert result.error_bound > 1e-10
+    truth = np.array(tm.evaluate(exact, SMALL_OPTIMAL).values, dtype=float)
+    assert np.abs(result.values - truth).max() <= result.error_bound + data_rounding(exact)
+
+
+def test_result_of_builds_what_the_constructor_builds():
+    """``EvaluationResult.of`` / ``StepResult.of`` (the hot path's constructor) give the
+    dataclass the same fields as its own __init__, defaults included, and refuse a wrong count."""
+    result = tm.evaluate(SMALL.to_float(), SMALL_OPTIMAL)
+    values = [getattr(result, f.name) for f in dataclasses.fields(result)]
+    built = tm.EvaluationResult.of(*values[:-2])  # the two certified flags at their defaults
+    for field in dataclasses.fields(result):
+        assert getattr(built, field.name) is getattr(result, field.name) or (
+            getattr(built, field.name) == getattr(result, field.name)
+        ), field.name
+    assert built.values_certified is True and built.visitation_certified is True
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        built.values = None
+    with pytest.raises(TypeError, match="fields"):
+        tm.EvaluationResult.of(*values[:3])
+    step = tm.mirror_step(SMALL.to_float(), tm.instances.pmd(1.0), [[0.5, 0.5], [0.5, 0.5]])
+    rebuilt = tm.StepResult(**{f.name: getattr(step, f.name) for f in dataclasses.fields(step)})
+    again = tm.StepResult.of(*[getattr(rebuilt, f.name) for f in dataclasses.fields(rebuilt)])
+    assert [f.name for f in dataclasses.fields(again)] == list(vars(again))
+    assert all(getattr(again, n) is getattr(step, n) for n in vars(again))
