@@ -15,6 +15,8 @@ exact; KL and Hellinger involve logarithms and square roots and need float array
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 from ._rows import row_sum
@@ -22,6 +24,7 @@ from .errors import ExactnessError
 
 __all__ = [
     "kl",
+    "kl_from",
     "total_variation",
     "squared_euclidean",
     "chi_squared",
@@ -54,6 +57,24 @@ def kl(p: np.ndarray, q: np.ndarray) -> np.ndarray:
     with np.errstate(divide="ignore", invalid="ignore"):
         terms = np.where(p > 0, p * (np.log(p) - np.log(q)), 0.0)
     return terms.sum(axis=-1)
+
+
+def kl_from(p: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
+    """q -> ``kl(p, q)`` for a fixed float p, its logarithms taken once (a Lagrangian search
+    evaluates the divergence of one pi at many candidates). The same arithmetic as
+    :func:`kl`: interior rows in one expression, any other q by :func:`kl` itself."""
+    _require_float(p, what="the KL divergence")
+    p = np.asarray(p, dtype=float)
+    if not (p.ndim == 2 and p.min() > 0):
+        return lambda q: kl(p, q)
+    log_p = np.log(p)
+
+    def divergence(q: np.ndarray) -> np.ndarray:
+        if q.dtype == np.float64 and q.min() > 0:
+            return row_sum(p * (log_p - np.log(q)))
+        return kl(p, q)
+
+    return divergence
 
 
 def total_variation(p: np.ndarray, q: np.ndarray) -> np.ndarray:

@@ -86,6 +86,7 @@ from .algorithm import (
     state_drift,
     weighted_sum,
 )
+from .divergences import kl, kl_from
 from .drift_distributions import MaxDriftState
 from .errors import ExactnessError, InvalidParameterError
 from .model import FiniteMDP, check_mdp, require_discounted
@@ -467,8 +468,6 @@ def _solve(
         policy_float = np.asarray(policy, dtype=float)
 
         def kl_rows(candidate: np.ndarray) -> np.ndarray:
-            from .divergences import kl
-
             return kl(policy_float, candidate)
 
         rows, radius, gap = trust_region(
@@ -586,8 +585,12 @@ def _ball_step(
     policy = np.asarray(context.policy, dtype=float)
     beta = np.asarray(context.sampling_weights, dtype=float)
 
-    def divergence(candidate: np.ndarray) -> np.ndarray:
-        return row(policy, candidate)
+    if row is kl:  # pi's logarithms once for the whole multiplier search
+        divergence = kl_from(policy)
+    else:
+
+        def divergence(candidate: np.ndarray) -> np.ndarray:
+            return row(policy, candidate)
 
     neighbourhood = algorithm.neighbourhood
     if isinstance(neighbourhood, StateBall):

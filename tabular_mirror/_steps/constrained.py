@@ -99,9 +99,13 @@ def average_ball(
             return math.inf
         return math.log(value / radius) if value > 0 else -math.inf
 
-    rows, gaps, value = solve(0.0)
-    if value <= radius:
-        return rows, 0.0, _weighted_sum(sampling, gaps), radius - value
+    # lam = 1 first: c decreases in lam, so when c(1) > radius, c(0) is too and the
+    # unconstrained rows (lam = 0) need no solve; otherwise they may be the answer
+    rows_u, gaps_u, value_u = solve(1.0)
+    if not value_u > radius:
+        rows, gaps, value = solve(0.0)
+        if value <= radius:
+            return rows, 0.0, _weighted_sum(sampling, gaps), radius - value
     # every feasible point is an answer with its own duality-gap bound: keep the best one seen
     # (the rows can lose accuracy near a jump of c, e.g. a KL ball's c(lam) from inf to ~0 as
     # lam -> 0, where the search may end; an earlier feasible point's gap still holds)
@@ -115,7 +119,6 @@ def average_ball(
     # bracket [low, high] in u = log lam, c(low) > radius >= c(high), stepping by the slope
     # -2 of small steps (at least a factor 2) and doubling the stride while it fails
     u = 0.0
-    rows_u, gaps_u, value_u = solve(1.0)
     low = high = None
     stride = 1.0
     for _ in range(2000):
@@ -131,8 +134,9 @@ def average_ball(
             feasible(math.exp(u), rows_u, gaps_u, value_u)
             if low is not None or gap_at(math.exp(u), gaps_u, value_u) <= gap_tolerance:
                 break
-            u_next = u + max(f / 2, -50.0) * stride if f > -math.inf else u - 50.0 * stride
-            u_next = min(u_next, u - math.log(2))
+            # the same slope -2 from the feasible side (10 % beyond, to land infeasible)
+            u_next = u + max(0.55 * f, -50.0) * stride if f > -math.inf else u - 50.0 * stride
+            u_next = min(u_next, u - 0.01 * stride)
         stride *= 2
         if not -700.0 < u_next < 700.0:  # multipliers beyond e^700: stop at the feasible end
             break

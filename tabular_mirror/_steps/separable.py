@@ -37,6 +37,13 @@ from .._rows import row_count, row_max, row_sum
 #: Machine epsilon of float64 (np.finfo is a call, about half a microsecond, in a loop).
 _EPS = float(np.finfo(float).eps)
 
+#: Newton on the forward-KL multiplier stops after a step below this fraction of x: the
+#: iteration converges quadratically (e_{k+1} ~ C e_k^2 with C about 0.04 on random rows), so
+#: what is left after such a step is below C 1e-18 x, under the rounding of x itself; one
+#: confirming iteration fewer than waiting for a step of a few ulps. The duality gap is
+#: computed from the final x either way.
+NEWTON_STOP = 1e-9
+
 CHOICES = ("closest", "vertex", "adversarial")
 
 
@@ -243,7 +250,7 @@ def forward_kl_rows(
             step = np.where(slope > 0, excess / slope * total, 0.0)
         step = np.where(np.isfinite(step), np.maximum(step, 0.0), 0.0)
         x = np.minimum(x + step, upper)
-        if np.all(step <= 4 * _EPS * x):
+        if np.all(step <= NEWTON_STOP * x):
             break
     leftover_needed = outside > x  # an action outside the support beats the multiplier
     x = np.where(leftover_needed, outside, x)
@@ -289,16 +296,14 @@ def _forward_kl_interior(
         slope = row_sum(terms * inverse)
         step = np.maximum((total - 1.0) / slope * total, 0.0)  # Newton on 1/sum (see above)
         x = np.minimum(x + step, coefficient)
-        if (step <= 4 * _EPS * x).all():
+        if (step / x).max() <= NEWTON_STOP:  # (x >= c pi_a* > 0)
             break
-    candidate = weights / (x[:, None] + distance)
-    candidate /= row_sum(candidate)[:, None]
-    keep_support(candidate, policy)
-    log_candidate = np.log(candidate)
-    dual = x + coefficient * (row_sum(policy * np.log(weights / (x[:, None] + distance))) - 1)
-    primal = row_sum(candidate * (advantages - best[:, None])) + coefficient * row_sum(
-        policy * log_candidate
-    )
+    unnormalised = weights / (x[:, None] + distance)  # c pi_a / (x + d_a), sums to ~1
+    candidate = unnormalised / row_sum(unnormalised)[:, None]
+    if not candidate.min() > 0:  # (pi > 0 everywhere here)
+        keep_support(candidate, policy)
+    dual = x + coefficient * (row_sum(policy * np.log(unnormalised)) - 1)
+    primal = coefficient * row_sum(policy * np.log(candidate)) - row_sum(candidate * distance)
     gap = np.maximum(dual - primal, 0.0)
     return candidate, np.where(np.isfinite(gap), gap, np.inf)
 
