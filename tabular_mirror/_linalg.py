@@ -26,6 +26,7 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -70,6 +71,7 @@ STATIONARY_RATE = 0.7
 STATIONARY_WINDOW = 3
 
 
+@lru_cache(maxsize=256)
 def _rounding_factor(nonzeros_per_row: int) -> float:
     # b + gamma (P x) - x: a dot product of nnz terms, then three more roundings
     k = nonzeros_per_row + 3

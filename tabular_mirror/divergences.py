@@ -48,9 +48,15 @@ def _require_float(*arrays: np.ndarray, what: str) -> None:
 
 def kl(p: np.ndarray, q: np.ndarray) -> np.ndarray:
     """KL(p[s] || q[s]) = sum_a p log(p/q) per state; +inf where q = 0 < p."""
-    _require_float(p, q, what="the KL divergence")
-    p = np.asarray(p, dtype=float)
-    q = np.asarray(q, dtype=float)
+    if not (
+        type(p) is np.ndarray
+        and p.dtype == np.float64
+        and type(q) is np.ndarray
+        and q.dtype == np.float64
+    ):  # (float arrays, the common case, need no conversion)
+        _require_float(p, q, what="the KL divergence")
+        p = np.asarray(p, dtype=float)
+        q = np.asarray(q, dtype=float)
     if p.min() > 0 and q.min() > 0:  # interior rows: no 0 log 0 to mask
         terms = p * (np.log(p) - np.log(q))
         return row_sum(terms) if terms.ndim == 2 else terms.sum(axis=-1)
