@@ -40,7 +40,7 @@ from .evaluation import _evaluate
 from .model import FiniteMDP, check_mdp, require_discounted
 from .optimal import solve
 from .policies import check_policy
-from .schedules import ScheduleRecord
+from .schedules import ScheduleRecord, resolve
 from .step import Solver, _check_support, _step, _zeros_on_the_face, describe_solver
 from .traces import Provenance, Trace
 
@@ -180,7 +180,8 @@ def _run(
             return "optimal"
         started = time.perf_counter()
         # the step pi_n -> pi_{n+1} is a step of the algorithm at n (its schedules' values)
-        current = algorithm.at(iteration) if scheduled else algorithm
+        used: list[Any] = []  # the schedules' values, each schedule called once
+        current = resolve(algorithm, iteration, used) if scheduled else algorithm
         if iteration and current.drift.needs_support and _zeros_on_the_face(policy, mdp).any():
             # the run's own step put exactly 0 on an action (e.g. exp(eta A) underflowed under a
             # growing step): the drift is infinite off pi's support, so no next step exists
@@ -208,7 +209,7 @@ def _run(
             step_time=elapsed,
             converged=step.converged,
             evaluation_error=evaluation.error_bound,
-            schedule_values=algorithm.scheduled_values(iteration) if scheduled else (),
+            schedule_values=tuple(used),
         )
         if strict and not step.converged:
             return "not_certified"
@@ -262,8 +263,13 @@ def mirror_learning(
 
     Schedules (:mod:`tabular_mirror.schedules`): the step pi_n -> pi_{n+1} is taken with
     ``algorithm.at(n)``, the pieces with every scheduled parameter at its value at n, and
-    ``trace.schedule`` records the values used at every step. A schedule whose value at some n
-    is not a finite number > 0 raises InvalidParameterError naming it, n and the value.
+    ``trace.schedule`` records the values used at every step (each schedule is called once
+    per step). A schedule whose value at some n is not a finite number > 0 raises
+    InvalidParameterError naming it, n and the value.
+
+    An error raised at step n > 0 (such a schedule, a user's piece or solver) keeps what was
+    done: the exception's ``partial_trace`` is the trace of the steps taken before it, with
+    ``stop_reason="interrupted"`` (and a note on the exception says so).
     """
     check_mdp(mdp)
     require_discounted(mdp, "mirror_learning")
@@ -288,6 +294,14 @@ def mirror_learning(
     else:
         raise InvalidParameterError(f"progress = {progress!r} must be a callable, True or None")
     runner = _run(mdp, algorithm, policy, iterations, tol, choice, solver, strict, evaluation)
+
+    def trace_of(stop_reason: str) -> Trace:
+        return _trace(
+            mdp, algorithm, policies, values, returns, largest, steps, stop_reason, tol, optimum,
+            first_error=evaluation.error_bound,  # pi_0's evaluation, made before the first step
+            provenance=Provenance(repr(algorithm), choice, describe_solver(solver), bool(strict)),
+        )  # fmt: skip
+
     try:
         while True:
             try:
@@ -295,6 +309,9 @@ def mirror_learning(
             except StopIteration as stop:
                 stop_reason = stop.value
                 break
+            except Exception as error:  # a schedule without a valid value at n, a user's piece
+                _keep_partial_trace(error, steps, trace_of)
+                raise
             steps.append(step)
             policies.append(step.policy)
             values.append(step.values)
@@ -310,11 +327,29 @@ def mirror_learning(
     finally:
         if bar is not None:
             bar.close()
-    return _trace(
-        mdp, algorithm, policies, values, returns, largest, steps, stop_reason, tol, optimum,
-        first_error=evaluation.error_bound,  # pi_0's evaluation, made before the first step
-        provenance=Provenance(repr(algorithm), choice, describe_solver(solver), bool(strict)),
-    )  # fmt: skip
+    return trace_of(stop_reason)
+
+
+def _keep_partial_trace(
+    error: Exception, steps: list[LearningStep], trace_of: Callable[[str], Trace]
+) -> None:
+    """Keep the steps a run took before ``error`` (raised by its step n): the exception gets
+    ``partial_trace``, a :class:`Trace` of those steps with ``stop_reason="interrupted"``, and
+    a note saying so (what was done is not lost, as with Ctrl-C)."""
+    if not steps:
+        return
+    try:
+        partial = trace_of("interrupted")
+    except Exception:  # the trace could not be assembled: the error as it is
+        return
+    try:
+        error.partial_trace = partial  # type: ignore[attr-defined]
+    except AttributeError:  # pragma: no cover - an exception type without attributes
+        return
+    error.add_note(
+        f"mirror_learning: the {len(steps)} steps taken before this error are in "
+        "error.partial_trace (stop_reason 'interrupted')"
+    )
 
 
 def _trace(

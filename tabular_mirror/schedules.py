@@ -378,22 +378,34 @@ def scheduled_parameters(piece: Any, prefix: str = "") -> tuple[tuple[str, Sched
     return tuple(found)
 
 
-def resolve(piece: Any, n: int) -> Any:
+def resolve(piece: Any, n: int, used: list[Any] | None = None) -> Any:
     """The piece at iteration n: every schedule inside replaced by its value at n (the piece
     itself when it holds none). The piece's own validation runs on the values (an epsilon
-    schedule reaching 1 fails here, naming n)."""
+    schedule reaching 1 fails here, naming n).
+
+    Each schedule is called once; ``used`` (a list) receives the values in the order of
+    :func:`scheduled_parameters`, so a run records the values it used, not a second call's
+    (a user's schedule may keep state or draw at random)."""
     changes: dict[str, Any] = {}
+
+    def value_at(schedule: Schedule) -> Any:
+        value = schedule(n)
+        if used is not None:
+            used.append(value)
+        return value
+
     for name, value in _children(piece):
         if isinstance(value, Schedule):
-            changes[name] = value(n)
+            changes[name] = value_at(value)
         elif isinstance(value, tuple):
             items = tuple(
-                item(n) if isinstance(item, Schedule) else resolve(item, n) for item in value
+                value_at(item) if isinstance(item, Schedule) else resolve(item, n, used)
+                for item in value
             )
             if any(a is not b for a, b in zip(items, value, strict=True)):
                 changes[name] = items
         else:
-            resolved = resolve(value, n)
+            resolved = resolve(value, n, used)
             if resolved is not value:
                 changes[name] = resolved
     if not changes:

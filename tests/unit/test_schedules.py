@@ -244,8 +244,52 @@ def test_the_batched_engine_refuses_schedules():
 
 def test_a_schedule_that_turns_bad_mid_run_is_a_project_error():
     algorithm = l2_algorithm(linear(3, -1))  # 3, 2, 1, then 0 at n = 3
-    with pytest.raises(InvalidParameterError, match=r"linear\(3, -1\) gives 0 at n = 3"):
+    with pytest.raises(InvalidParameterError, match=r"linear\(3, -1\) gives 0 at n = 3") as caught:
         tm.mirror_learning(EXACT_MDP, algorithm, tm.uniform_policy(EXACT_MDP), 5, tol=0)
+    # the three steps taken before are kept, as Ctrl-C keeps them
+    partial = caught.value.partial_trace
+    assert partial.iterations == 3 and partial.stop_reason == "interrupted"
+    assert partial.schedule.values == ((3,), (2,), (1,))
+    assert any("error.partial_trace" in note for note in caught.value.__notes__)
+    for n in range(3):
+        step = tm.mirror_step(EXACT_MDP, algorithm.at(n), partial.policies[n])
+        assert np.array_equal(step.policy, partial.policies[n + 1])
+
+
+def test_an_error_at_the_first_step_has_no_partial_trace():
+    algorithm = l2_algorithm(linear(1, -1))  # 1, then 0 at n = 1: fails at step 2 ...
+    with pytest.raises(InvalidParameterError) as caught:
+        tm.mirror_learning(EXACT_MDP, algorithm, tm.uniform_policy(EXACT_MDP), 5, tol=0)
+    assert caught.value.partial_trace.iterations == 1
+    with pytest.raises(InvalidParameterError) as caught:  # ... at the first: nothing to keep
+        tm.mirror_learning(EXACT_MDP, algorithm.at(0), [[1, 0], [1, 0]], 1, tol=0, solver=_fail)
+    assert not hasattr(caught.value, "partial_trace")
+
+
+def _fail(algorithm, context):
+    raise InvalidParameterError("this solver always fails")
+
+
+def test_a_stateful_schedule_is_called_once_per_step_and_recorded_as_used():
+    """A user's schedule may keep state (or draw at random): each step calls it once, and the
+    trace records the value that step used, not a second call's."""
+    calls: list[int] = []
+
+    def counting(n):
+        calls.append(n)
+        return 1.0 + len(calls)  # a different value at every call
+
+    algorithm = instances.pmd(counting)
+    built = len(calls)  # (the value at n = 0 is checked when the piece is built)
+    mdp = EXACT_MDP.to_float()
+    trace = tm.mirror_learning(mdp, algorithm, tm.uniform_policy(mdp), 3, tol=0)
+    assert calls[built:] == [0, 1, 2]
+    steps = [1.0 + built + k + 1 for k in range(3)]  # what the schedule gave at n = 0, 1, 2
+    assert trace.schedule.parameters == ("drift.factor",)  # PMD's drift factor is 1 / step
+    assert trace.schedule.values == tuple((1 / eta,) for eta in steps)
+    for n in range(3):  # each step is PMD with the step size the schedule gave
+        step = tm.mirror_step(mdp, instances.pmd(steps[n]), trace.policies[n])
+        assert np.allclose(step.policy, trace.policies[n + 1], atol=1e-12)
 
 
 # ---------------------------------------------------------------------------- runs
