@@ -187,6 +187,13 @@ class Verdict:
         return self.outcome == "inconclusive"
 
     @property
+    def not_applicable(self) -> bool:
+        """Inconclusive because the claim's hypotheses do not hold for this input (its reason
+        starts with "not applicable": a theorem about one drift on a run whose schedule changed
+        it); nothing about the claim is left to decide."""
+        return self.outcome == "inconclusive" and self.reason.startswith("not applicable")
+
+    @property
     def exact(self) -> bool:
         """Was the claim decided without a float tolerance?"""
         value, _ = _thresholds(self.tolerance)

@@ -455,10 +455,18 @@ def _check(arguments: argparse.Namespace) -> int:
 
 
 def _exit_code(reports: list, strict: bool) -> int:
-    """1 on a failed claim; with ``strict`` also on an undecided one; else 0."""
+    """1 on a failed claim; with ``strict`` also on an undecided one; else 0. A claim that is
+    not applicable (its hypotheses do not hold for the run) is not undecided."""
     if any(r.outcome == "failed" for r in reports):
         return 1
-    undecided = sum(len(r.inconclusive()) for r in reports)
+    inconclusive = [v for r in reports for v in r.inconclusive()]
+    not_applicable = sum(v.not_applicable for v in inconclusive)
+    undecided = len(inconclusive) - not_applicable
+    if not_applicable:
+        print(
+            f"note: {not_applicable} claim{'s' if not_applicable != 1 else ''} not applicable "
+            "to this run (their hypotheses do not hold; not undecided, also with --strict)"
+        )
     if undecided:
         print(
             f"note: {undecided} claim{'s' if undecided != 1 else ''} inconclusive (the evidence "

@@ -85,6 +85,21 @@ def test_a_verdict_checks_its_outcome_and_reason():
 
 
 @pytest.mark.parametrize(
+    ("outcome", "reason", "not_applicable"),
+    [("inconclusive", "not applicable: the algorithm changed", True),
+     ("inconclusive", "undecided: not applicable later", False),
+     ("inconclusive", "Not applicable", False),
+     ("passed", "not applicable: but it passed", False),
+     ("failed", "not applicable: but it failed", False)],
+    ids=["not-applicable", "elsewhere", "case", "passed", "failed"],
+)  # fmt: skip
+def test_not_applicable_is_an_inconclusive_verdict_with_that_reason(
+    outcome, reason, not_applicable
+):
+    assert verdict(outcome, reason=reason).not_applicable is not_applicable
+
+
+@pytest.mark.parametrize(
     ("tolerance", "exact"),
     [(0, True), (None, True), (Fraction(0), True), (1, False), (1e-9, False),
      (Tolerance(0, "float"), False)],

@@ -6,6 +6,7 @@ claims, which are counted on stdout; --strict makes an undecided claim exit 1 as
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pytest
@@ -53,6 +54,34 @@ def test_undecided_claims_exit_0_and_are_counted(unfinished_trace, capsys):
 def test_strict_makes_undecided_claims_exit_1(unfinished_trace, capsys):
     assert main(["check", str(unfinished_trace), "--strict"]) == 1
     assert "--strict: exit 1" in capsys.readouterr().out
+
+
+def test_strict_does_not_count_claims_that_do_not_apply(tmp_path, capsys):
+    """A run whose schedule changed its drift: Theorem 3.6's claims (2)-(4) and Xiao's rate
+    (not KL PMD) are not applicable, every other claim is decided: --strict exits 0."""
+    from tabular_mirror import drifts, schedules
+    from tabular_mirror.algorithm import MirrorAlgorithm
+
+    mdp = tm.FiniteMDP([[[1, 0], [0, 1]], [[0, 1], [1, 0]]], [[0, 1], [1, 0]], "9/10")
+    shrinking = drifts.scaled(drifts.SquaredEuclidean(), schedules.geometric(1, "1/2"))
+    algorithm = MirrorAlgorithm.with_defaults(shrinking, name="L2, shrinking")
+    trace = tm.mirror_learning(mdp, algorithm, tm.uniform_policy(mdp), 30, tol=0)
+    path = save_trace(trace, tmp_path / "scheduled")
+    assert main(["check", str(path), "--strict"]) == 0
+    out = capsys.readouterr().out
+    assert "note: 4 claims not applicable to this run" in out and "inconclusive (" not in out
+    # an undecided claim next to them still exits 1 under --strict, and 0 without it
+    from tabular_mirror.cli import _exit_code
+
+    report = proofs_check.check_trace(trace)
+    assert _exit_code([report], strict=True) == 0
+    undecided = proofs_check.Report(
+        (*report.verdicts, dataclasses.replace(report.verdicts[0], outcome="inconclusive",
+                                               reason="the budget ran out"))
+    )  # fmt: skip
+    assert _exit_code([undecided], strict=True) == 1
+    assert _exit_code([undecided], strict=False) == 0
+    assert "1 claim inconclusive" in capsys.readouterr().out
 
 
 def test_verbose_prints_the_whole_detail(unfinished_trace, capsys):
