@@ -898,12 +898,7 @@ def _reproduce(arguments: argparse.Namespace) -> int:
         )
         return INTERRUPTED
     failed = bool(errors) or any(r.outcome == "failed" for r in reports.values())
-    undecided = sum(
-        1
-        for r in reports.values()
-        for v in r.inconclusive()
-        if not v.reason.startswith("not applicable")
-    )
+    undecided = sum(1 for r in reports.values() for v in r.inconclusive() if not v.not_applicable)
     if undecided:
         print(
             f"{undecided} claims undecided (inconclusive): a finite run that has not reached "
