@@ -251,3 +251,14 @@ def test_sympy_drift_value():
     approximate = drift.value(context(floats(PI)), floats(BAR))
     assert approximate.shape == (2,)
     assert approximate == pytest.approx([float(v) for v in expected], rel=1e-12)
+
+
+def test_sympy_drift_float_candidate_in_an_exact_context():
+    """A float candidate next to an exact pi (the float fallback of a check on an exact MDP)
+    is evaluated in floats: every column is converted, so a logarithm never meets a Fraction."""
+    p = sympy.symbols("p0:3")
+    q = sympy.symbols("q0:3")
+    drift = drifts.SympyDrift(sum(a * sympy.log(a / b) for a, b in zip(p, q, strict=True)), p, q)
+    values = drift.value(context(exact(PI)), floats(BAR))
+    assert values.dtype == float
+    assert values == pytest.approx(closed_form(kl), rel=1e-12)

@@ -77,6 +77,20 @@ def test_drift_penalty_float():
     assert list(penalty) == [2 / 3, 0.0, 0.0, 0.2, 2.0, 3.0]
 
 
+@pytest.mark.parametrize(
+    ("weights", "sampling", "values", "expected"),
+    [((0.5, 0.0), (0.5, 0.5), (1.0, INF), [1.0, 0.0]),  # finite ratio, an infinite drift
+     ((0.5, 0.5), (0.5, 0.0), (1.0, 0.0), [1.0, 0.0])],  # an infinite ratio, finite drifts
+    ids=["infinite-drift", "infinite-ratio"],
+)  # fmt: skip
+def test_drift_penalty_masks_when_either_factor_is_infinite(weights, sampling, values, expected):
+    """0 x inf is 0 whichever factor is the infinite one (the plain product would be NaN):
+    one infinite array is enough to need the masked product."""
+    with np.errstate(all="raise"):  # the masked product computes no 0 x inf
+        penalty = drift_penalty(floats(*weights), floats(*sampling), floats(*values))
+    assert list(penalty) == expected
+
+
 # ---------------------------------------------------------------------------- weighted_sum
 def test_weighted_sum_exact():
     total = weighted_sum(exact(F(1, 2), 0, F(1, 4), 1), exact(F(1, 3), INF, 2, F(1, 5)))
