@@ -671,8 +671,9 @@ def _verify(
     else:
         candidate = np.asarray(candidate, dtype=float)
         # (NaN fails both comparisons: it is off the simplex too)
+        # |sum - 1| <= 1e-9 for every row (sum - 1 is exact near 1, so this is that test)
         sums = row_sum(candidate)
-        if not (candidate.min() >= -1e-12 and sums.min() >= 1 - 1e-9 and sums.max() <= 1 + 1e-9):
+        if not (candidate.min() >= -1e-12 and sums.min() - 1 >= -1e-9 and sums.max() - 1 <= 1e-9):
             problems.append("a row is off the simplex")
     if context.mdp.has_infeasible_actions:
         outside = np.asarray(candidate != 0, dtype=bool) & ~context.mdp.action_mask
