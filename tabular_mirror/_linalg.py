@@ -78,6 +78,35 @@ def _rounding_factor(nonzeros_per_row: int) -> float:
     return k * UNIT_ROUNDOFF / (1 - k * UNIT_ROUNDOFF)
 
 
+def formation_bounds(
+    num_actions: int,
+    weighted_rewards: Any,
+    values_norm: Any,
+    visitation_mass: Any,
+    discount: Any,
+) -> tuple[Any, Any]:
+    """What forming r_pi and gamma P_pi from r, P and pi in floating point can add to the
+    errors of V_pi (sup norm) and rho_pi (l1 norm), to first order: (values term, visitation
+    term). Works elementwise on arrays (a batch of MDPs).
+
+    r_pi[s] = sum_a pi[s, a] r[s, a] is a sum of A products, off by at most
+    gamma_A sum_a pi |r| (Higham 2002, section 3.1): cancellation in the sum does not shrink
+    it. Each row of gamma P_pi = sum_a pi gamma P is off by at most gamma_{A+1} gamma in l1
+    (rows of pi and P sum to 1), and I - gamma P_pi's diagonal by one more rounding. The
+    computed system is the exact one perturbed by e in r_pi and E in I - gamma P_pi, which
+    moves V by at most (||e||_inf + ||E||_inf ||V||_inf) / (1 - gamma) and rho by at most
+    ||rho||_1 ||E||_inf / (1 - gamma); gamma_{A+3} covers both constants.
+    ``weighted_rewards`` is max_s sum_a pi[s, a] |r[s, a]|, ``values_norm`` ||V||_inf and
+    ``visitation_mass`` ||rho||_1 (computed).
+    """
+    factor = _rounding_factor(num_actions)
+    horizon = 1.0 / (1.0 - discount)
+    return (
+        factor * (weighted_rewards + values_norm) * horizon,
+        factor * visitation_mass * horizon,
+    )
+
+
 def _max_nonzeros(matrix: np.ndarray | sp.spmatrix, transpose: bool) -> int:
     """Largest number of terms in one entry of ``matrix @ x`` (``transpose``: ``x @ matrix``)."""
     if not sp.issparse(matrix):
@@ -221,26 +250,25 @@ def solve_small(
     rewards: np.ndarray,
     initial: np.ndarray,
     discount: float,
-    largest_reward: float | None,
+    weighted_rewards: float,
     initial_mass: float,
+    num_actions: int,
 ) -> tuple[np.ndarray, np.ndarray, float, float, float]:
     """Both systems of a small dense MDP from one LU factorisation, certified as in
-    :func:`solve_dense`; a handful of calls, for MDPs where call overhead dominates (LAPACK's
-    getrf/getrs are called directly: scipy's and numpy's wrappers cost more than the
-    arithmetic at S = 5).
+    :func:`solve_dense`, and the rounding of the system's formation added; a handful of calls,
+    for MDPs where call overhead dominates (LAPACK's getrf/getrs are called directly: scipy's
+    and numpy's wrappers cost more than the arithmetic at S = 5).
 
-    ``system`` is I - gamma P_pi as formed by the caller (from a stochastic P_pi, each entry
-    with a few roundings). Returns (values, visitation, error bound, visitation error bound,
-    residual norm). ``largest_reward`` is ||r_pi||_inf, or None to bound it by
-    ``residual + (1 + gamma) ||values||_inf`` (r = (I - gamma P_pi) values + the residual
-    vector; one reduction fewer, a rounding term at most twice as large); ``initial_mass`` is
-    ||d||_1. The
-    certificate is the same a-posteriori bound as :func:`certify` (computed residual plus its
-    rounding term), with the rounding term's norms bounded through the row sums of the
+    ``system`` is I - gamma P_pi and ``rewards`` r_pi as the caller formed them from P, r and
+    pi (A actions). Returns (values, visitation, error bound, visitation error bound, residual
+    norm). ``weighted_rewards`` is max_s sum_a pi |r| (>= ||r_pi||_inf), ``initial_mass``
+    ||d||_1. The certificate is the a-posteriori bound of :func:`certify` (computed residual
+    plus its rounding term), with the rounding term's norms bounded through the row sums of the
     stochastic P_pi: ``||gamma P |x| ||_inf <= gamma ||x||_inf`` and
     ``|| |y| gamma P ||_1 <= gamma ||y||_1`` (up to the rows' own rounding, which the factor
-    k u with k = S + 4 covers, as it covers the rounding of forming I - gamma P_pi). A bound
-    above the caller's tolerance (gamma very near 1) sends the caller to :func:`solve_dense`.
+    k u with k = S + 4 covers), plus :func:`formation_bounds` for forming r_pi and
+    I - gamma P_pi. A bound above the caller's tolerance (gamma very near 1) sends the caller to
+    :func:`solve_dense`.
     """
     num_states = len(rewards)
     factors, pivots, info = _getrf(system)
@@ -250,13 +278,17 @@ def solve_small(
     visitation, _ = _getrs(factors, pivots, initial, trans=1)
     factor = _rounding_factor(num_states + 1)
     residual = float(np.abs(rewards - system @ values).max())
-    magnitude = (1.0 + discount) * float(np.abs(values).max())
-    magnitude += residual + magnitude if largest_reward is None else largest_reward
-    error_bound = (residual + factor * magnitude) / (1.0 - discount)
+    values_norm = float(np.abs(values).max())
+    magnitude = weighted_rewards + (1.0 + discount) * values_norm
     visitation_residual = float(np.abs(initial - visitation @ system).sum())
-    mass = initial_mass + (1.0 + discount) * float(np.abs(visitation).sum())
+    visitation_mass = float(np.abs(visitation).sum())
+    mass = initial_mass + (1.0 + discount) * visitation_mass
+    formed, formed_visitation = formation_bounds(
+        num_actions, weighted_rewards, values_norm, visitation_mass, discount
+    )
+    error_bound = (residual + factor * magnitude) / (1.0 - discount) + formed
     visitation_bound = (visitation_residual + factor * mass) / (1.0 - discount)
-    return values, visitation, error_bound, visitation_bound, residual
+    return values, visitation, error_bound, visitation_bound + formed_visitation, residual
 
 
 def _gmres_cycle(

@@ -30,12 +30,14 @@ Fraction(10, 1)
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
 
 from . import _exact, _linalg
+from ._rows import row_sum
 from ._validate import choice, positive_number, whole_number
 from .errors import InvalidMDPError
 from .model import FiniteMDP, check_mdp, require_discounted
@@ -241,21 +243,30 @@ def _evaluate_exact(
 _CERTIFIED_MESSAGE = message_for("converged", "certified")
 
 
+def _absolute_rewards(mdp: FiniteMDP) -> np.ndarray:
+    """|r[s, a]| of a float MDP (computed once per MDP)."""
+    return np.abs(np.asarray(mdp.rewards, dtype=float))
+
+
 def _mass(mdp: FiniteMDP) -> float:
     """||d||_1 of a float MDP (computed once per MDP)."""
     return float(np.abs(mdp.initial).sum())
 
 
 def _stacked_operators(mdp: FiniteMDP) -> tuple[np.ndarray, np.ndarray]:
-    """[gamma P | r] of a small dense float MDP, shape (S, A, S + 1), and its (S A, S + 1)
-    view, computed once per MDP: row s of pi[s] @ it is row s of gamma P_pi next to r_pi[s],
-    and the view @ (V, 1) is Q = r + gamma P V, each in one product."""
+    """[gamma P | r | |r|] of a small dense float MDP, shape (S, A, S + 2), and the (S A,
+    S + 1) view of its first S + 1 columns, computed once per MDP: row s of pi[s] @ it is row
+    s of gamma P_pi next to r_pi[s] and sum_a pi |r| (what the rounding of r_pi is
+    proportional to), and the view @ (V, 1) is Q = r + gamma P V, each in one product."""
     num_states = mdp.num_states
-    stacked = np.empty((num_states, mdp.num_actions, num_states + 1))
+    stacked = np.empty((num_states, mdp.num_actions, num_states + 2))
     np.multiply(mdp.discount, mdp.transitions, out=stacked[..., :num_states])
     stacked[..., num_states] = mdp.rewards
+    np.abs(mdp.rewards, out=stacked[..., num_states + 1])
     stacked.setflags(write=False)
-    return stacked, stacked.reshape(-1, num_states + 1)
+    flat = np.ascontiguousarray(stacked[..., : num_states + 1]).reshape(-1, num_states + 1)
+    flat.setflags(write=False)
+    return stacked, flat
 
 
 _ONE = np.ones(1)
@@ -279,11 +290,18 @@ def _evaluate_small(
     discount = mdp.discount
     stacked, flat = mdp._derived_value("stacked_operators", _stacked_operators)
     num_states = len(stacked)
-    combined = (policy[:, None, :] @ stacked)[:, 0, :]  # [gamma P_pi | r_pi]
+    combined = (policy[:, None, :] @ stacked)[:, 0, :]  # [gamma P_pi | r_pi | pi |r|]
     system = _linalg.identity(num_states) - combined[:, :num_states]
     rewards = combined[:, num_states]
+    weighted = float(combined[:, num_states + 1].max())  # >= ||r_pi||, to first order
     values, visitation, bound, visitation_bound, residual = _linalg.solve_small(
-        system, rewards, mdp.initial, discount, None, mdp._derived_value("mass", _mass)
+        system,
+        rewards,
+        mdp.initial,
+        discount,
+        weighted,
+        mdp._derived_value("mass", _mass),
+        policy.shape[1],
     )
     horizon = 1.0 / (1.0 - discount)
     if tolerance is None:  # (at least RELATIVE_TOLERANCE: ||r_pi|| is needed only above it)
@@ -386,6 +404,21 @@ def _evaluate_float(
             f"1/(1 - gamma) = {horizon:.3g} is beyond what floating point can resolve); use a "
             "discount further from 1, or an exact MDP (mdp.to_exact())"
         )
+    # the rounding of forming r_pi and I - gamma P_pi (the solve's bound covers the solve)
+    weighted = float(
+        row_sum(policy * mdp._derived_value("absolute_rewards", _absolute_rewards)).max()
+    )
+    mass = 0.0 if solution.visitation is None else float(np.abs(solution.visitation).sum())
+    formed, formed_visitation = _linalg.formation_bounds(
+        mdp.num_actions, weighted, float(np.abs(solution.values).max()), mass, mdp.discount
+    )
+    solution = dataclasses.replace(
+        solution,
+        error_bound=solution.error_bound + formed,
+        visitation_error_bound=solution.visitation_error_bound
+        if solution.visitation is None
+        else solution.visitation_error_bound + formed_visitation,
+    )
     values_certified = bool(solution.error_bound <= tolerance)
     visitation_certified = bool(
         solution.visitation is None or solution.visitation_error_bound <= visitation_tolerance

@@ -35,7 +35,7 @@ from typing import Any
 
 import numpy as np
 
-from .._linalg import _rounding_factor
+from .._linalg import _rounding_factor, formation_bounds
 from ..errors import InvalidParameterError, InvalidPolicyError
 from ..evaluation import RELATIVE_TOLERANCE
 from .model import MDPBatch
@@ -232,6 +232,15 @@ def evaluate_batch(
         batch, matrix, rewards, visitation
     )
     gamma = batch.discount
+    # the rounding of forming r_pi and I - gamma P_pi (the solve's bound covers the solve)
+    weighted = np.einsum("bsa,bsa->bs", policy, np.abs(batch.rewards)).max(axis=1)
+    mass = np.zeros(batch.size) if rho is None else np.abs(rho).sum(axis=1)
+    formed, formed_visitation = formation_bounds(
+        batch.num_actions, weighted, np.abs(values).max(axis=1), mass, gamma
+    )
+    error_bound = error_bound + formed
+    if rho is not None:
+        visitation_bound = visitation_bound + formed_visitation
     q_values = batch.rewards + gamma[:, None, None] * np.einsum("bsat,bt->bsa", transitions, values)
     advantages = q_values - values[:, :, None]
     expected_return = np.einsum("bs,bs->b", batch.initial, values)
