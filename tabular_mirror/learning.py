@@ -346,10 +346,11 @@ def _keep_partial_trace(
         error.partial_trace = partial  # type: ignore[attr-defined]
     except AttributeError:  # pragma: no cover - an exception type without attributes
         return
-    error.add_note(
-        f"mirror_learning: the {len(steps)} steps taken before this error are in "
-        "error.partial_trace (stop_reason 'interrupted')"
-    )
+    if hasattr(error, "add_note"):  # Python >= 3.11
+        error.add_note(
+            f"mirror_learning: the {len(steps)} steps taken before this error are in "
+            "error.partial_trace (stop_reason 'interrupted')"
+        )
 
 
 def _trace(

@@ -4,6 +4,7 @@ the values recorded in a trace and its file, and the command line."""
 from __future__ import annotations
 
 import json
+import sys
 from dataclasses import replace
 from fractions import Fraction
 
@@ -250,7 +251,8 @@ def test_a_schedule_that_turns_bad_mid_run_is_a_project_error():
     partial = caught.value.partial_trace
     assert partial.iterations == 3 and partial.stop_reason == "interrupted"
     assert partial.schedule.values == ((3,), (2,), (1,))
-    assert any("error.partial_trace" in note for note in caught.value.__notes__)
+    if sys.version_info >= (3, 11):  # (exceptions have notes from 3.11)
+        assert any("error.partial_trace" in note for note in caught.value.__notes__)
     for n in range(3):
         step = tm.mirror_step(EXACT_MDP, algorithm.at(n), partial.policies[n])
         assert np.array_equal(step.policy, partial.policies[n + 1])
