@@ -225,7 +225,9 @@ def _exact_fixed_point(run: RunInfo, k: int) -> bool:
 def one_algorithm(run: RunInfo | tm.Trace) -> str:
     """ "" when one algorithm made every step of the run; otherwise why Theorem 3.6 does not
     apply (a reason starting "not applicable": a scheduled parameter took different values at
-    two steps, so the drift, drift distribution, neighbourhood or sampling changed).
+    two steps, so the drift, drift distribution, neighbourhood or sampling changed), or why it
+    cannot be decided (the algorithm given for a trace without a schedule record has no valid
+    value at one of its steps).
 
     The values are the trace's record (:class:`tabular_mirror.schedules.ScheduleRecord`), or,
     for a trace without one, the known algorithm's schedules at the trace's steps.
@@ -241,7 +243,12 @@ def one_algorithm(run: RunInfo | tm.Trace) -> str:
         try:
             rows = tuple(run.algorithm.scheduled_values(n) for n in range(trace.iterations))
         except tm.InvalidParameterError as error:
-            return f"not applicable: the run's schedules have no valid value ({error})"
+            # the run could not have been made by this algorithm: undecided, not "not
+            # applicable" (which says the theorem's hypotheses fail for a run of it)
+            return (
+                "the algorithm's schedules have no valid value at a step of this run, so it "
+                f"cannot be the run's algorithm ({error})"
+            )
     else:
         return ""
     for k, row in enumerate(rows):

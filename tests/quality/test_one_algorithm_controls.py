@@ -53,7 +53,8 @@ def test_without_a_record_the_known_algorithm_s_schedules_decide():
     assert one_algorithm(run).startswith("not applicable: the algorithm changed")
     broken = FunctionSchedule(lambda n: [1.0, 1.0][n], "two values")
     reason = one_algorithm(RunInfo(plain(3), instances.pmd(broken)))
-    assert reason.startswith("not applicable: the run's schedules have no valid value")
+    assert reason.startswith("the algorithm's schedules have no valid value at a step")
+    assert "cannot be the run's algorithm" in reason  # undecided, not "not applicable"
 
 
 def test_a_record_less_trace_is_checked_with_a_scheduled_algorithm_only_without_steps():
