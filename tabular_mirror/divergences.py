@@ -76,7 +76,7 @@ def kl_from(p: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
     log_p = np.log(p)
 
     def divergence(q: np.ndarray) -> np.ndarray:
-        if q.dtype == np.float64 and q.min() > 0:
+        if type(q) is np.ndarray and q.dtype == np.float64 and q.min() > 0:
             return row_sum(p * (log_p - np.log(q)))
         return kl(p, q)
 

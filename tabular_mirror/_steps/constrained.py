@@ -117,7 +117,8 @@ def average_ball(
             best[:] = [gap, multiplier, rows, value]
 
     # bracket [low, high] in u = log lam, c(low) > radius >= c(high), stepping by the slope
-    # -2 of small steps (at least a factor 2) and doubling the stride while it fails
+    # -2 of small steps (10 % beyond the model's root, at least 1 % of lam) and doubling the
+    # stride while it fails
     u = 0.0
     low = high = None
     stride = 1.0

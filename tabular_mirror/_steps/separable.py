@@ -219,7 +219,9 @@ def forward_kl_rows(
     policy = np.asarray(policy, dtype=float)
     advantages = np.asarray(advantages, dtype=float)
     coefficient = np.asarray(coefficient, dtype=float)
-    if policy.min() > 0 and coefficient.min() > 1e-200 and choice == "closest":
+    smallest, weakest = policy.min(), coefficient.min()
+    # (c pi_a* >= c min pi must stay a normal number: x starts there and divides)
+    if smallest > 0 and weakest > 1e-200 and weakest * smallest > 1e-250 and choice == "closest":
         return _forward_kl_interior(policy, advantages, coefficient, iterations)
     if coefficient.max() <= 0:  # no drift at all: the greedy rows, exactly
         return greedy_rows(policy, advantages, choice), np.zeros(len(policy))

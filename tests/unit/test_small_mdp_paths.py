@@ -37,6 +37,7 @@ def test_kl_from_is_kl(seed):
         expected = divergences.kl(policy, candidate)
         assert np.array_equal(divergence(candidate), expected)
     assert np.isinf(divergence(with_zeros)[0])
+    assert np.array_equal(divergence(other.tolist()), divergences.kl(policy, other))  # a list
     # a policy with zeros: every candidate goes through kl itself
     assert np.array_equal(
         divergences.kl_from(with_zeros)(policy), divergences.kl(with_zeros, policy)
@@ -88,3 +89,32 @@ def test_average_ball_skips_lam_zero_only_when_lam_one_is_infeasible():
         assert slack >= 0 and gap <= 1e-12 and np.allclose(rows.sum(axis=1), 1.0)
         if not lam_zero_solved:
             assert asked[0] == 1.0 and multiplier > 0
+
+
+def test_average_ball_answers_lam_zero_when_the_unconstrained_rows_fit():
+    """With a drift of its own (base c = 1) the rows at lam = 0 have a finite KL: inside a
+    wide ball they are the answer (multiplier 0), found after lam = 1 was feasible."""
+    policy, advantages = _rows(4)
+    beta = np.full(len(policy), 1.0 / len(policy))
+    asked: list[float] = []
+
+    def rows_for(extra):
+        asked.append(float(extra.max()))
+        return separable.forward_kl_rows(policy, advantages, 1.0 + extra)
+
+    rows, multiplier, gap, slack = constrained.average_ball(
+        rows_for, beta, np.ones(len(policy)), beta, divergences.kl_from(policy), 10.0
+    )
+    assert asked == [1.0, 0.0] and multiplier == 0.0 and slack > 0
+    unconstrained, gaps = separable.forward_kl_rows(policy, advantages, np.ones(len(policy)))
+    assert np.array_equal(rows, unconstrained) and gap == float(beta @ gaps)
+
+
+def test_forward_kl_rows_with_an_underflowing_start_are_finite():
+    """c pi_a* below the float range (pi_a* = 1e-300, c = 1e-199) once went to the interior
+    Newton, whose start x = c pi_a* was 0: a NaN row with an infinite gap (found by review)."""
+    policy = np.array([[1e-300, 1.0], [0.5, 0.5]])
+    advantages = np.array([[1.0, 0.0], [0.0, 1.0]])
+    rows, gaps = separable.forward_kl_rows(policy, advantages, np.array([1e-199, 1.0]))
+    assert np.all(np.isfinite(rows)) and np.all(np.isfinite(gaps))
+    assert np.allclose(rows.sum(axis=1), 1.0) and rows.min() >= 0
