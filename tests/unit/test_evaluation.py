@@ -19,6 +19,7 @@ from hypothesis import given
 
 import tabular_mirror as tm
 from proofs_check.strategies import mdps_and_policies
+from tabular_mirror import evaluation
 from tabular_mirror.errors import InvalidParameterError, InvalidPolicyError, NotConvergedError
 from tabular_mirror.evaluation import DENSE_STATE_LIMIT
 
@@ -311,11 +312,42 @@ def test_large_rewards_use_the_reward_scaled_tolerance():
         [[5 * 10**9, 10**10], [-(10**9), 2 * 10**9]],
         "99/100",
     )
-    result = tm.evaluate(exact.to_float(), SMALL_OPTIMAL)
-    assert result.method == "dense" and result.converged, describe(result)
-    assert result.error_bound > 1e-10
+    mdp, policy = exact.to_float(), np.array(SMALL_OPTIMAL, dtype=float)
+    # the small path itself certifies it (its fallback, LU, would report "dense" as well)
+    small = evaluation._evaluate_small(mdp, policy, None, None)
+    assert small is not None and small.converged and small.error_bound > 1e-10
+    result = tm.evaluate(mdp, policy)
+    assert result.converged and result.error_bound == small.error_bound, describe(result)
     truth = np.array(tm.evaluate(exact, SMALL_OPTIMAL).values, dtype=float)
     assert np.abs(result.values - truth).max() <= result.error_bound + data_rounding(exact)
+
+
+def test_the_small_path_fills_each_field_as_the_general_path(monkeypatch):
+    """Field by field against LU (the small path switched off): the same quantities within
+    their bounds, and bounds of the same size (rewards of 1e6 make the values' bound a million
+    times the visitation's, so two swapped fields would show)."""
+    rng = np.random.default_rng(3)
+    transitions = rng.dirichlet(np.ones(4), size=(4, 3))
+    mdp = tm.FiniteMDP(transitions, 1e6 * rng.normal(size=(4, 3)), 0.8)
+    policy = tm.random_policy(mdp, 5)
+    small = evaluation._evaluate_small(mdp, policy, None, None)
+    monkeypatch.setattr(evaluation._linalg, "SMALL_STATE_LIMIT", 0)
+    general = tm.evaluate(mdp, policy)
+    assert small is not None and small.converged and general.converged
+    bound = small.error_bound + general.error_bound
+    for name in ("values", "q_values", "advantages"):
+        assert np.abs(getattr(small, name) - getattr(general, name)).max() <= 2 * bound, name
+    assert abs(small.expected_return - general.expected_return) <= 2 * bound
+    mass = small.visitation_error_bound + general.visitation_error_bound
+    assert np.abs(small.visitation - general.visitation).sum() <= 2 * mass
+    assert np.allclose(small.normalized_visitation, (1 - 0.8) * small.visitation)
+    assert np.array_equal(small.policy, policy)
+    for name in ("error_bound", "visitation_error_bound"):
+        ratio = getattr(small, name) / getattr(general, name)
+        assert 0.01 < ratio < 100, (name, ratio)
+    assert small.error_bound > 1e4 * small.visitation_error_bound
+    assert small.residual <= small.error_bound and small.method == general.method == "dense"
+    assert (small.exact, small.iterations, small.status) == (False, 0, "converged")
 
 
 def test_result_of_builds_what_the_constructor_builds():
@@ -338,3 +370,37 @@ def test_result_of_builds_what_the_constructor_builds():
     again = tm.StepResult.of(*[getattr(rebuilt, f.name) for f in dataclasses.fields(rebuilt)])
     assert [f.name for f in dataclasses.fields(again)] == list(vars(again))
     assert all(getattr(again, n) is getattr(step, n) for n in vars(again))
+
+
+def test_a_step_result_has_each_field_in_its_place():
+    """mirror_step builds its result positionally (StepResult.of): every field holds its own
+    quantity, on an algorithm where nu (the old visitation) differs from beta (uniform)."""
+    from tabular_mirror import drift_distributions, drifts, neighbourhoods, sampling
+    from tabular_mirror.algorithm import MirrorAlgorithm
+
+    mdp = SMALL.to_float()
+    algorithm = MirrorAlgorithm(
+        drifts.ReverseKL(),
+        drift_distributions.OldVisitation(),
+        neighbourhoods.Everything(),
+        sampling.UniformSampling(),
+    )
+    policy = np.array([[0.25, 0.75], [0.5, 0.5]])
+    step = tm.mirror_step(mdp, algorithm, policy)
+    evaluation_of_pi = tm.evaluate(mdp, policy)
+    assert np.array_equal(step.old_policy, policy) and not np.array_equal(step.policy, policy)
+    assert isinstance(step.evaluation, tm.EvaluationResult)
+    assert np.array_equal(step.evaluation.values, evaluation_of_pi.values)
+    assert np.array_equal(step.sampling, [0.5, 0.5])
+    assert np.allclose(step.drift_weights, evaluation_of_pi.normalized_visitation)
+    assert not np.allclose(step.drift_weights, step.sampling)
+    assert np.allclose(step.state_drift, tm.divergences.kl(step.policy, policy))
+    assert step.drift == pytest.approx(float(step.drift_weights @ step.state_drift))
+    gain = float(step.sampling @ (step.policy * evaluation_of_pi.advantages).sum(axis=1))
+    assert step.objective == pytest.approx(gain - step.drift)
+    ratio = step.drift_weights / step.sampling
+    expected = (step.policy * evaluation_of_pi.q_values).sum(axis=1) - ratio * step.state_drift
+    assert np.allclose(step.mirror_values, expected)
+    assert step.neighbourhood_slack == np.inf and step.solver == "reverse_kl"
+    assert step.converged and step.status == "converged" and step.certificate.certified
+    assert step.message == tm.results.message_for("converged", "step")
