@@ -10,8 +10,10 @@ The algorithm (spec section 1):
 Exact mode solves both systems over the rationals (python-flint, or sympy's DomainMatrix),
 so every output is a Fraction and the error bound is 0. Float mode uses dense LAPACK for small
 or dense problems and certified GMRES for large sparse ones; every float result carries a
-rigorous bound ``||values - V_pi||_inf <= error_bound`` obtained from the residual (see
-:mod:`tabular_mirror._linalg`), so floating-point answers are never uncertified.
+rigorous bound ``||values - V_pi||_inf <= error_bound`` obtained from the residual and the
+rounding of forming r_pi and P_pi from pi (see :mod:`tabular_mirror._linalg`), so
+floating-point answers are never uncertified. (Rewards that nearly cancel in
+sum_a pi[s, a] r[s, a] lose digits when r_pi is formed; the bound says so.)
 
 Examples
 --------
