@@ -265,10 +265,11 @@ def solve_small(
     ||d||_1. The certificate is the a-posteriori bound of :func:`certify` (computed residual
     plus its rounding term), with the rounding term's norms bounded through the row sums of the
     stochastic P_pi: ``||gamma P |x| ||_inf <= gamma ||x||_inf`` and
-    ``|| |y| gamma P ||_1 <= gamma ||y||_1`` (up to the rows' own rounding, which the factor
-    k u with k = S + 4 covers), plus :func:`formation_bounds` for forming r_pi and
-    I - gamma P_pi. A bound above the caller's tolerance (gamma very near 1) sends the caller to
-    :func:`solve_dense`.
+    ``|| |y| gamma P ||_1 <= gamma ||y||_1`` (up to the rows' own rounding). One factor
+    gamma_k with k = S + A + 7 >= (S + 4) + (A + 3) covers both the rounding of the residuals
+    (gamma_{S+4}) and that of forming r_pi and I - gamma P_pi (gamma_{A+3}, see
+    :func:`formation_bounds`), whose terms are dominated by the same magnitudes. A bound above
+    the caller's tolerance (gamma very near 1) sends the caller to :func:`solve_dense`.
     """
     num_states = len(rewards)
     factors, pivots, info = _getrf(system)
@@ -276,19 +277,14 @@ def solve_small(
         raise np.linalg.LinAlgError(f"I - gamma P_pi is singular (LAPACK getrf info {info})")
     values, _ = _getrs(factors, pivots, rewards)
     visitation, _ = _getrs(factors, pivots, initial, trans=1)
-    factor = _rounding_factor(num_states + 1)
+    factor = _rounding_factor(num_states + num_actions + 4)
     residual = float(np.abs(rewards - system @ values).max())
-    values_norm = float(np.abs(values).max())
-    magnitude = weighted_rewards + (1.0 + discount) * values_norm
+    magnitude = weighted_rewards + (1.0 + discount) * float(np.abs(values).max())
+    error_bound = (residual + factor * magnitude) / (1.0 - discount)
     visitation_residual = float(np.abs(initial - visitation @ system).sum())
-    visitation_mass = float(np.abs(visitation).sum())
-    mass = initial_mass + (1.0 + discount) * visitation_mass
-    formed, formed_visitation = formation_bounds(
-        num_actions, weighted_rewards, values_norm, visitation_mass, discount
-    )
-    error_bound = (residual + factor * magnitude) / (1.0 - discount) + formed
+    mass = initial_mass + (1.0 + discount) * float(np.abs(visitation).sum())
     visitation_bound = (visitation_residual + factor * mass) / (1.0 - discount)
-    return values, visitation, error_bound, visitation_bound + formed_visitation, residual
+    return values, visitation, error_bound, visitation_bound, residual
 
 
 def _gmres_cycle(
