@@ -33,7 +33,7 @@ Fraction(10, 1)
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import scipy.sparse as sp
@@ -255,23 +255,44 @@ def _mass(mdp: FiniteMDP) -> float:
     return float(np.abs(mdp.initial).sum())
 
 
-def _stacked_operators(mdp: FiniteMDP) -> tuple[np.ndarray, np.ndarray]:
-    """[gamma P | r | |r|] of a small dense float MDP, shape (S, A, S + 2), and the (S A,
-    S + 1) view of its first S + 1 columns, computed once per MDP: row s of pi[s] @ it is row
-    s of gamma P_pi next to r_pi[s] and sum_a pi |r| (what the rounding of r_pi is
-    proportional to), and the view @ (V, 1) is Q = r + gamma P V, each in one product."""
+class _SmallOperators(NamedTuple):
+    """What :func:`_evaluate_small` needs of one small dense float MDP, computed once."""
+
+    stacked: np.ndarray  # [gamma P | r | |r|], (S, A, S + 2)
+    gamma_transitions: np.ndarray  # gamma P as (S A, S), contiguous
+    rewards: np.ndarray  # r as (S A,)
+    identity: np.ndarray  # I (S, S)
+    initial: np.ndarray  # d
+    mass: float  # ||d||_1
+    discount: float
+    horizon: float  # 1 / (1 - gamma)
+    mask: np.ndarray | None  # the feasible actions, None when all are
+
+
+def _small_operators(mdp: FiniteMDP) -> _SmallOperators:
+    """[gamma P | r | |r|] (row s of pi[s] @ it is row s of gamma P_pi next to r_pi[s] and
+    sum_a pi |r|, what the rounding of r_pi is proportional to) and the other constants of a
+    small dense float MDP: one cache lookup per evaluation."""
     num_states = mdp.num_states
     stacked = np.empty((num_states, mdp.num_actions, num_states + 2))
     np.multiply(mdp.discount, mdp.transitions, out=stacked[..., :num_states])
     stacked[..., num_states] = mdp.rewards
     np.abs(mdp.rewards, out=stacked[..., num_states + 1])
-    stacked.setflags(write=False)
-    flat = np.ascontiguousarray(stacked[..., : num_states + 1]).reshape(-1, num_states + 1)
-    flat.setflags(write=False)
-    return stacked, flat
-
-
-_ONE = np.ones(1)
+    gamma_transitions = np.ascontiguousarray(stacked[..., :num_states]).reshape(-1, num_states)
+    rewards = np.ascontiguousarray(mdp.rewards, dtype=float).reshape(-1)
+    for array in (stacked, gamma_transitions, rewards):
+        array.setflags(write=False)
+    return _SmallOperators(
+        stacked,
+        gamma_transitions,
+        rewards,
+        _linalg.identity(num_states),
+        mdp.initial,
+        _mass(mdp),
+        float(mdp.discount),
+        1.0 / (1.0 - mdp.discount),
+        mdp.action_mask if mdp.has_infeasible_actions else None,
+    )
 
 
 def _evaluate_small(
@@ -286,40 +307,40 @@ def _evaluate_small(
 
     The same quantities and certificate as the general path; only the per-call overhead is
     gone (theorem checks and searches evaluate thousands of 5-state MDPs): gamma P_pi and r_pi
-    come from one product with the MDP's stacked [gamma P | r], Q from one more. ``owned``:
+    come from one product with the MDP's stacked [gamma P | r | |r|], Q from one more. ``owned``:
     the policy is the caller's private copy (it is kept, read-only, without another copy).
     """
-    discount = mdp.discount
-    stacked, flat = mdp._derived_value("stacked_operators", _stacked_operators)
-    num_states = len(stacked)
-    combined = (policy[:, None, :] @ stacked)[:, 0, :]  # [gamma P_pi | r_pi | pi |r|]
-    system = _linalg.identity(num_states) - combined[:, :num_states]
+    small = mdp._derived_value("small_operators", _small_operators)
+    num_states = len(small.identity)
+    combined = (policy[:, None, :] @ small.stacked)[:, 0, :]  # [gamma P_pi | r_pi | pi |r|]
+    system = small.identity - combined[:, :num_states]
     rewards = combined[:, num_states]
     weighted = float(combined[:, num_states + 1].max())  # >= ||r_pi||, to first order
     values, visitation, bound, visitation_bound, residual = _linalg.solve_small(
         system,
         rewards,
-        mdp.initial,
-        discount,
+        small.initial,
+        small.discount,
         weighted,
-        mdp._derived_value("mass", _mass),
+        small.mass,
         policy.shape[1],
     )
-    horizon = 1.0 / (1.0 - discount)
     if tolerance is None:  # (at least RELATIVE_TOLERANCE: ||r_pi|| is needed only above it)
         tolerance = RELATIVE_TOLERANCE
         if not bound <= tolerance:
-            tolerance *= max(1.0, float(np.abs(rewards).max()) * horizon)
+            tolerance *= max(1.0, float(np.abs(rewards).max()) * small.horizon)
     if visitation_tolerance is None:
-        visitation_tolerance = RELATIVE_TOLERANCE * horizon
+        visitation_tolerance = RELATIVE_TOLERANCE * small.horizon
     if not (bound <= tolerance and visitation_bound <= visitation_tolerance):  # NaN too
         return None
-    q_values = (flat @ np.concatenate((values, _ONE))).reshape(policy.shape)
-    if mdp.has_infeasible_actions:  # the neutral value V[s] at infeasible pairs
-        q_values = np.where(mdp.action_mask, q_values, values[:, None])
+    q_values = small.gamma_transitions @ values  # Q = r + gamma P V
+    q_values += small.rewards
+    q_values = q_values.reshape(policy.shape)
+    if small.mask is not None:  # the neutral value V[s] at infeasible pairs
+        q_values = np.where(small.mask, q_values, values[:, None])
     advantages = q_values - values[:, None]
     kept = policy if owned else policy.copy()
-    normalized = (1.0 - discount) * visitation
+    normalized = (1.0 - small.discount) * visitation
     for array in (kept, values, q_values, advantages, visitation, normalized):
         array.setflags(write=False)  # (half the cost of flags.writeable = False)
     return EvaluationResult.of(
@@ -327,7 +348,7 @@ def _evaluate_small(
         values,
         q_values,
         advantages,
-        mdp.initial @ values,
+        small.initial @ values,
         visitation,
         normalized,
         bound,
