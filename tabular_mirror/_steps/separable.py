@@ -36,6 +36,7 @@ from .._rows import row_count, row_max, row_sum
 
 #: Machine epsilon of float64 (np.finfo is a call, about half a microsecond, in a loop).
 _EPS = float(np.finfo(float).eps)
+_TINY = float(np.finfo(float).tiny)  # the smallest normal double
 
 #: Newton on the forward-KL multiplier stops after a step below this fraction of x: the
 #: iteration converges quadratically (e_{k+1} ~ C e_k^2 with C about 0.04 on random rows), so
@@ -219,10 +220,10 @@ def forward_kl_rows(
     policy = np.asarray(policy, dtype=float)
     advantages = np.asarray(advantages, dtype=float)
     coefficient = np.asarray(coefficient, dtype=float)
-    smallest, weakest = policy.min(), coefficient.min()
-    # (c pi_a* >= c min pi must stay a normal number: x starts there and divides)
-    if smallest > 0 and weakest > 1e-200 and weakest * smallest > 1e-250 and choice == "closest":
-        return _forward_kl_interior(policy, advantages, coefficient, iterations)
+    if policy.min() > 0 and coefficient.min() > 1e-200 and choice == "closest":
+        found = _forward_kl_interior(policy, advantages, coefficient, iterations)
+        if found is not None:
+            return found
     if coefficient.max() <= 0:  # no drift at all: the greedy rows, exactly
         return greedy_rows(policy, advantages, choice), np.zeros(len(policy))
     support = policy > 0
@@ -279,9 +280,11 @@ def forward_kl_rows(
 
 def _forward_kl_interior(
     policy: np.ndarray, advantages: np.ndarray, coefficient: np.ndarray, iterations: int
-) -> tuple[np.ndarray, np.ndarray]:
+) -> tuple[np.ndarray, np.ndarray] | None:
     """:func:`forward_kl_rows` for pi > 0 and c > 0 (full support, no greedy rows): the same
-    Newton iteration and duality gap without masks (no 0/0 or log 0 can arise)."""
+    Newton iteration and duality gap without masks (no 0/0 or log 0 can arise). None when a
+    row's start x = max(c pi_a*, c - sum pi d) is below the normal range (0 after an
+    underflow: the Newton steps would divide by it; the masked rows handle such rows)."""
     rows = np.arange(len(policy))
     best_action = advantages.argmax(axis=1)
     best = advantages[rows, best_action]
@@ -291,6 +294,8 @@ def _forward_kl_interior(
     # harmonic mean 1/sum_a pi_a/(x + d_a) is at most the arithmetic mean x + sum pi d),
     # which is close to the root when c is large
     x = np.maximum(weights[rows, best_action], coefficient - row_sum(policy * distance))
+    if not x.min() >= _TINY:  # c pi_a* underflowed (below the normal range): the masked rows
+        return None
     for _ in range(iterations):
         inverse = 1.0 / (x[:, None] + distance)
         terms = weights * inverse
