@@ -136,8 +136,12 @@ def evaluate(
         policy = check_policy(mdp, policy)  # a copy of its own
     if mdp.is_exact:
         return _evaluate_exact(mdp, policy)
+    if method in _SMALL_METHODS:  # a small dense MDP first (None: not one, or not certified)
+        small = _evaluate_small(mdp, policy, tolerance, visitation_tolerance, validate)
+        if small is not None:
+            return small
     return _evaluate_float(
-        mdp, policy, tolerance, visitation_tolerance, method, max_iterations, owned=validate
+        mdp, policy, tolerance, visitation_tolerance, method, max_iterations, try_small=False
     )
 
 
@@ -146,7 +150,10 @@ def _evaluate(mdp: FiniteMDP, policy: np.ndarray) -> EvaluationResult:
     package's own workers: one check at the public boundary, none inside)."""
     if mdp.is_exact:
         return _evaluate_exact(mdp, policy)
-    return _evaluate_float(mdp, policy, None, None, "auto", 10_000)
+    small = _evaluate_small(mdp, policy, None, None)
+    if small is not None:
+        return small
+    return _evaluate_float(mdp, policy, None, None, "auto", 10_000, try_small=False)
 
 
 def _assemble(
@@ -269,11 +276,18 @@ class _SmallOperators(NamedTuple):
     mask: np.ndarray | None  # the feasible actions, None when all are
 
 
-def _small_operators(mdp: FiniteMDP) -> _SmallOperators:
+#: The methods under which a small dense MDP takes :func:`_evaluate_small` first.
+_SMALL_METHODS = ("auto", "dense")
+
+
+def _small_operators(mdp: FiniteMDP) -> _SmallOperators | None:
     """[gamma P | r | |r|] (row s of pi[s] @ it is row s of gamma P_pi next to r_pi[s] and
     sum_a pi |r|, what the rounding of r_pi is proportional to) and the other constants of a
-    small dense float MDP: one cache lookup per evaluation."""
+    small dense float MDP: one cache lookup per evaluation. None for any other MDP (exact,
+    sparse, or more than ``_linalg.SMALL_STATE_LIMIT`` states)."""
     num_states = mdp.num_states
+    if mdp.is_exact or mdp.is_sparse or num_states > _linalg.SMALL_STATE_LIMIT:
+        return None
     stacked = np.empty((num_states, mdp.num_actions, num_states + 2))
     np.multiply(mdp.discount, mdp.transitions, out=stacked[..., :num_states])
     stacked[..., num_states] = mdp.rewards
@@ -303,7 +317,8 @@ def _evaluate_small(
     owned: bool = False,
 ) -> EvaluationResult | None:
     """A small dense MDP in a few numpy calls (:func:`tabular_mirror._linalg.solve_small`);
-    None when its certificate misses a tolerance (the caller then solves with LU).
+    None for an MDP that is not one, or when its certificate misses a tolerance (the caller
+    then solves with LU).
 
     The same quantities and certificate as the general path; only the per-call overhead is
     gone (theorem checks and searches evaluate thousands of 5-state MDPs): gamma P_pi and r_pi
@@ -311,36 +326,35 @@ def _evaluate_small(
     the policy is the caller's private copy (it is kept, read-only, without another copy).
     """
     small = mdp._derived_value("small_operators", _small_operators)
-    num_states = len(small.identity)
-    combined = (policy[:, None, :] @ small.stacked)[:, 0, :]  # [gamma P_pi | r_pi | pi |r|]
-    system = small.identity - combined[:, :num_states]
+    if small is None:
+        return None
+    stacked, gamma_transitions, all_rewards, identity, initial, mass, discount, horizon, mask = (
+        small
+    )
+    num_states = len(identity)
+    combined = (policy[:, None, :] @ stacked)[:, 0, :]  # [gamma P_pi | r_pi | pi |r|]
+    system = identity - combined[:, :num_states]
     rewards = combined[:, num_states]
     weighted = float(combined[:, num_states + 1].max())  # >= ||r_pi||, to first order
     values, visitation, bound, visitation_bound, residual = _linalg.solve_small(
-        system,
-        rewards,
-        small.initial,
-        small.discount,
-        weighted,
-        small.mass,
-        policy.shape[1],
+        system, rewards, initial, discount, weighted, mass, policy.shape[1]
     )
     if tolerance is None:  # (at least RELATIVE_TOLERANCE: ||r_pi|| is needed only above it)
         tolerance = RELATIVE_TOLERANCE
         if not bound <= tolerance:
-            tolerance *= max(1.0, float(np.abs(rewards).max()) * small.horizon)
+            tolerance *= max(1.0, float(np.abs(rewards).max()) * horizon)
     if visitation_tolerance is None:
-        visitation_tolerance = RELATIVE_TOLERANCE * small.horizon
+        visitation_tolerance = RELATIVE_TOLERANCE * horizon
     if not (bound <= tolerance and visitation_bound <= visitation_tolerance):  # NaN too
         return None
-    q_values = small.gamma_transitions @ values  # Q = r + gamma P V
-    q_values += small.rewards
+    q_values = gamma_transitions @ values  # Q = r + gamma P V
+    q_values += all_rewards
     q_values = q_values.reshape(policy.shape)
-    if small.mask is not None:  # the neutral value V[s] at infeasible pairs
-        q_values = np.where(small.mask, q_values, values[:, None])
+    if mask is not None:  # the neutral value V[s] at infeasible pairs
+        q_values = np.where(mask, q_values, values[:, None])
     advantages = q_values - values[:, None]
     kept = policy if owned else policy.copy()
-    normalized = (1.0 - small.discount) * visitation
+    normalized = (1.0 - discount) * visitation
     for array in (kept, values, q_values, advantages, visitation, normalized):
         array.setflags(write=False)  # (half the cost of flags.writeable = False)
     return EvaluationResult.of(
@@ -348,7 +362,7 @@ def _evaluate_small(
         values,
         q_values,
         advantages,
-        small.initial @ values,
+        initial @ values,
         visitation,
         normalized,
         bound,
@@ -372,15 +386,10 @@ def _evaluate_float(
     max_iterations: int,
     values_guess: np.ndarray | None = None,
     visitation: bool = True,
-    owned: bool = False,
+    try_small: bool = True,
 ) -> EvaluationResult:
-    if (
-        visitation
-        and method in ("auto", "dense")
-        and mdp.num_states <= _linalg.SMALL_STATE_LIMIT
-        and not mdp.is_sparse
-    ):
-        small = _evaluate_small(mdp, policy, tolerance, visitation_tolerance, owned)
+    if try_small and visitation and method in _SMALL_METHODS:
+        small = _evaluate_small(mdp, policy, tolerance, visitation_tolerance)
         if small is not None:
             return small
     matrix = solver_policy_transitions(mdp, policy)

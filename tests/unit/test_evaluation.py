@@ -322,8 +322,8 @@ def test_large_rewards_use_the_reward_scaled_tolerance():
     assert np.abs(result.values - truth).max() <= result.error_bound + data_rounding(exact)
 
 
-def test_the_small_path_fills_each_field_as_the_general_path(monkeypatch):
-    """Field by field against LU (the small path switched off): the same quantities within
+def test_the_small_path_fills_each_field_as_the_general_path():
+    """Field by field against LU (the general path): the same quantities within
     their bounds, and bounds of the same size (rewards of 1e6 make the values' bound a million
     times the visitation's, so two swapped fields would show)."""
     rng = np.random.default_rng(3)
@@ -331,8 +331,7 @@ def test_the_small_path_fills_each_field_as_the_general_path(monkeypatch):
     mdp = tm.FiniteMDP(transitions, 1e6 * rng.normal(size=(4, 3)), 0.8)
     policy = tm.random_policy(mdp, 5)
     small = evaluation._evaluate_small(mdp, policy, None, None)
-    monkeypatch.setattr(evaluation._linalg, "SMALL_STATE_LIMIT", 0)
-    general = tm.evaluate(mdp, policy)
+    general = evaluation._evaluate_float(mdp, policy, None, None, "auto", 100, try_small=False)
     assert small is not None and small.converged and general.converged
     bound = small.error_bound + general.error_bound
     for name in ("values", "q_values", "advantages"):
