@@ -33,6 +33,7 @@ import numpy as np
 
 from .._exact import ZERO
 from .._rows import row_count, row_max, row_sum
+from .kernels import compiled
 
 #: Machine epsilon of float64 (np.finfo is a call, about half a microsecond, in a loop).
 _EPS = float(np.finfo(float).eps)
@@ -475,7 +476,19 @@ def ppo_rows(
 def _ppo_rows_small(
     policy: np.ndarray, advantages: np.ndarray, coefficient: np.ndarray, epsilon: Any
 ) -> tuple[np.ndarray, np.ndarray]:
-    """:func:`ppo_rows` for small float arrays and the "closest" rule, in fewer numpy calls.
+    """:func:`ppo_rows` for small float arrays and the "closest" rule: the compiled kernel
+    (:func:`.kernels.ppo_rows`, 1-2 us at S = 5, A = 3) when numba imports, else its numpy
+    twin :func:`_ppo_rows_numpy` (about 60 us); the same rows."""
+    kernel = compiled("ppo_rows")
+    if kernel is None:  # pragma: no cover - numba is a dependency
+        return _ppo_rows_numpy(policy, advantages, coefficient, epsilon)
+    return kernel(policy, advantages, np.asarray(coefficient, dtype=float), float(epsilon))
+
+
+def _ppo_rows_numpy(
+    policy: np.ndarray, advantages: np.ndarray, coefficient: np.ndarray, epsilon: Any
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`_ppo_rows_small` in numpy calls (no compiled kernel).
 
     The same greedy LP: the threshold lambda is the largest slope whose pieces at least as
     steep hold a unit of length (all pairs of the 2A pieces compared at once instead of a
