@@ -285,7 +285,22 @@ def _forward_kl_interior(
     """:func:`forward_kl_rows` for pi > 0 and c > 0 (full support, no greedy rows): the same
     Newton iteration and duality gap without masks (no 0/0 or log 0 can arise). None when a
     row's start x = max(c pi_a*, c - sum pi d) is below the normal range (0 after an
-    underflow: the Newton steps would divide by it; the masked rows handle such rows)."""
+    underflow: the Newton steps would divide by it; the masked rows handle such rows).
+    Small problems take the compiled kernel (:func:`.kernels.forward_kl_rows`)."""
+    kernel = compiled("forward_kl_rows") if len(policy) < SMALL_FILL_ROWS else None
+    if kernel is None:
+        return _forward_kl_interior_numpy(policy, advantages, coefficient, iterations)
+    candidate, gaps, usable = kernel(
+        policy, advantages, coefficient, iterations, NEWTON_STOP, SMALLEST
+    )
+    return (candidate, gaps) if usable else None
+
+
+def _forward_kl_interior_numpy(
+    policy: np.ndarray, advantages: np.ndarray, coefficient: np.ndarray, iterations: int
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """:func:`_forward_kl_interior` in numpy calls, every row at once (Newton until every
+    row's step is small)."""
     rows = np.arange(len(policy))
     best_action = advantages.argmax(axis=1)
     best = advantages[rows, best_action]

@@ -53,3 +53,43 @@ def test_the_kernel_is_compiled_when_numba_imports():
     policy, advantages, coefficient, epsilon = random_rows(1)
     rows, _ = compiled(policy, advantages, coefficient, epsilon)
     assert np.allclose(rows.sum(axis=1), 1.0) and rows.min() >= 0
+
+
+def interior_rows(seed: int):
+    rng = np.random.default_rng(seed)
+    num_states, num_actions = int(rng.integers(1, 7)), int(rng.integers(1, 6))
+    policy = rng.dirichlet(np.ones(num_actions) * rng.choice([0.2, 1.0, 5.0]), size=num_states)
+    policy = np.maximum(policy, 1e-12)
+    policy /= policy.sum(axis=1, keepdims=True)
+    advantages = rng.normal(size=policy.shape) * rng.choice([1e-3, 1.0, 1e3])
+    if seed % 4 == 0:  # ties at the best action
+        advantages = np.round(advantages)
+    coefficient = rng.choice([1e-6, 0.01, 1.0, 100.0], size=num_states)
+    return policy, advantages, coefficient
+
+
+@pytest.mark.parametrize("seed", range(200))
+def test_forward_kl_kernel_is_its_numpy_twin(seed):
+    policy, advantages, coefficient = interior_rows(seed)
+    expected = separable._forward_kl_interior_numpy(policy, advantages, coefficient, 200)
+    assert expected is not None
+    size = max(1.0, float(np.abs(advantages).max()), float(coefficient.max()))
+    for rows, gaps, usable in (
+        kernels.forward_kl_rows(
+            policy, advantages, coefficient, 200, separable.NEWTON_STOP, separable.SMALLEST
+        ),
+        (*separable._forward_kl_interior(policy, advantages, coefficient, 200), True),
+    ):
+        assert usable
+        assert np.abs(rows - expected[0]).max() <= 1e-12
+        assert np.all(gaps <= 1e-13 * size) and np.all(expected[1] <= 1e-13 * size)
+
+
+def test_forward_kl_kernel_flags_an_underflowed_start():
+    policy = np.array([[1e-300, 1.0 - 1e-300]])
+    advantages = np.array([[1.0, 0.0]])
+    *_, usable = kernels.forward_kl_rows(
+        policy, advantages, np.array([1e-199]), 200, 1e-9, separable.SMALLEST
+    )
+    assert not usable
+    assert separable._forward_kl_interior(policy, advantages, np.array([1e-199]), 200) is None
