@@ -186,7 +186,18 @@ def _reverse_kl_interior(
     policy: np.ndarray, advantages: np.ndarray, coefficient: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
     """:func:`reverse_kl_rows` for pi > 0 and c > 0: log p is read from the logits (never
-    log 0 of an entry that underflowed), so no masking is needed."""
+    log 0 of an entry that underflowed), so no masking is needed. Small problems take the
+    compiled kernel (:func:`.kernels.reverse_kl_rows`)."""
+    kernel = compiled("reverse_kl_rows") if len(policy) < SMALL_FILL_ROWS else None
+    if kernel is None:
+        return _reverse_kl_interior_numpy(policy, advantages, coefficient)
+    return kernel(policy, advantages, coefficient)
+
+
+def _reverse_kl_interior_numpy(
+    policy: np.ndarray, advantages: np.ndarray, coefficient: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`_reverse_kl_interior` in numpy calls, every row at once."""
     log_policy = np.log(policy)
     logits = log_policy + advantages / coefficient[:, None]
     peak = row_max(logits)[:, None]

@@ -93,3 +93,18 @@ def test_forward_kl_kernel_flags_an_underflowed_start():
     )
     assert not usable
     assert separable._forward_kl_interior(policy, advantages, np.array([1e-199]), 200) is None
+
+
+@pytest.mark.parametrize("seed", range(200))
+def test_reverse_kl_kernel_is_its_numpy_twin(seed):
+    policy, advantages, coefficient = interior_rows(seed)
+    expected_rows, expected_gaps = separable._reverse_kl_interior_numpy(
+        policy, advantages, coefficient
+    )
+    size = max(1.0, float(np.abs(advantages).max()))
+    for rows, gaps in (
+        kernels.reverse_kl_rows(policy, advantages, coefficient),
+        separable._reverse_kl_interior(policy, advantages, coefficient),
+    ):
+        assert np.abs(rows - expected_rows).max() <= 1e-12
+        assert np.abs(gaps - expected_gaps).max() <= 1e-12 * size
