@@ -39,6 +39,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from . import _exact, _linalg
+from ._kernels import compiled
 from ._rows import row_sum
 from ._validate import choice, positive_number, whole_number
 from .errors import InvalidMDPError
@@ -266,14 +267,12 @@ class _SmallOperators(NamedTuple):
     """What :func:`_evaluate_small` needs of one small dense float MDP, computed once."""
 
     stacked: np.ndarray  # [gamma P | r | |r|], (S, A, S + 2)
-    gamma_transitions: np.ndarray  # gamma P as (S A, S), contiguous
-    rewards: np.ndarray  # r as (S A,)
-    identity: np.ndarray  # I (S, S)
     initial: np.ndarray  # d
     mass: float  # ||d||_1
     discount: float
     horizon: float  # 1 / (1 - gamma)
     mask: np.ndarray | None  # the feasible actions, None when all are
+    factor: float  # gamma_k, k = S + A + 7 (see _linalg.solve_small)
 
 
 #: The methods under which a small dense MDP takes :func:`_evaluate_small` first.
@@ -292,21 +291,48 @@ def _small_operators(mdp: FiniteMDP) -> _SmallOperators | None:
     np.multiply(mdp.discount, mdp.transitions, out=stacked[..., :num_states])
     stacked[..., num_states] = mdp.rewards
     np.abs(mdp.rewards, out=stacked[..., num_states + 1])
-    gamma_transitions = np.ascontiguousarray(stacked[..., :num_states]).reshape(-1, num_states)
-    rewards = np.ascontiguousarray(mdp.rewards, dtype=float).reshape(-1)
-    for array in (stacked, gamma_transitions, rewards):
-        array.setflags(write=False)
+    stacked.setflags(write=False)
     return _SmallOperators(
         stacked,
-        gamma_transitions,
-        rewards,
-        _linalg.identity(num_states),
         mdp.initial,
         _mass(mdp),
         float(mdp.discount),
         1.0 / (1.0 - mdp.discount),
         mdp.action_mask if mdp.has_infeasible_actions else None,
+        _linalg._rounding_factor(num_states + mdp.num_actions + 4),
     )
+
+
+def _small_solve_numpy(
+    policy: np.ndarray,
+    stacked: np.ndarray,
+    initial: np.ndarray,
+    discount: float,
+    mass: float,
+    factor: float,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, float, float, float, float]:
+    """:func:`tabular_mirror._kernels.small_evaluation` in numpy calls (the kernel's twin,
+    run when numba is missing): gamma P_pi, r_pi and sum_a pi |r| in one product, both systems
+    by :func:`tabular_mirror._linalg.solve_small` (whose rounding factor is ``factor``), Q in
+    one more product."""
+    num_states, num_actions = policy.shape
+    combined = (policy[:, None, :] @ stacked)[:, 0, :]  # [gamma P_pi | r_pi | pi |r|]
+    rewards = combined[:, num_states]
+    weighted = float(combined[:, num_states + 1].max())  # >= ||r_pi||, to first order
+    values, visitation, bound, visitation_bound, residual = _linalg.solve_small(
+        _linalg.identity(num_states) - combined[:, :num_states],
+        rewards,
+        initial,
+        discount,
+        weighted,
+        mass,
+        num_actions,
+    )
+    q_values = stacked[..., : num_states + 1] @ np.append(values, 1.0)  # r + gamma P V
+    return (
+        values, visitation, q_values, bound, visitation_bound, residual,
+        float(np.abs(rewards).max()),
+    )  # fmt: skip
 
 
 def _evaluate_small(
@@ -328,28 +354,20 @@ def _evaluate_small(
     small = mdp._derived_value("small_operators", _small_operators)
     if small is None:
         return None
-    stacked, gamma_transitions, all_rewards, identity, initial, mass, discount, horizon, mask = (
-        small
-    )
-    num_states = len(identity)
-    combined = (policy[:, None, :] @ stacked)[:, 0, :]  # [gamma P_pi | r_pi | pi |r|]
-    system = identity - combined[:, :num_states]
-    rewards = combined[:, num_states]
-    weighted = float(combined[:, num_states + 1].max())  # >= ||r_pi||, to first order
-    values, visitation, bound, visitation_bound, residual = _linalg.solve_small(
-        system, rewards, initial, discount, weighted, mass, policy.shape[1]
+    stacked, initial, mass, discount, horizon, mask, factor = small
+    kernel = compiled("small_evaluation")  # the same computation, compiled (numba)
+    solve = _small_solve_numpy if kernel is None else kernel
+    values, visitation, q_values, bound, visitation_bound, residual, largest = solve(
+        policy, stacked, initial, discount, mass, factor
     )
     if tolerance is None:  # (at least RELATIVE_TOLERANCE: ||r_pi|| is needed only above it)
         tolerance = RELATIVE_TOLERANCE
         if not bound <= tolerance:
-            tolerance *= max(1.0, float(np.abs(rewards).max()) * horizon)
+            tolerance *= max(1.0, largest * horizon)
     if visitation_tolerance is None:
         visitation_tolerance = RELATIVE_TOLERANCE * horizon
     if not (bound <= tolerance and visitation_bound <= visitation_tolerance):  # NaN too
         return None
-    q_values = gamma_transitions @ values  # Q = r + gamma P V
-    q_values += all_rewards
-    q_values = q_values.reshape(policy.shape)
     if mask is not None:  # the neutral value V[s] at infeasible pairs
         q_values = np.where(mask, q_values, values[:, None])
     advantages = q_values - values[:, None]

@@ -32,8 +32,8 @@ from typing import Any
 import numpy as np
 
 from .._exact import ZERO
+from .._kernels import compiled
 from .._rows import row_count, row_max, row_sum
-from .kernels import compiled
 
 #: Machine epsilon of float64 (np.finfo is a call, about half a microsecond, in a loop).
 _EPS = float(np.finfo(float).eps)
@@ -187,7 +187,7 @@ def _reverse_kl_interior(
 ) -> tuple[np.ndarray, np.ndarray]:
     """:func:`reverse_kl_rows` for pi > 0 and c > 0: log p is read from the logits (never
     log 0 of an entry that underflowed), so no masking is needed. Small problems take the
-    compiled kernel (:func:`.kernels.reverse_kl_rows`)."""
+    compiled kernel (:func:`tabular_mirror._kernels.reverse_kl_rows`)."""
     kernel = compiled("reverse_kl_rows") if len(policy) < SMALL_FILL_ROWS else None
     if kernel is None:
         return _reverse_kl_interior_numpy(policy, advantages, coefficient)
@@ -297,7 +297,7 @@ def _forward_kl_interior(
     Newton iteration and duality gap without masks (no 0/0 or log 0 can arise). None when a
     row's start x = max(c pi_a*, c - sum pi d) is below the normal range (0 after an
     underflow: the Newton steps would divide by it; the masked rows handle such rows).
-    Small problems take the compiled kernel (:func:`.kernels.forward_kl_rows`)."""
+    Small problems take the compiled kernel (:func:`tabular_mirror._kernels.forward_kl_rows`)."""
     kernel = compiled("forward_kl_rows") if len(policy) < SMALL_FILL_ROWS else None
     if kernel is None:
         return _forward_kl_interior_numpy(policy, advantages, coefficient, iterations)
@@ -503,8 +503,8 @@ def _ppo_rows_small(
     policy: np.ndarray, advantages: np.ndarray, coefficient: np.ndarray, epsilon: Any
 ) -> tuple[np.ndarray, np.ndarray]:
     """:func:`ppo_rows` for small float arrays and the "closest" rule: the compiled kernel
-    (:func:`.kernels.ppo_rows`, 1-2 us at S = 5, A = 3) when numba imports, else its numpy
-    twin :func:`_ppo_rows_numpy` (about 60 us); the same rows."""
+    (:func:`tabular_mirror._kernels.ppo_rows`, 1-2 us at S = 5, A = 3) when numba imports,
+    else its numpy twin :func:`_ppo_rows_numpy` (about 60 us); the same rows."""
     kernel = compiled("ppo_rows")
     if kernel is None:  # pragma: no cover - numba is a dependency
         return _ppo_rows_numpy(policy, advantages, coefficient, epsilon)

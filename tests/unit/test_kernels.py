@@ -1,6 +1,6 @@
 """The compiled kernels compute what their numpy twins compute.
 
-``tabular_mirror._steps.kernels`` holds per-row versions of small-array solvers, compiled by
+``tabular_mirror._kernels`` holds per-row versions of small-array solvers, compiled by
 numba; the step uses them when numba imports. Each is compared here with its numpy twin on
 random rows that reach every branch: zeros in pi, integer advantages (ties), coefficients 0,
 1/2, 1 and 2, several epsilons; and the same function, not compiled (plain Python), gives the
@@ -12,7 +12,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tabular_mirror._steps import kernels, separable
+import tabular_mirror as tm
+from tabular_mirror import _kernels as kernels
+from tabular_mirror import evaluation
+from tabular_mirror._steps import separable
 
 
 def random_rows(seed: int):
@@ -108,3 +111,45 @@ def test_reverse_kl_kernel_is_its_numpy_twin(seed):
     ):
         assert np.abs(rows - expected_rows).max() <= 1e-12
         assert np.abs(gaps - expected_gaps).max() <= 1e-12 * size
+
+
+def small_mdp(seed: int):
+    rng = np.random.default_rng(seed)
+    num_states, num_actions = int(rng.integers(1, 9)), int(rng.integers(1, 5))
+    discount = float(rng.choice([0.0, 0.5, 0.9, 0.99, 0.999]))
+    transitions = rng.dirichlet(np.ones(num_states) * 0.5, size=(num_states, num_actions))
+    rewards = rng.normal(size=(num_states, num_actions)) * rng.choice([1e-3, 1.0, 1e4])
+    mdp = tm.FiniteMDP(transitions, rewards, discount)
+    return mdp, tm.random_policy(mdp, seed)
+
+
+@pytest.mark.parametrize("seed", range(150))
+def test_small_evaluation_kernel_is_its_numpy_twin(seed):
+    """Values, visitation and Q within the certified bounds, bounds of the same size, the same
+    residual scale and ||r_pi||: the kernel (compiled, and as plain Python) against numpy."""
+    mdp, policy = small_mdp(seed)
+    small = evaluation._small_operators(mdp)
+    arguments = (policy, small.stacked, small.initial, small.discount, small.mass, small.factor)
+    expected = evaluation._small_solve_numpy(*arguments)
+    candidates = [kernels.small_evaluation(*arguments)]
+    compiled = kernels.compiled("small_evaluation")
+    if compiled is not None:
+        candidates.append(compiled(*arguments))
+    for values, visitation, q_values, bound, visitation_bound, residual, largest in candidates:
+        assert residual * (1 - small.discount) <= bound
+        assert np.abs(values - expected[0]).max() <= bound + expected[3]
+        assert np.abs(visitation - expected[1]).sum() <= visitation_bound + expected[4]
+        assert np.abs(q_values - expected[2]).max() <= 2 * (bound + expected[3]) + 1e-15
+        assert 0.25 <= bound / expected[3] <= 4 and 0.25 <= visitation_bound / expected[4] <= 4
+        assert largest == pytest.approx(expected[6], rel=1e-12, abs=1e-300)
+
+
+def test_the_public_evaluation_uses_the_kernel_and_certifies_against_exact():
+    pytest.importorskip("numba")
+    exact = tm.FiniteMDP(
+        [[["1/2", "1/2"], [0, 1]], [["4/5", "1/5"], ["1/10", "9/10"]]], [[5, 10], [-1, 2]], "9/10"
+    )
+    result = tm.evaluate(exact.to_float(), [[0.0, 1.0], [1.0, 0.0]])
+    assert result.converged and result.method == "dense"
+    assert np.abs(result.values - [1825 / 43, 1550 / 43]).max() <= result.error_bound + 1e-13
+    assert kernels.compiled("small_evaluation") is not None

@@ -212,6 +212,80 @@ def reverse_kl_rows(
     return rows, gaps
 
 
+def small_evaluation(
+    policy: np.ndarray,
+    stacked: np.ndarray,
+    initial: np.ndarray,
+    discount: float,
+    initial_mass: float,
+    factor: float,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, float, float, float, float]:
+    """V_pi, rho_pi and Q_pi of a small dense float MDP with the certificate of
+    :func:`tabular_mirror._linalg.solve_small` (what :func:`tabular_mirror.evaluation.
+    _evaluate_small` computes in numpy calls).
+
+    ``stacked`` is [gamma P | r | |r|] (S, A, S + 2): row s of pi[s] @ it gives row s of
+    gamma P_pi, r_pi[s] and sum_a pi |r|. Both systems (I - gamma P_pi) V = r_pi and
+    (I - gamma P_pi)^T rho = d are solved by LAPACK (LU with partial pivoting); the bounds are
+    (||r_pi - (I - gamma P_pi) V||_inf + f (max_s sum_a pi |r| + (1 + gamma) ||V||_inf)) /
+    (1 - gamma) and (||d - rho (I - gamma P_pi)||_1 + f (||d||_1 + (1 + gamma) ||rho||_1)) /
+    (1 - gamma), f = ``factor`` (gamma_k, k = S + A + 7). Returns (V, rho, Q, error bound,
+    visitation error bound, residual norm, ||r_pi||_inf).
+    """
+    num_states, num_actions = policy.shape
+    system = np.empty((num_states, num_states))
+    rewards = np.empty(num_states)
+    weighted = 0.0
+    largest_reward = 0.0
+    for s in range(num_states):
+        for t in range(num_states + 2):
+            total = 0.0
+            for a in range(num_actions):
+                total += policy[s, a] * stacked[s, a, t]
+            if t < num_states:
+                system[s, t] = (1.0 if s == t else 0.0) - total
+            elif t == num_states:
+                rewards[s] = total
+                largest_reward = max(largest_reward, abs(total))
+            else:
+                weighted = max(weighted, total)
+    if not (math.isfinite(np.sum(system)) and math.isfinite(np.sum(rewards))):
+        # a policy with NaN or inf (validate=False): no solve; NaN bounds certify nothing
+        nothing = np.full(num_states, np.nan)
+        empty = np.full((num_states, num_actions), np.nan)
+        return nothing, nothing.copy(), empty, math.nan, math.nan, math.nan, math.nan
+    values = np.linalg.solve(system, rewards)
+    visitation = np.linalg.solve(np.ascontiguousarray(system.T), initial)
+    residual = 0.0
+    values_norm = 0.0
+    for s in range(num_states):
+        total = rewards[s]
+        for t in range(num_states):
+            total -= system[s, t] * values[t]
+        residual = max(residual, abs(total))
+        values_norm = max(values_norm, abs(values[s]))
+    visitation_residual = 0.0
+    visitation_mass = 0.0
+    for t in range(num_states):
+        total = initial[t]
+        for s in range(num_states):
+            total -= visitation[s] * system[s, t]
+        visitation_residual += abs(total)
+        visitation_mass += abs(visitation[t])
+    horizon = 1.0 / (1.0 - discount)
+    bound = (residual + factor * (weighted + (1.0 + discount) * values_norm)) * horizon
+    mass = initial_mass + (1.0 + discount) * visitation_mass
+    visitation_bound = (visitation_residual + factor * mass) * horizon
+    q_values = np.empty((num_states, num_actions))
+    for s in range(num_states):
+        for a in range(num_actions):
+            total = stacked[s, a, num_states]
+            for t in range(num_states):
+                total += stacked[s, a, t] * values[t]
+            q_values[s, a] = total
+    return values, visitation, q_values, bound, visitation_bound, residual, largest_reward
+
+
 @functools.cache
 def compiled(name: str) -> Callable | None:
     """The kernel ``name`` compiled by numba, or None without numba (its numpy twin runs)."""
