@@ -142,22 +142,34 @@ def test_trl_improves_monotonically(problem):
 
 def test_trl_can_violate_inequality_13():
     """A probe of the paper's loose spot (spec section 3): with nu depending on pibar the
-    proof's inequality (13) fails although every step is certified and V still improves.
-    (Seed 0 showed it before the KL-ball solver's cancellation fix; with exact-to-rounding
-    steps seed 4 does, by 5.6e-3 at the first step.)"""
-    rng = np.random.default_rng(4)
-    num_states, num_actions = 3, 2
-    mdp = tm.FiniteMDP(
-        rng.dirichlet(np.full(num_states, 0.5), size=(num_states, num_actions)),
-        rng.normal(size=(num_states, num_actions)),
-        0.5,
-    )
-    policy = rng.dirichlet(np.ones(num_actions), size=num_states) * 0.9 + 0.05
-    trace = tm.mirror_learning(mdp, instances.trl(), policy, 2, optimum=False)
-    assert trace.all_certified, trace.certificates
-    check_monotone(trace, float_tolerance(mdp), inequality_13=False)
-    with pytest.raises(AssertionError, match="inequality \\(13\\) fails"):
-        check_monotone(trace, float_tolerance(mdp))
+    proof's inequality (13) can fail although every step is certified and V still improves.
+
+    The trust-region step equalises KL(pi[s] || pibar[s]) over the states at the common radius,
+    so the max-KL states tie up to rounding and nu's point mass lands on one of them by the
+    rounding of their KL values (np.argmax; "lowest index on ties" holds for exact ties only).
+    Whether (13) fails for one seed therefore depends on the last bits of the step (seed 4 did
+    by 5.6e-3 at its first step until the small evaluation was compiled, and no longer does); over
+    random MDPs it fails often: the probe asks for one of the first 20 seeds."""
+    violations = []
+    for seed in range(20):
+        rng = np.random.default_rng(seed)
+        num_states, num_actions = 3, 2
+        mdp = tm.FiniteMDP(
+            rng.dirichlet(np.full(num_states, 0.5), size=(num_states, num_actions)),
+            rng.normal(size=(num_states, num_actions)),
+            0.5,
+        )
+        policy = rng.dirichlet(np.ones(num_actions), size=num_states) * 0.9 + 0.05
+        trace = tm.mirror_learning(mdp, instances.trl(), policy, 2, optimum=False)
+        if not trace.all_certified:
+            continue
+        check_monotone(trace, float_tolerance(mdp), inequality_13=False)  # V still improves
+        try:
+            check_monotone(trace, float_tolerance(mdp))
+        except AssertionError as error:
+            assert "inequality (13) fails" in str(error)
+            violations.append(seed)
+    assert len(violations) >= 3, violations
 
 
 def _exact_custom(drift):
