@@ -20,6 +20,10 @@ import math
 from collections.abc import Callable
 
 import numpy as np
+import scipy.linalg as la
+
+_getrf = la.lapack.dgetrf
+_getrs = la.lapack.dgetrs
 
 
 def ppo_rows(
@@ -212,26 +216,12 @@ def reverse_kl_rows(
     return rows, gaps
 
 
-def small_evaluation(
-    policy: np.ndarray,
-    stacked: np.ndarray,
-    initial: np.ndarray,
-    discount: float,
-    initial_mass: float,
-    factor: float,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, float, float, float, float]:
-    """V_pi, rho_pi and Q_pi of a small dense float MDP with the certificate of
-    :func:`tabular_mirror._linalg.solve_small` (what :func:`tabular_mirror.evaluation.
-    _evaluate_small` computes in numpy calls).
-
-    ``stacked`` is [gamma P | r | |r|] (S, A, S + 2): row s of pi[s] @ it gives row s of
-    gamma P_pi, r_pi[s] and sum_a pi |r|. Both systems (I - gamma P_pi) V = r_pi and
-    (I - gamma P_pi)^T rho = d are solved by LAPACK (LU with partial pivoting); the bounds are
-    (||r_pi - (I - gamma P_pi) V||_inf + f (max_s sum_a pi |r| + (1 + gamma) ||V||_inf)) /
-    (1 - gamma) and (||d - rho (I - gamma P_pi)||_1 + f (||d||_1 + (1 + gamma) ||rho||_1)) /
-    (1 - gamma), f = ``factor`` (gamma_k, k = S + A + 7). Returns (V, rho, Q, error bound,
-    visitation error bound, residual norm, ||r_pi||_inf).
-    """
+def small_system(
+    policy: np.ndarray, stacked: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, float, float]:
+    """I - gamma P_pi and r_pi of a small dense float MDP from ``stacked`` = [gamma P | r | |r|]
+    (S, A, S + 2), with max_s sum_a pi |r| (what the rounding of r_pi is proportional to) and
+    ||r_pi||_inf. NaN or inf in pi gives NaN in the system (the caller certifies nothing)."""
     num_states, num_actions = policy.shape
     system = np.empty((num_states, num_states))
     rewards = np.empty(num_states)
@@ -249,13 +239,29 @@ def small_evaluation(
                 largest_reward = max(largest_reward, abs(total))
             else:
                 weighted = max(weighted, total)
-    if not (math.isfinite(np.sum(system)) and math.isfinite(np.sum(rewards))):
-        # a policy with NaN or inf (validate=False): no solve; NaN bounds certify nothing
-        nothing = np.full(num_states, np.nan)
-        empty = np.full((num_states, num_actions), np.nan)
-        return nothing, nothing.copy(), empty, math.nan, math.nan, math.nan, math.nan
-    values = np.linalg.solve(system, rewards)
-    visitation = np.linalg.solve(np.ascontiguousarray(system.T), initial)
+    return system, rewards, weighted, largest_reward
+
+
+def small_certificate(
+    system: np.ndarray,
+    rewards: np.ndarray,
+    values: np.ndarray,
+    visitation: np.ndarray,
+    initial: np.ndarray,
+    stacked: np.ndarray,
+    discount: float,
+    initial_mass: float,
+    weighted: float,
+    factor: float,
+) -> tuple[float, float, float, np.ndarray]:
+    """The certificate of :func:`tabular_mirror._linalg.solve_small` for computed V and rho of
+    (I - gamma P_pi) V = r_pi and (I - gamma P_pi)^T rho = d, and Q = r + gamma P V:
+    (||r_pi - (I - gamma P_pi) V||_inf + f (max_s sum_a pi |r| + (1 + gamma) ||V||_inf)) /
+    (1 - gamma) and (||d - rho (I - gamma P_pi)||_1 + f (||d||_1 + (1 + gamma) ||rho||_1)) /
+    (1 - gamma), f = ``factor`` (gamma_k, k = S + A + 7). Returns (error bound, visitation
+    error bound, residual norm, Q)."""
+    num_states = len(values)
+    num_actions = stacked.shape[1]
     residual = 0.0
     values_norm = 0.0
     for s in range(num_states):
@@ -283,7 +289,51 @@ def small_evaluation(
             for t in range(num_states):
                 total += stacked[s, a, t] * values[t]
             q_values[s, a] = total
-    return values, visitation, q_values, bound, visitation_bound, residual, largest_reward
+    return bound, visitation_bound, residual, q_values
+
+
+def small_evaluation(
+    policy: np.ndarray,
+    stacked: np.ndarray,
+    initial: np.ndarray,
+    discount: float,
+    initial_mass: float,
+    factor: float,
+    plain: bool = False,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, float, float, float, float]:
+    """V_pi, rho_pi and Q_pi of a small dense float MDP with the certificate of
+    :func:`tabular_mirror._linalg.solve_small` (what :func:`tabular_mirror.evaluation.
+    _small_solve_numpy` computes in numpy calls): :func:`small_system`, one LU factorisation
+    with partial pivoting (LAPACK getrf, called from Python: numba's own linear algebra takes
+    seconds to compile) solving both systems, then :func:`small_certificate`. Returns (V, rho,
+    Q, error bound, visitation error bound, residual norm, ||r_pi||_inf). ``plain``: the
+    pieces as Python functions, not compiled (for the tests)."""
+    num_states, num_actions = policy.shape
+    system, rewards, weighted, largest = _piece("small_system", plain)(policy, stacked)
+    if not (math.isfinite(float(system.sum())) and math.isfinite(float(rewards.sum()))):
+        # a policy with NaN or inf (validate=False): no solve; NaN bounds certify nothing
+        nothing = np.full(num_states, np.nan)
+        return (nothing, nothing.copy(), np.full((num_states, num_actions), np.nan),
+                math.nan, math.nan, math.nan, math.nan)  # fmt: skip
+    factors, pivots, info = _getrf(system)
+    if info != 0:  # pragma: no cover - I - gamma P_pi is never singular for gamma < 1
+        raise np.linalg.LinAlgError(f"I - gamma P_pi is singular (LAPACK getrf info {info})")
+    values, _ = _getrs(factors, pivots, rewards)
+    visitation, _ = _getrs(factors, pivots, initial, trans=1)
+    bound, visitation_bound, residual, q_values = _piece("small_certificate", plain)(
+        system, rewards, values, visitation, initial, stacked, discount, initial_mass, weighted,
+        factor,
+    )  # fmt: skip
+    return values, visitation, q_values, bound, visitation_bound, residual, largest
+
+
+def _piece(name: str, plain: bool) -> Callable:
+    found = None if plain else compiled(name)
+    return globals()[name] if found is None else found
+
+
+#: Kernels that are Python functions around compiled pieces (not compiled themselves).
+_COMPOSED = ("small_evaluation",)
 
 
 @functools.cache
@@ -293,4 +343,6 @@ def compiled(name: str) -> Callable | None:
         import numba
     except ImportError:  # pragma: no cover - numba is a dependency; a platform without it
         return None
+    if name in _COMPOSED:
+        return globals()[name]
     return numba.njit(cache=True, nogil=True)(globals()[name])

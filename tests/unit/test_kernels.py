@@ -131,7 +131,7 @@ def test_small_evaluation_kernel_is_its_numpy_twin(seed):
     small = evaluation._small_operators(mdp)
     arguments = (policy, small.stacked, small.initial, small.discount, small.mass, small.factor)
     expected = evaluation._small_solve_numpy(*arguments)
-    candidates = [kernels.small_evaluation(*arguments)]
+    candidates = [kernels.small_evaluation(*arguments, plain=True)]
     compiled = kernels.compiled("small_evaluation")
     if compiled is not None:
         candidates.append(compiled(*arguments))
