@@ -93,6 +93,16 @@ def scaled_per_state(drift_function, weights):
     )
 
 
+def assert_replays(verdict) -> None:
+    """The verdict's witness, replayed, gives the same name, outcome and margin."""
+    replayed = proofs_check.replay(verdict.witness)
+    assert (replayed.name, replayed.outcome, replayed.margin) == (
+        verdict.name,
+        verdict.outcome,
+        verdict.margin,
+    )
+
+
 # ---------------------------------------------------------------- Def. 3.1(2): zero gradient
 @pytest.mark.parametrize("where", list(POLICIES), ids=list(POLICIES))
 def test_total_variation_has_one_sided_derivative_one(where):
@@ -967,12 +977,7 @@ def test_every_definition_3_1_witness_replays():
     assert report.outcome == "failed"
     for verdict in report.verdicts:
         assert verdict.witness["claim"] == verdict.name
-        replayed = proofs_check.replay(verdict.witness)
-        assert (replayed.name, replayed.outcome, replayed.margin) == (
-            verdict.name,
-            verdict.outcome,
-            verdict.margin,
-        )
+        assert_replays(verdict)
 
 
 def test_continuity_is_checked_along_six_segments_to_nine_tenths_of_each_candidate():
@@ -1008,12 +1013,7 @@ def test_check_neighbourhood_samples_and_replays():
     for verdict in report.verdicts:
         arguments = verdict.witness["arguments"]
         assert (arguments["samples"], arguments["seed"]) == (16, 0)
-        replayed = proofs_check.replay(verdict.witness)
-        assert (replayed.name, replayed.outcome, replayed.margin) == (
-            verdict.name,
-            verdict.outcome,
-            verdict.margin,
-        )
+        assert_replays(verdict)
 
 
 TV_BALL = StateBall("tv", Fraction(1, 10))
@@ -1426,12 +1426,7 @@ def test_every_sampling_witness_replays():
     report = proofs_check.check_sampling(UniformSampling(), TWO_STATES)
     for verdict in report.verdicts:
         assert verdict.witness["arguments"]["samples"] == 8
-        replayed = proofs_check.replay(verdict.witness)
-        assert (replayed.name, replayed.outcome, replayed.margin) == (
-            verdict.name,
-            verdict.outcome,
-            verdict.margin,
-        )
+        assert_replays(verdict)
 
 
 def test_the_jump_of_nu_is_measured_on_the_first_two_segments():
@@ -1465,8 +1460,7 @@ def test_drift_distribution_on_an_exact_mdp_and_its_witnesses_replay():
     floats = proofs_check.check_drift_distribution(SameAsSampling(), drifts.SquaredEuclidean(), MDP)
     for a, b in zip(exact.verdicts, floats.verdicts, strict=True):
         assert (a.name, a.outcome, a.margin) == (b.name, b.outcome, b.margin)
-        replayed = proofs_check.replay(a.witness)
-        assert (replayed.name, replayed.outcome, replayed.margin) == (a.name, a.outcome, a.margin)
+        assert_replays(a)
 
 
 @dataclass(frozen=True)
